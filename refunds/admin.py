@@ -1,0 +1,307 @@
+"""The managers' admin: read-mostly, scoped to the manager's shops, transitions via services.
+
+django-fsm-2's own admin transition buttons are not used: in 4.2.4 they do not check the
+transition permission on POST. Transitions here are admin actions that call the same
+service functions as the staff pages, which check state, permission and shop.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import DomainError
+from .models import (
+    Buyer,
+    Case,
+    CaseEvent,
+    CloseReason,
+    ContactLog,
+    Order,
+    OrderLine,
+    Policy,
+    Refund,
+    Shop,
+    StaffProfile,
+)
+from .permissions import user_shop_ids
+from .services import cases as case_services
+
+
+class ShopScopedAdmin(admin.ModelAdmin):
+    """Limit every list, search and change page to the manager's shops (404 otherwise)."""
+
+    shop_field = "shop_id"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        shop_ids = user_shop_ids(request.user)
+        if shop_ids is None:
+            return queryset
+        return queryset.filter(**{f"{self.shop_field}__in": shop_ids})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "shop":
+            shop_ids = user_shop_ids(request.user)
+            if shop_ids is not None:
+                kwargs["queryset"] = Shop.objects.filter(pk__in=shop_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class NoDeleteMixin:
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PolicyInline(admin.StackedInline):
+    model = Policy
+    can_delete = False
+
+
+@admin.register(Shop)
+class ShopAdmin(ShopScopedAdmin):
+    shop_field = "id"
+    list_display = ["code", "name", "platform", "shop_type", "platform_shop_id"]
+    list_filter = ["platform", "shop_type"]
+    search_fields = ["code", "name", "platform_shop_id"]
+    inlines = [PolicyInline]
+
+
+@admin.register(Policy)
+class PolicyAdmin(ShopScopedAdmin):
+    list_display = ["shop", "agree_unshipped_days", "agree_shipped_days", "buyer_return_days",
+                    "confirm_receipt_days", "instant_refund_limit", "agent_approval_limit"]
+    list_select_related = ["shop"]
+    search_fields = ["shop__code", "shop__name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["staff_number", "user", "roles", "shop_list"]
+    search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
+    list_filter = ["shops", "user__groups"]
+    filter_horizontal = ["shops"]
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("user").prefetch_related(
+            "shops", "user__groups")
+        shop_ids = user_shop_ids(request.user)
+        return queryset if shop_ids is None else queryset.filter(shops__in=shop_ids).distinct()
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj):
+        return ", ".join(group.name for group in obj.user.groups.all())
+
+    @admin.display(description=_("shops"))
+    def shop_list(self, obj):
+        return ", ".join(shop.code for shop in obj.shops.all())
+
+
+@admin.register(Buyer)
+class BuyerAdmin(admin.ModelAdmin):
+    list_display = ["nick", "platform", "masked_mobile", "is_vip"]
+    list_filter = ["platform", "is_vip"]
+    search_fields = ["nick", "=mobile_last4"]
+    exclude = []
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        shop_ids = user_shop_ids(request.user)
+        if shop_ids is None:
+            return queryset
+        return queryset.filter(orders__shop_id__in=shop_ids).distinct()
+
+    @admin.display(description=_("mobile"))
+    def masked_mobile(self, obj):
+        return obj.masked_mobile
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
+    list_display = ["platform_order_id", "shop", "buyer", "paid_amount", "postage", "status",
+                    "shipped_at"]
+    list_filter = ["shop", "status"]
+    search_fields = ["=platform_order_id", "buyer__nick", "=tracking_no"]
+    list_select_related = ["shop", "buyer"]
+    raw_id_fields = ["buyer"]
+    inlines = [OrderLineInline]
+    date_hierarchy = "paid_at"
+
+
+class CaseEventInline(admin.TabularInline):
+    model = CaseEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
+              "note", "data"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["amount", "status", "payment_reference", "failure_reason", "approved_by",
+              "approved_at", "paid_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CaseActionForm(admin.helpers.ActionForm):
+    note = forms.CharField(label=_("Reason / note"), required=False, max_length=2000)
+    close_reason = forms.ChoiceField(label=_("Close reason"), required=False,
+                                     choices=[("", "---------"), *CloseReason.choices])
+
+
+def _run_admin_transition(modeladmin, request, queryset, label, call):
+    done = 0
+    for case in queryset.select_related("shop__policy", "order"):
+        try:
+            call(case)
+        except DomainError as error:
+            modeladmin.message_user(request, f"#{case.pk}: {error.message}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(
+            request, _("%(action)s: %(count)d case(s) done.") % {"action": label, "count": done},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Case)
+class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
+    list_display = ["id", "shop", "order", "kind", "state", "requested_amount", "deadline_at",
+                    "deadline_owner", "assignee"]
+    list_filter = ["state", "kind", "shop", "reason", "deadline_owner"]
+    search_fields = ["=order__platform_order_id", "=platform_refund_id", "order__buyer__nick",
+                     "=return_tracking_no"]
+    list_select_related = ["shop", "order", "assignee"]
+    fields = ["shop", "order", "platform_refund_id", "kind", "reason", "description",
+              "requested_amount", "goods_status", "state", "deadline_at", "deadline_owner",
+              "deadline_rule", "return_address", "return_carrier", "return_tracking_no",
+              "resellable", "refusal_reason", "close_reason", "assignee", "created_by",
+              "requested_at", "updated_at"]
+    raw_id_fields = ["assignee"]
+    inlines = [RefundInline, CaseEventInline]
+    action_form = CaseActionForm
+    actions = ["agree_cases", "close_cases", "reopen_cases", "retry_refunds"]
+
+    def has_add_permission(self, request):
+        return False  # cases are opened through the desk or the imports (money checks apply)
+
+    def get_readonly_fields(self, request, obj=None):
+        # A case only ever changes through the services (state, money, timeline together):
+        # the change page is for reading; the actions above the list change cases.
+        return self.fields
+
+    @admin.action(description=_("Agree to the selected requests"), permissions=["change"])
+    def agree_cases(self, request, queryset):
+        note = request.POST.get("note", "")
+        _run_admin_transition(self, request, queryset, _("Agree"), lambda case: (
+            case_services.case_agree(case=case, actor=request.user, note=note)))
+
+    @admin.action(description=_("Close the selected cases (choose a close reason)"),
+                  permissions=["change"])
+    def close_cases(self, request, queryset):
+        reason, note = request.POST.get("close_reason", ""), request.POST.get("note", "")
+        _run_admin_transition(self, request, queryset, _("Close"), lambda case: (
+            case_services.case_close(case=case, actor=request.user, reason=reason, note=note)))
+
+    @admin.action(description=_("Reopen the selected cases for review (give a reason)"),
+                  permissions=["change"])
+    def reopen_cases(self, request, queryset):
+        reason = request.POST.get("note", "")
+        _run_admin_transition(self, request, queryset, _("Reopen"), lambda case: (
+            case_services.case_reopen(case=case, actor=request.user, reason=reason)))
+
+    @admin.action(description=_("Retry the failed refunds of the selected cases"),
+                  permissions=["change"])
+    def retry_refunds(self, request, queryset):
+        note = request.POST.get("note", "")
+        _run_admin_transition(self, request, queryset, _("Retry refund"), lambda case: (
+            case_services.case_retry_refund(case=case, actor=request.user, note=note)))
+
+
+@admin.register(CaseEvent)
+class CaseEventAdmin(ShopScopedAdmin):
+    shop_field = "case__shop_id"
+    list_display = ["created_at", "case", "staff_number", "kind", "transition", "from_state",
+                    "to_state"]
+    list_filter = ["kind", "transition"]
+    search_fields = ["=case__id", "staff_number", "note"]
+    list_select_related = ["case"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ContactLog)
+class ContactLogAdmin(ShopScopedAdmin):
+    shop_field = "case__shop_id"
+    list_display = ["created_at", "case", "buyer", "channel", "outcome", "staff_number"]
+    list_filter = ["channel", "outcome"]
+    search_fields = ["buyer__nick", "staff_number", "note"]
+    list_select_related = ["case", "buyer"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Refund)
+class RefundAdmin(ShopScopedAdmin):
+    shop_field = "order__shop_id"
+    list_display = ["id", "case", "order", "amount", "status", "payment_reference", "approved_at",
+                    "paid_at"]
+    list_filter = ["status"]
+    search_fields = ["=order__platform_order_id", "=case__id", "payment_reference"]
+    list_select_related = ["case", "order"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,57 @@
+"""Which deadline a case is under, who owns it, and which policy rule set it.
+
+The numbers come from the shop's Policy (DOMAIN.md's deadline table). A deadline is counted
+from the moment the case entered its state (`since`), except while a return is travelling
+or being inspected: the platform's confirm-receipt clock runs from the buyer's shipment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .models import Case, CaseState, DeadlineOwner, Policy
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: datetime | None
+    owner: str
+    rule: str
+
+
+NO_DEADLINE = Deadline(at=None, owner="", rule="")
+
+
+def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
+    state = case.state
+    if state == CaseState.REQUESTED:
+        if case.order.is_shipped:
+            return Deadline(since + timedelta(days=policy.agree_shipped_days),
+                            DeadlineOwner.SHOP, "agree_shipped_days")
+        return Deadline(since + timedelta(days=policy.agree_unshipped_days),
+                        DeadlineOwner.SHOP, "agree_unshipped_days")
+    if state == CaseState.REFUSED:
+        return Deadline(since + timedelta(days=policy.buyer_modify_days),
+                        DeadlineOwner.BUYER, "buyer_modify_days")
+    if state == CaseState.AWAITING_RETURN:
+        return Deadline(since + timedelta(days=policy.buyer_return_days),
+                        DeadlineOwner.BUYER, "buyer_return_days")
+    if state in (CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED):
+        start = case.return_shipped_at or since
+        owner = DeadlineOwner.WAREHOUSE if state == CaseState.RETURN_IN_TRANSIT else DeadlineOwner.SHOP
+        return Deadline(start + timedelta(days=policy.confirm_receipt_days), owner,
+                        "confirm_receipt_days")
+    if state in (CaseState.REFUND_PENDING, CaseState.REFUND_FAILED):
+        return Deadline(since + timedelta(days=policy.payout_days), DeadlineOwner.FINANCE,
+                        "payout_days")
+    return NO_DEADLINE
+
+
+def apply_deadline(case: Case, policy: Policy, since: datetime) -> list[str]:
+    """Set the case's deadline fields; returns the field names for save(update_fields=...)."""
+    deadline = deadline_for(case, policy, since)
+    case.deadline_at = deadline.at
+    case.deadline_owner = deadline.owner
+    case.deadline_rule = deadline.rule
+    return ["deadline_at", "deadline_owner", "deadline_rule"]

@@ -1,0 +1,42 @@
+from .cases import (
+    OPEN_STATES,
+    Case,
+    CaseKind,
+    CaseReason,
+    CaseState,
+    CloseReason,
+    DeadlineOwner,
+    GoodsStatus,
+)
+from .events import CaseEvent, ContactChannel, ContactLog, ContactOutcome, EventKind
+from .money import Refund, RefundStatus
+from .orders import Buyer, Order, OrderLine, OrderStatus
+from .shops import Platform, Policy, Shop, ShopType
+from .staff import StaffProfile
+
+__all__ = [
+    "OPEN_STATES",
+    "CloseReason",
+    "ContactChannel",
+    "ContactOutcome",
+    "Buyer",
+    "Case",
+    "CaseEvent",
+    "CaseKind",
+    "CaseReason",
+    "CaseState",
+    "ContactLog",
+    "DeadlineOwner",
+    "EventKind",
+    "GoodsStatus",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Platform",
+    "Policy",
+    "Refund",
+    "RefundStatus",
+    "Shop",
+    "ShopType",
+    "StaffProfile",
+]

@@ -1,0 +1,116 @@
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Platform(models.TextChoices):
+    TAOBAO = "taobao", _("Taobao")
+    TMALL = "tmall", _("Tmall")
+    KUAISHOU = "kuaishou", _("Kuaishou")
+
+
+class ShopType(models.TextChoices):
+    C = "C", _("C-shop (individual seller)")
+    B = "B", _("B-shop (mall / flagship)")
+
+
+class Shop(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    platform = models.CharField(_("platform"), max_length=16, choices=Platform.choices)
+    shop_type = models.CharField(_("shop type"), max_length=1, choices=ShopType.choices)
+    platform_shop_id = models.CharField(
+        _("platform shop id"), max_length=64, blank=True, help_text=_("店铺Id in the exports.")
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("shop")
+        verbose_name_plural = _("shops")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+def default_refusal_reasons() -> list[str]:
+    return [
+        "商品已影响二次销售 / Goods no longer resellable",
+        "买家未退回商品 / Goods not returned",
+        "退回商品与订单不符 / Returned goods do not match the order",
+        "已超过七天无理由退货期限 / Outside the 7-day no-reason window",
+        "凭证不足 / Insufficient evidence",
+    ]
+
+
+def _days(default: int, label: str, help_text: str = "") -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(
+        label, default=default, validators=[MinValueValidator(1)], help_text=help_text
+    )
+
+
+class Policy(models.Model):
+    """Per-shop numbers: every deadline of DOMAIN.md's table plus the shop's money limits."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="policy")
+
+    agree_unshipped_days = _days(
+        2, _("days to decide on a request (order not shipped)"),
+        _("After this the platform auto-agrees."),
+    )
+    agree_shipped_days = _days(
+        5, _("days to decide on a request (order shipped)"),
+        _("After this the platform auto-agrees."),
+    )
+    buyer_modify_days = _days(
+        7, _("days for the buyer to modify a refused request"), _("After this the request closes.")
+    )
+    buyer_return_days = _days(
+        7, _("days for the buyer to ship the return"), _("After this the request closes.")
+    )
+    confirm_receipt_days = _days(
+        10, _("days to confirm receipt of a returned parcel"),
+        _("After this the platform auto-refunds."),
+    )
+    quality_photo_hours = _days(24, _("hours for the buyer to send quality photos"))
+    platform_review_working_days = _days(7, _("working days for a platform review (Kuaishou)"))
+    platform_pay_working_days = _days(7, _("working days to pay after a platform review"))
+    dispute_evidence_working_days = _days(5, _("working days to submit dispute evidence"))
+    review_revision_days = _days(30, _("days a buyer may revise a negative review"))
+    ship_within_hours = _days(72, _("hours to ship a paid order"))
+    no_reason_return_days = _days(7, _("days of the no-reason return window (七天无理由)"))
+    payout_days = _days(1, _("days for finance to pay an approved refund"))
+    warning_hours = _days(24, _("hours before a deadline to warn"))
+
+    instant_refund_limit = models.DecimalField(
+        _("instant refund limit (极速退款)"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("100.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Refund-only requests on unshipped orders up to this amount are agreed on arrival."),
+    )
+    agent_approval_limit = models.DecimalField(
+        _("agent approval limit"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("500.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Refunds above this amount need a supervisor."),
+    )
+    refusal_reasons = models.JSONField(
+        _("refusal reasons"),
+        default=default_refusal_reasons,
+        help_text=_("A JSON list of texts offered when refusing a request."),
+    )
+    return_address = models.TextField(
+        _("return address"), blank=True, help_text=_("Given to the buyer when a return is agreed.")
+    )
+
+    class Meta:
+        verbose_name = _("policy")
+        verbose_name_plural = _("policies")
+
+    def __str__(self) -> str:
+        return str(_("Policy of %(shop)s") % {"shop": self.shop})

@@ -1,0 +1,418 @@
+"""Every change to a case goes through one of these functions.
+
+Each one is a single transaction that locks the order and the case (refunds.locks), checks
+on the locked rows that the state is still the one the user saw, that the transition is
+allowed and that the actor holds its permission, then changes the state through the
+django-fsm transition, recomputes the deadline and writes the timeline row.
+
+`actor=None` means the platform's own rules ("system": 极速退款, the nightly sweep); only
+code, never a request, can pass it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
+
+from .. import events
+from ..deadlines import apply_deadline
+from ..exceptions import ActionNotAllowed, AmountError, CaseChanged, PermissionDeniedError
+from ..locks import lock_case, lock_order
+from ..models import (
+    Case,
+    CaseKind,
+    CloseReason,
+    ContactChannel,
+    ContactLog,
+    ContactOutcome,
+    GoodsStatus,
+    Order,
+    OrderLine,
+    Refund,
+    RefundStatus,
+    Shop,
+)
+from ..permissions import staff_number_of, user_serves_shop
+from .money import clean_amount, ensure_refundable
+
+Prepare = Callable[[Case, Order], tuple[list[str], dict[str, Any]]]
+
+
+# --- the one path every transition takes ----------------------------------------------------
+
+
+def _apply_transition(*, case: Case, actor: User | None, name: str, note: str, now: datetime,
+                      fields: Iterable[str] = (), data: dict[str, Any] | None = None) -> Case:
+    """Run transition `name` on a locked case, save it and write its timeline row."""
+    source = case.state
+    getattr(case, name)(by=actor, description=note or None)
+    update = {*fields, "state", "updated_at", *apply_deadline(case, case.shop.policy, now)}
+    try:
+        case.save(update_fields=sorted(update))
+    except ConcurrentTransition:
+        raise CaseChanged() from None
+    events.transition_event(case=case, actor=actor, transition=name, from_state=source,
+                            note=note, data=data, at=now)
+    return case
+
+
+def _run(*, case: Case, actor: User | None, name: str, expected_state: str | None,
+         note: str = "", prepare: Prepare | None = None, now: datetime | None = None) -> Case:
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, order = lock_case(case.pk)
+        if expected_state and locked.state != expected_state:
+            raise CaseChanged()
+        method = getattr(locked, name)
+        if not can_proceed(method):
+            raise ActionNotAllowed(
+                _("“%(action)s” is not possible: the case is now “%(state)s”.")
+                % {"action": action_label(name), "state": locked.get_state_display()}
+            )
+        if actor is not None and not has_transition_perm(method, actor):
+            raise PermissionDeniedError()
+        fields, data = prepare(locked, order) if prepare else ([], {})
+        return _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
+                                 fields=fields, data=data)
+
+
+def action_label(name: str) -> str:
+    method = getattr(Case, name)
+    for transition in method._django_fsm.transitions.values():
+        return str(transition.custom.get("label", name))
+    return name
+
+
+def _require_text(value: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ActionNotAllowed(message)
+    return value
+
+
+def _approve_amount(case: Case, order: Order, amount, actor: User | None) -> Refund:
+    """Commit money back to the buyer: checked against the order while its row is locked."""
+    amount = clean_amount(case.requested_amount if amount in (None, "") else amount)
+    if amount > case.requested_amount:
+        raise AmountError(
+            _("¥%(amount)s is more than the ¥%(requested)s the buyer asked for.")
+            % {"amount": amount, "requested": case.requested_amount}
+        )
+    ensure_refundable(order, amount)
+    return Refund.objects.create(case=case, order=order, amount=amount, approved_by=actor)
+
+
+def _outstanding_refund(case: Case, status: str) -> Refund:
+    refund = case.refunds.filter(status=status).order_by("-id").first()
+    if refund is None:
+        raise ActionNotAllowed(_("This case has no refund waiting for this action."))
+    return refund
+
+
+TRACKING_PREFIX = re.compile(r"^\s*(no|单号)\s*[:：.]?\s*", re.IGNORECASE)
+
+
+def normalize_tracking_no(value: str) -> str:
+    """' No: sf 1234 ' → 'SF1234': scanners and buyers write tracking numbers many ways."""
+    value = TRACKING_PREFIX.sub("", value or "")
+    return re.sub(r"\s+", "", value).upper()
+
+
+# --- creating a case ------------------------------------------------------------------------
+
+
+def case_create(*, shop: Shop, order: Order, kind: str, reason: str, requested_amount,
+                actor: User | None, description: str = "",
+                goods_status: str = GoodsStatus.NOT_RECEIVED, platform_refund_id: str = "",
+                lines: Iterable[OrderLine] = (), source: str = "manual",
+                now: datetime | None = None) -> Case:
+    """Open a case for a request that came in by chat, phone or import.
+
+    极速退款: a refund-only request on an unshipped order at or below the shop's instant
+    refund limit is agreed at once by "system", in the same transaction.
+    """
+    now = now or timezone.now()
+    if order.shop_id != shop.pk:
+        raise ActionNotAllowed(_("The order does not belong to this shop."))
+    if actor is not None and not (
+        actor.has_perm("refunds.add_case") and user_serves_shop(actor, shop.pk)
+    ):
+        raise PermissionDeniedError()
+    if kind not in CaseKind.values:
+        raise ActionNotAllowed(_("Unknown case kind."))
+    amount = clean_amount(requested_amount)
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        ensure_refundable(order, amount)
+        case = Case.objects.create(
+            shop=shop, order=order, kind=kind, reason=reason, description=description,
+            requested_amount=amount, goods_status=goods_status,
+            platform_refund_id=platform_refund_id, created_by=actor, requested_at=now,
+        )
+        case.shop = shop
+        lines = list(lines)
+        if lines:
+            if any(line.order_id != order.pk for line in lines):
+                raise ActionNotAllowed(_("The lines must belong to the case's order."))
+            case.lines.set(lines)
+        apply_deadline(case, shop.policy, now)
+        case.save(update_fields=["deadline_at", "deadline_owner", "deadline_rule"])
+        events.case_created_event(case=case, actor=actor, source=source, at=now)
+        policy = shop.policy
+        if (kind == CaseKind.REFUND_ONLY and not order.is_shipped
+                and amount <= policy.instant_refund_limit):
+            refund = _approve_amount(case, order, amount, None)
+            _apply_transition(
+                case=case, actor=None, name="agree", now=now,
+                note=_("Instant refund (极速退款): unshipped order within the shop's limit."),
+                data={"amount": str(refund.amount), "instant": True},
+            )
+    return case
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+
+def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
+               expected_state: str | None = None, now: datetime | None = None) -> Case:
+    """Agree: refund-only → refund_pending (money committed); return/exchange → awaiting_return."""
+
+    def prepare(locked: Case, order: Order):
+        if locked.kind == CaseKind.REFUND_ONLY:
+            refund = _approve_amount(locked, order, amount, actor)
+            return [], {"amount": str(refund.amount)}
+        locked.return_address = locked.shop.policy.return_address
+        return ["return_address"], {"return_address": locked.return_address}
+
+    return _run(case=case, actor=actor, name="agree", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_refuse(*, case: Case, actor: User | None, reason: str, note: str = "",
+                expected_state: str | None = None, now: datetime | None = None) -> Case:
+    reason = _require_text(reason, _("A refusal needs a reason."))
+
+    def prepare(locked: Case, order: Order):
+        locked.refusal_reason = reason[:200]
+        return ["refusal_reason"], {"reason": reason}
+
+    return _run(case=case, actor=actor, name="refuse", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_buyer_modify(*, case: Case, actor: User | None, requested_amount=None,
+                      note: str = "", expected_state: str | None = None,
+                      now: datetime | None = None) -> Case:
+    """The buyer changed a refused request on the platform: it is back with the shop."""
+
+    def prepare(locked: Case, order: Order):
+        if requested_amount in (None, ""):
+            return [], {}
+        amount = clean_amount(requested_amount)
+        ensure_refundable(order, amount)
+        locked.requested_amount = amount
+        return ["requested_amount"], {"requested_amount": str(amount)}
+
+    return _run(case=case, actor=actor, name="buyer_modify", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_record_return_shipment(*, case: Case, actor: User | None, carrier: str,
+                                tracking_no: str, note: str = "",
+                                expected_state: str | None = None,
+                                now: datetime | None = None) -> Case:
+    carrier = _require_text(carrier, _("Enter the return carrier."))
+    tracking_no = normalize_tracking_no(tracking_no)
+    if not tracking_no:
+        raise ActionNotAllowed(_("Enter the return tracking number."))
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        locked.return_carrier = carrier[:50]
+        locked.return_tracking_no = tracking_no[:64]
+        locked.return_shipped_at = when
+        locked.goods_status = GoodsStatus.RETURNED
+        return (["return_carrier", "return_tracking_no", "return_shipped_at", "goods_status"],
+                {"carrier": carrier, "tracking_no": tracking_no})
+
+    return _run(case=case, actor=actor, name="record_return_shipment",
+                expected_state=expected_state, note=note, prepare=prepare, now=when)
+
+
+def case_receive(*, case: Case, actor: User | None, resellable: bool, note: str = "",
+                 expected_state: str | None = None, now: datetime | None = None) -> Case:
+    """Warehouse received and inspected the returned parcel."""
+
+    def prepare(locked: Case, order: Order):
+        locked.resellable = bool(resellable)
+        locked.goods_status = GoodsStatus.SELLER_RECEIVED
+        return ["resellable", "goods_status"], {"resellable": bool(resellable)}
+
+    return _run(case=case, actor=actor, name="receive", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_approve_refund(*, case: Case, actor: User | None, amount=None, note: str = "",
+                        expected_state: str | None = None, now: datetime | None = None) -> Case:
+    def prepare(locked: Case, order: Order):
+        refund = _approve_amount(locked, order, amount, actor)
+        return [], {"amount": str(refund.amount)}
+
+    return _run(case=case, actor=actor, name="approve_refund", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_mark_refunded(*, case: Case, actor: User | None, payment_reference: str,
+                       note: str = "", expected_state: str | None = None,
+                       now: datetime | None = None) -> Case:
+    reference = _require_text(payment_reference, _("Enter the payment reference."))
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        refund = _outstanding_refund(locked, RefundStatus.PENDING)
+        refund.status = RefundStatus.PAID
+        refund.payment_reference = reference[:100]
+        refund.paid_at = when
+        refund.save(update_fields=["status", "payment_reference", "paid_at"])
+        return [], {"amount": str(refund.amount), "payment_reference": reference}
+
+    return _run(case=case, actor=actor, name="mark_refunded", expected_state=expected_state,
+                note=note, prepare=prepare, now=when)
+
+
+def case_mark_refund_failed(*, case: Case, actor: User | None, reason: str, note: str = "",
+                            expected_state: str | None = None,
+                            now: datetime | None = None) -> Case:
+    reason = _require_text(reason, _("Say why the payment failed."))
+
+    def prepare(locked: Case, order: Order):
+        refund = _outstanding_refund(locked, RefundStatus.PENDING)
+        refund.status = RefundStatus.FAILED
+        refund.failure_reason = reason[:200]
+        refund.save(update_fields=["status", "failure_reason"])
+        return [], {"amount": str(refund.amount), "reason": reason}
+
+    return _run(case=case, actor=actor, name="mark_refund_failed",
+                expected_state=expected_state, note=note, prepare=prepare, now=now)
+
+
+def case_retry_refund(*, case: Case, actor: User | None, note: str = "",
+                      expected_state: str | None = None, now: datetime | None = None) -> Case:
+    def prepare(locked: Case, order: Order):
+        refund = _outstanding_refund(locked, RefundStatus.FAILED)
+        refund.status = RefundStatus.PENDING
+        refund.save(update_fields=["status"])
+        return [], {"amount": str(refund.amount)}
+
+    return _run(case=case, actor=actor, name="retry_refund", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
+               expected_state: str | None = None, now: datetime | None = None) -> Case:
+    if reason not in CloseReason.values:
+        raise ActionNotAllowed(_("Choose why the case is closed."))
+
+    def prepare(locked: Case, order: Order):
+        locked.close_reason = reason
+        return ["close_reason"], {"reason": reason}
+
+    return _run(case=case, actor=actor, name="close", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount=None,
+                expected_state: str | None = None, now: datetime | None = None) -> Case:
+    """复核: the buyer asks for a review; the case is back with the shop as a new request.
+
+    Money already approved stays approved: a further refund is a new, separately checked
+    amount (`requested_amount`), never a second copy of the first.
+    """
+    reason = _require_text(reason, _("Say why the case is reopened."))
+
+    def prepare(locked: Case, order: Order):
+        fields = ["close_reason", "refusal_reason"]
+        locked.close_reason = ""
+        locked.refusal_reason = ""
+        data: dict[str, Any] = {}
+        if requested_amount not in (None, ""):
+            amount = clean_amount(requested_amount)
+            ensure_refundable(order, amount)
+            locked.requested_amount = amount
+            fields.append("requested_amount")
+            data["requested_amount"] = str(amount)
+        return fields, data
+
+    return _run(case=case, actor=actor, name="reopen", expected_state=expected_state,
+                note=reason, prepare=prepare, now=now)
+
+
+# --- work on a case that does not change its state ---------------------------------------
+
+
+def _check_can_work(case: Case, actor: User, perm: str) -> None:
+    if not (actor.has_perm(perm) and user_serves_shop(actor, case.shop_id)):
+        raise PermissionDeniedError()
+
+
+def case_assign(*, case: Case, actor: User, assignee: User | None,
+                expected_assignee_id: int | None | str = "any") -> Case:
+    """Assign (supervisor) or claim (assignee is the actor) a case.
+
+    A claim never takes a case away from a colleague: only someone with assign_case can.
+    """
+    claiming = assignee is not None and assignee.pk == actor.pk
+    if claiming:
+        _check_can_work(case, actor, "refunds.view_case")
+    else:
+        _check_can_work(case, actor, "refunds.assign_case")
+    if assignee is not None and not (assignee.is_active and user_serves_shop(assignee, case.shop_id)):
+        raise ActionNotAllowed(_("%(user)s does not serve this shop.")
+                               % {"user": assignee.get_username()})
+    with transaction.atomic():
+        locked, _order = lock_case(case.pk)
+        if expected_assignee_id != "any" and locked.assignee_id != expected_assignee_id:
+            raise CaseChanged()
+        previous = locked.assignee
+        if claiming and previous is not None and previous.pk != actor.pk and not actor.has_perm(
+            "refunds.assign_case"
+        ):
+            raise ActionNotAllowed(_("This case is already being handled by %(user)s.")
+                                   % {"user": previous.get_username()})
+        if previous == assignee:
+            return locked
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee", "updated_at"])
+        events.assigned_event(case=locked, actor=actor, assignee=assignee, previous=previous)
+    return locked
+
+
+def case_add_note(*, case: Case, actor: User, note: str) -> None:
+    note = _require_text(note, _("The note is empty."))
+    _check_can_work(case, actor, "refunds.log_contact")
+    with transaction.atomic():
+        events.note_event(case=case, actor=actor, note=note)
+
+
+def contact_log_create(*, case: Case, actor: User, channel: str, outcome: str,
+                       note: str = "", now: datetime | None = None) -> ContactLog:
+    """Record something said to the buyer; it joins the case's timeline."""
+    _check_can_work(case, actor, "refunds.log_contact")
+    if channel not in ContactChannel.values or outcome not in ContactOutcome.values:
+        raise ActionNotAllowed(_("Choose a channel and an outcome."))
+    with transaction.atomic():
+        contact = ContactLog.objects.create(
+            case=case, buyer_id=case.order.buyer_id, channel=channel, outcome=outcome,
+            note=note.strip(), actor=actor, staff_number=staff_number_of(actor),
+            created_at=now or timezone.now(),
+        )
+        events.contact_event(case=case, contact=contact)
+    return contact

@@ -1,0 +1,209 @@
+"""Case pages. Thin: parse the form, call the service, turn a domain error into a message."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ..exceptions import DomainError
+from ..filters import CaseFilter
+from ..forms import ACTION_FORMS, AssignForm, CaseCreateForm, ContactForm, NoteForm
+from ..models import Case
+from ..permissions import user_serves_shop
+from ..selectors import case_detail as select_case_detail
+from ..selectors import case_queue, cases_for_user, shops_for_user
+from ..services import cases as case_services
+from ..services.money import money_summary
+
+SERVICES = {
+    "agree": case_services.case_agree,
+    "refuse": case_services.case_refuse,
+    "buyer_modify": case_services.case_buyer_modify,
+    "record_return_shipment": case_services.case_record_return_shipment,
+    "receive": case_services.case_receive,
+    "approve_refund": case_services.case_approve_refund,
+    "mark_refunded": case_services.case_mark_refunded,
+    "mark_refund_failed": case_services.case_mark_refund_failed,
+    "retry_refund": case_services.case_retry_refund,
+    "close": case_services.case_close,
+    "reopen": case_services.case_reopen,
+}
+
+
+def case_list(request):
+    case_filter = CaseFilter(request.GET or None, queryset=case_queue(request.user),
+                             request=request)
+    page = Paginator(case_filter.qs, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "refunds/case_list.html", {
+        "filter": case_filter,
+        "page": page,
+        "query": query.urlencode(),
+    })
+
+
+def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    user = request.user
+    actions = []
+    for transition in case.get_available_user_state_transitions(user):
+        form_class = ACTION_FORMS[transition.name]
+        actions.append(bound.get(transition.name) or form_class(case=case))
+    # A refund the state allows but the user may not approve: say who can, not just hide it.
+    possible = {t.name for t in case.get_available_state_transitions()}
+    withheld = (possible - {form.action for form in actions}) & {"agree", "approve_refund"}
+    hint = None
+    if withheld and (user.has_perm("refunds.agree_case") or user.has_perm("refunds.approve_refund")):
+        hint = _("Above your approval limit of ¥%(limit)s: a supervisor must approve.") % {
+            "limit": case.shop.policy.agent_approval_limit}
+    can_log = user.has_perm("refunds.log_contact")
+    return {
+        "case": case,
+        "order": case.order,
+        "buyer": case.order.buyer,
+        "money": money_summary(case.order),
+        "events": case.events.all(),
+        "refunds": case.refunds.all(),
+        "action_forms": actions,
+        "limit_hint": hint,
+        "contact_form": bound.get("contact") or (ContactForm(case=case) if can_log else None),
+        "note_form": bound.get("note") or (NoteForm(case=case) if can_log else None),
+        "assign_form": AssignForm(case=case) if user.has_perm("refunds.assign_case") else None,
+        "can_claim": case.is_open and case.assignee_id != user.pk
+        and (case.assignee_id is None or user.has_perm("refunds.assign_case")),
+    }
+
+
+def case_detail(request, pk: int):
+    case = select_case_detail(request.user, pk)
+    return render(request, "refunds/case_detail.html", _detail_context(request, case))
+
+
+def _render_invalid(request, case: Case, name: str, form):
+    context = _detail_context(request, select_case_detail(request.user, case.pk), {name: form})
+    context["open_form"] = name
+    messages.error(request, _("Please correct the errors below."))
+    return render(request, "refunds/case_detail.html", context, status=400)
+
+
+@require_POST
+def case_action(request, pk: int, action: str):
+    case = get_object_or_404(cases_for_user(request.user).select_related("shop__policy", "order"),
+                             pk=pk)
+    form_class = ACTION_FORMS.get(action)
+    if form_class is None:
+        raise Http404
+    form = form_class(request.POST, case=case)
+    if not form.is_valid():
+        if "expected_state" in form.errors:  # a tampered or truncated post
+            messages.error(request, _("This case changed while you were looking at it. "
+                                      "Reload and try again."))
+            return redirect(case)
+        return _render_invalid(request, case, action, form)
+    try:
+        SERVICES[action](case=case, actor=request.user,
+                         expected_state=form.cleaned_data["expected_state"],
+                         **form.service_kwargs())
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(case)
+    messages.success(request, _("Done: %(action)s.") % {
+        "action": case_services.action_label(action)})
+    return redirect(case)
+
+
+@require_POST
+def case_contact(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user).select_related("order"), pk=pk)
+    form = ContactForm(request.POST, case=case)
+    if not form.is_valid():
+        return _render_invalid(request, case, "contact", form)
+    try:
+        case_services.contact_log_create(case=case, actor=request.user, **form.cleaned_data)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Contact logged."))
+    return redirect(case)
+
+
+@require_POST
+def case_note(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user), pk=pk)
+    form = NoteForm(request.POST, case=case)
+    if not form.is_valid():
+        return _render_invalid(request, case, "note", form)
+    try:
+        case_services.case_add_note(case=case, actor=request.user, note=form.cleaned_data["note"])
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Note added."))
+    return redirect(case)
+
+
+@require_POST
+def case_assign(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user), pk=pk)
+    form = AssignForm(request.POST, case=case)
+    if not form.is_valid():
+        messages.error(request, _("Choose a colleague who serves this shop."))
+        return redirect(case)
+    try:
+        case_services.case_assign(case=case, actor=request.user,
+                                  assignee=form.cleaned_data["assignee"])
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Case assigned."))
+    return redirect(case)
+
+
+@require_POST
+def case_claim(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user), pk=pk)
+    expected = request.POST.get("expected_assignee") or None
+    try:
+        expected_id = int(expected) if expected else None
+    except ValueError:
+        expected_id = "any"
+    try:
+        case_services.case_assign(case=case, actor=request.user, assignee=request.user,
+                                  expected_assignee_id=expected_id)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The case is yours."))
+    return redirect(case)
+
+
+def case_create(request):
+    if not request.user.has_perm("refunds.add_case"):
+        raise PermissionDenied
+    shops = list(shops_for_user(request.user))
+    form = CaseCreateForm(request.POST or None, shops=shops_for_user(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not user_serves_shop(request.user, data["shop"].pk):
+            raise Http404
+        try:
+            case = case_services.case_create(
+                shop=data["shop"], order=data["order"], kind=data["kind"], reason=data["reason"],
+                requested_amount=data["requested_amount"], goods_status=data["goods_status"],
+                description=data["description"], actor=request.user, source="manual",
+            )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Case #%(id)s opened.") % {"id": case.pk})
+            return redirect(case)
+    return render(request, "refunds/case_form.html", {"form": form, "shops": shops},
+                  status=400 if request.method == "POST" else 200)
+
