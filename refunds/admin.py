@@ -223,28 +223,42 @@ class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
         # the change page is for reading; the actions above the list change cases.
         return self.fields
 
-    @admin.action(description=_("Agree to the selected requests"), permissions=["change"])
+    # Each action is offered only to holders of its transition permission; the service checks
+    # it again (with state and shop) for every case.
+    def has_agree_permission(self, request):
+        return request.user.has_perm("refunds.agree_case")
+
+    def has_close_permission(self, request):
+        return request.user.has_perm("refunds.close_case")
+
+    def has_reopen_permission(self, request):
+        return request.user.has_perm("refunds.reopen_case")
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm("refunds.mark_refunded")
+
+    @admin.action(description=_("Agree to the selected requests"), permissions=["agree"])
     def agree_cases(self, request, queryset):
         note = request.POST.get("note", "")
         _run_admin_transition(self, request, queryset, _("Agree"), lambda case: (
             case_services.case_agree(case=case, actor=request.user, note=note)))
 
     @admin.action(description=_("Close the selected cases (choose a close reason)"),
-                  permissions=["change"])
+                  permissions=["close"])
     def close_cases(self, request, queryset):
         reason, note = request.POST.get("close_reason", ""), request.POST.get("note", "")
         _run_admin_transition(self, request, queryset, _("Close"), lambda case: (
             case_services.case_close(case=case, actor=request.user, reason=reason, note=note)))
 
     @admin.action(description=_("Reopen the selected cases for review (give a reason)"),
-                  permissions=["change"])
+                  permissions=["reopen"])
     def reopen_cases(self, request, queryset):
         reason = request.POST.get("note", "")
         _run_admin_transition(self, request, queryset, _("Reopen"), lambda case: (
             case_services.case_reopen(case=case, actor=request.user, reason=reason)))
 
     @admin.action(description=_("Retry the failed refunds of the selected cases"),
-                  permissions=["change"])
+                  permissions=["refund"])
     def retry_refunds(self, request, queryset):
         note = request.POST.get("note", "")
         _run_admin_transition(self, request, queryset, _("Retry refund"), lambda case: (

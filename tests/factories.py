@@ -28,6 +28,7 @@ class ShopFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Shop
         django_get_or_create = ["code"]
+        skip_postgeneration_save = True
 
     code = factory.Sequence(lambda n: f"shop-{n}")
     name = factory.Sequence(lambda n: f"测试店铺{n}")
@@ -60,6 +61,7 @@ class BuyerFactory(factory.django.DjangoModelFactory):
 class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Order
+        skip_postgeneration_save = True
 
     shop = factory.SubFactory(ShopFactory)
     platform_order_id = factory.Sequence(lambda n: f"39000000000{n:08d}")
