@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install migrate demo messages check lint clean
+.PHONY: run test install migrate demo messages messages-update check lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ install: $(STAMP)
 messages: install
 	@if command -v msgfmt >/dev/null 2>&1; then $(PY) manage.py compilemessages --ignore=.venv -v0; \
 	else echo "msgfmt not found: using the committed .mo files"; fi
+
+# After changing user-facing text: extract, translate the new entries in
+# locale/zh_Hans/LC_MESSAGES/django.po, then `make messages`.
+messages-update: install
+	$(PY) manage.py makemessages -l zh_Hans --no-location --ignore=.venv --ignore=tests --ignore=staticfiles --ignore=docs
 
 migrate: install
 	$(PY) manage.py migrate --no-input -v1
