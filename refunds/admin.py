@@ -144,6 +144,16 @@ class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
     date_hierarchy = "paid_at"
 
 
+@admin.register(OrderLine)
+class OrderLineAdmin(NoDeleteMixin, ShopScopedAdmin):
+    shop_field = "order__shop_id"
+    list_display = ["order", "platform_sub_order_id", "title", "sku", "quantity", "paid_amount"]
+    list_filter = ["order__shop"]
+    search_fields = ["=order__platform_order_id", "=platform_sub_order_id", "title", "sku"]
+    list_select_related = ["order"]
+    raw_id_fields = ["order"]
+
+
 class CaseEventInline(admin.TabularInline):
     model = CaseEvent
     extra = 0
