@@ -49,11 +49,13 @@ def money_summary(order: Order) -> dict[str, Decimal]:
         paid_out=Coalesce(Sum("amount", filter=Q(status=RefundStatus.PAID)), ZERO),
         committed=Coalesce(Sum("amount"), ZERO),
     )
+    # SQLite sums decimals without their scale (188 for 188.00): put the fen back.
+    paid_out, committed = (Decimal(totals[key]).quantize(CENT) for key in ("paid_out", "committed"))
     return {
         "paid": order.paid_amount,
-        "refunded": totals["paid_out"],
-        "pending": totals["committed"] - totals["paid_out"],
-        "refundable": max(order.paid_amount - totals["committed"], ZERO),
+        "refunded": paid_out,
+        "pending": committed - paid_out,
+        "refundable": max(order.paid_amount - committed, ZERO),
     }
 
 

@@ -151,3 +151,11 @@ def test_buyer_modified_amount_is_checked(paid_188, agent):
     assert Case.objects.get(pk=case.pk).state == "refused"
     case = svc.case_buyer_modify(case=case, actor=agent, requested_amount="60.00")
     assert case.state == "requested" and case.requested_amount == Decimal("60.00")
+
+
+def test_money_summary_keeps_two_decimals(paid_188, agent):
+    case = make_case(order=paid_188, amount="100.00")
+    svc.case_agree(case=case, actor=agent)
+    summary = money_summary(paid_188)
+    assert [str(summary[k]) for k in ("paid", "refunded", "pending", "refundable")] == [
+        "188.00", "0.00", "100.00", "88.00"]
