@@ -18,10 +18,13 @@ from .models import (
     CaseEvent,
     CloseReason,
     ContactLog,
+    ImportRun,
+    Notification,
     Order,
     OrderLine,
     Policy,
     Refund,
+    Review,
     Shop,
     StaffProfile,
 )
@@ -329,3 +332,41 @@ class RefundAdmin(ShopScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ShopScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["posted_at", "shop", "order", "buyer_nick", "rating", "item_title"]
+    list_filter = ["rating", "shop"]
+    search_fields = ["=order__platform_order_id", "buyer_nick", "content"]
+    list_select_related = ["shop", "order"]
+    date_hierarchy = "posted_at"
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "shop", "kind", "filename", "dry_run", "imported", "updated",
+                    "unchanged", "rejected", "started_by"]
+    list_filter = ["kind", "shop", "dry_run"]
+    search_fields = ["filename"]
+    list_select_related = ["shop", "started_by"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    shop_field = "case__shop_id"
+    list_display = ["created_at", "user", "kind", "case", "deadline_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "message"]
+    list_select_related = ["user", "case"]

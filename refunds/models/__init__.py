@@ -8,6 +8,9 @@ from .cases import (
     DeadlineOwner,
     GoodsStatus,
 )
+from .imports import ImportKind, ImportRun
+from .notifications import Notification, NotificationKind
+from .reviews import Review, ReviewRating
 from .events import CaseEvent, ContactChannel, ContactLog, ContactOutcome, EventKind
 from .money import Refund, RefundStatus
 from .orders import Buyer, Order, OrderLine, OrderStatus
@@ -15,6 +18,12 @@ from .shops import Platform, Policy, Shop, ShopType
 from .staff import StaffProfile
 
 __all__ = [
+    "ImportKind",
+    "ImportRun",
+    "Notification",
+    "NotificationKind",
+    "Review",
+    "ReviewRating",
     "OPEN_STATES",
     "CloseReason",
     "ContactChannel",

@@ -118,6 +118,11 @@ def can_approve_refund(case: Case, user) -> bool:
     return user.has_perm("refunds.approve_refund") and can_approve_amount(case, user)
 
 
+def platform_only(case: Case, user) -> bool:
+    """Only the platform's own rules (services called with actor=None) take this transition."""
+    return False
+
+
 # --- transition conditions (side-effect free) ---------------------------------------------
 
 
@@ -172,6 +177,16 @@ class Case(ConcurrentTransitionMixin, models.Model):
                                       choices=DeadlineOwner.choices, blank=True)
     deadline_rule = models.CharField(_("deadline rule"), max_length=40, blank=True,
                                      help_text=_("Which policy rule set the current deadline."))
+
+    platform_status = models.CharField(
+        _("platform status"), max_length=40, blank=True,
+        help_text=_("The platform's refund status at the last import (e.g. WAIT_SELLER_AGREE)."),
+    )
+    platform_modified_at = models.DateTimeField(_("platform modified"), null=True, blank=True)
+    warned_deadline_at = models.DateTimeField(
+        _("warned for deadline"), null=True, blank=True, editable=False,
+        help_text=_("The deadline the last warning was sent for (the sweep warns once)."),
+    )
 
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                  null=True, blank=True, related_name="assigned_cases",
@@ -324,6 +339,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 custom={"label": _("Close")})
     def close(self, by=None, description=None):
         pass
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state,
+                source=[CaseState.REQUESTED, CaseState.AWAITING_RETURN,
+                        CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED,
+                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED],
+                target=CaseState.REFUNDED, permission=platform_only,
+                custom={"label": _("Refunded by the platform")})
+    def platform_refund(self, by=None, description=None):
+        """The platform paid the buyer itself (auto-refund at a deadline, or a ruling)."""
 
     @fsm_log_by
     @fsm_log_description

@@ -355,6 +355,32 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
                 note=reason, prepare=prepare, now=now)
 
 
+def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: str = "",
+                         expected_state: str | None = None,
+                         now: datetime | None = None) -> Case:
+    """The platform refunded the buyer itself (auto-refund after a deadline, or a ruling).
+
+    Only the platform's rules call this (actor is always "system"). An approved refund
+    waiting for finance is settled as paid by the platform, so it is never paid twice;
+    otherwise a new refund row is checked against what is still refundable, as always.
+    """
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        refund = (locked.refunds.filter(status__in=[RefundStatus.PENDING, RefundStatus.FAILED])
+                  .order_by("-id").first())
+        if refund is None:
+            refund = _approve_amount(locked, order, amount, None)
+        refund.status = RefundStatus.PAID
+        refund.payment_reference = (reference or "PLATFORM")[:100]
+        refund.paid_at = when
+        refund.save(update_fields=["status", "payment_reference", "paid_at"])
+        return [], {"amount": str(refund.amount), "by_platform": True}
+
+    return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,
+                note=note or _("Refunded by the platform."), prepare=prepare, now=when)
+
+
 # --- work on a case that does not change its state ---------------------------------------
 
 

@@ -386,3 +386,32 @@ def test_bad_contact_channel_is_refused(shop, agent):
     case = make_case(order=OrderFactory(shop=shop))
     with pytest.raises(ActionNotAllowed):
         svc.contact_log_create(case=case, actor=agent, channel="pigeon", outcome="reached")
+
+
+# --- the platform's own refund -------------------------------------------------------------
+
+
+def test_platform_refund_settles_the_pending_refund_instead_of_paying_twice(shop, agent):
+    case = make_case(order=OrderFactory(shop=shop), amount="188.00")
+    svc.case_agree(case=case, actor=agent)
+    case = svc.case_platform_refund(case=case)
+    assert case.state == CaseState.REFUNDED
+    refund = Refund.objects.get(case=case)
+    assert refund.status == "paid" and refund.payment_reference == "PLATFORM"
+    event = CaseEvent.objects.get(case=case, transition="platform_refund")
+    assert event.staff_number == "SYSTEM"
+
+
+def test_platform_refund_of_a_return_creates_a_checked_refund(shop, agent):
+    case = case_in_state(shop, "return_in_transit")
+    case = svc.case_platform_refund(case=case, amount="100.00")
+    assert Refund.objects.get(case=case).amount == Decimal("100.00")
+    assert case.state == CaseState.REFUNDED
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_staff_member_can_take_the_platform_refund_transition(roles, shop, role):
+    case = case_in_state(shop, "return_in_transit")
+    user = make_staff(f"{role}-x", role, shop)
+    assert "platform_refund" not in [t.name for t in
+                                     case.get_available_user_state_transitions(user)]

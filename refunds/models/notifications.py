@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class NotificationKind(models.TextChoices):
+    DEADLINE_WARNING = "deadline_warning", _("Deadline approaching")
+    DEADLINE_ACTION = "deadline_action", _("Deadline passed: the platform rule was applied")
+    SWEEP_FAILURE = "sweep_failure", _("Nightly sweep could not handle a case")
+
+
+class Notification(models.Model):
+    """An in-app message to a staff member (shown on the queue page; also emailed)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notifications", verbose_name=_("user"))
+    case = models.ForeignKey("refunds.Case", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="notifications", verbose_name=_("case"))
+    kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
+    message = models.TextField(_("message"))
+    deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One warning per person, case and deadline: a second sweep adds nothing.
+            models.UniqueConstraint(fields=["user", "case", "kind", "deadline_at"],
+                                    name="notification_once_per_deadline"),
+        ]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
+
+    def __str__(self) -> str:
+        return self.message[:60]
