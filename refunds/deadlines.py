@@ -39,7 +39,8 @@ def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
                         DeadlineOwner.BUYER, "buyer_return_days")
     if state in (CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED):
         start = case.return_shipped_at or since
-        owner = DeadlineOwner.WAREHOUSE if state == CaseState.RETURN_IN_TRANSIT else DeadlineOwner.SHOP
+        owner = (DeadlineOwner.WAREHOUSE if state == CaseState.RETURN_IN_TRANSIT
+                 else DeadlineOwner.SHOP)
         return Deadline(start + timedelta(days=policy.confirm_receipt_days), owner,
                         "confirm_receipt_days")
     if state in (CaseState.REFUND_PENDING, CaseState.REFUND_FAILED):

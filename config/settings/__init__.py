@@ -1,1 +1,1 @@
-"""Settings: `base` reads everything from the environment; `production` hardens it; `test` for pytest."""
+"""Settings: `base` reads the environment; `production` hardens it; `test` is for pytest."""

@@ -39,7 +39,8 @@ def time_left(case) -> dict:
         return {"text": "—", "css": "text-body-secondary"}
     delta = case.deadline_at - timezone.now()
     if delta.total_seconds() < 0:
-        return {"text": _("overdue by %(span)s") % {"span": _span(-delta)}, "css": "text-danger fw-bold"}
+        return {"text": _("overdue by %(span)s") % {"span": _span(-delta)},
+                "css": "text-danger fw-bold"}
     css = "text-warning-emphasis fw-semibold" if delta < timedelta(hours=24) else "text-body"
     return {"text": _("%(span)s left") % {"span": _span(delta)}, "css": css}
 

@@ -20,7 +20,6 @@ from django.utils import timezone
 from refunds.models import (
     Buyer,
     Case,
-    CaseKind,
     CaseReason,
     CloseReason,
     ContactChannel,
