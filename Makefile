@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install migrate demo messages messages-update check lint clean
+.PHONY: run test install migrate demo messages messages-update check lint clean bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ check: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# Order import speed (not a test): 100,000 generated rows, rolled back afterwards.
+bench: migrate
+	$(PY) manage.py bench_import $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

@@ -14,17 +14,25 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import DomainError
 from .models import (
     Buyer,
+    CannedReply,
     Case,
     CaseEvent,
     CloseReason,
+    Compensation,
     ContactLog,
+    Exchange,
+    FollowUpEvent,
     ImportRun,
     Notification,
     Order,
     OrderLine,
+    Payout,
+    PayoutBatch,
     Policy,
     Refund,
+    ReturnParcel,
     Review,
+    ReviewFollowUp,
     Shop,
     StaffProfile,
 )
@@ -107,10 +115,12 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Buyer)
 class BuyerAdmin(admin.ModelAdmin):
-    list_display = ["nick", "platform", "masked_mobile", "is_vip"]
-    list_filter = ["platform", "is_vip"]
+    list_display = ["nick", "platform", "masked_mobile", "is_vip", "do_not_contact"]
+    list_filter = ["platform", "is_vip", "do_not_contact"]
     search_fields = ["nick", "=mobile_last4"]
     exclude = []
+    # set and lifted on the buyer page only (with a reason, on the buyer's timeline)
+    readonly_fields = ["do_not_contact", "do_not_contact_reason", "do_not_contact_at"]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -299,11 +309,12 @@ class CaseEventAdmin(ShopScopedAdmin):
 
 @admin.register(ContactLog)
 class ContactLogAdmin(ShopScopedAdmin):
-    shop_field = "case__shop_id"
-    list_display = ["created_at", "case", "buyer", "channel", "outcome", "staff_number"]
-    list_filter = ["channel", "outcome"]
-    search_fields = ["buyer__nick", "staff_number", "note"]
-    list_select_related = ["case", "buyer"]
+    shop_field = "shop_id"  # every contact names its shop (cases, follow-ups, buyer page)
+    list_display = ["created_at", "shop", "case", "follow_up", "buyer", "channel", "outcome",
+                    "staff_number", "overridden_rule"]
+    list_filter = ["channel", "outcome", "overridden_rule"]
+    search_fields = ["buyer__nick", "staff_number", "note", "override_reason"]
+    list_select_related = ["shop", "case", "buyer", "follow_up"]
 
     def has_add_permission(self, request):
         return False
@@ -370,3 +381,133 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     search_fields = ["user__username", "message"]
     list_select_related = ["user", "case"]
+
+
+# --- compensation and payouts: money records, read-only (the services change them) -----------
+
+
+class CompensationInline(admin.TabularInline):
+    model = Compensation
+    extra = 0
+    can_delete = False
+    fields = ["kind", "amount", "state", "reason", "proposed_staff_number", "proposed_at",
+              "decided_staff_number", "decided_at", "decline_reason", "payment_reference"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PayoutInline(admin.TabularInline):
+    model = Payout
+    extra = 0
+    can_delete = False
+    fields = ["kind", "amount", "state", "route", "account", "batch", "payment_reference",
+              "failure_reason", "staff_number", "created_at", "paid_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+CaseAdmin.inlines = [*CaseAdmin.inlines, CompensationInline, PayoutInline]
+
+
+@admin.register(Compensation)
+class CompensationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "case", "kind", "amount", "state", "proposed_staff_number",
+                    "decided_staff_number", "proposed_at"]
+    list_filter = ["state", "kind", "shop"]
+    search_fields = ["=case__id", "=order__platform_order_id", "reason"]
+    list_select_related = ["case", "case__order"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ["id", "shop", "case", "kind", "amount", "state", "route", "batch",
+                    "payment_reference", "created_at", "paid_at"]
+    list_filter = ["state", "kind", "route", "shop"]
+    search_fields = ["=case__id", "=order__platform_order_id", "payment_reference"]
+    list_select_related = ["shop", "case", "case__order", "batch"]
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(ReadOnlyAdmin):
+    list_display = ["id", "shop", "created_at", "staff_number", "payout_count", "total",
+                    "closed_at", "source"]
+    list_filter = ["shop", "source"]
+    list_select_related = ["shop"]
+
+
+# --- review follow-ups and canned replies -----------------------------------------------------
+
+
+class CannedReplyAdminForm(forms.ModelForm):
+    class Meta:
+        model = CannedReply
+        fields = ["title", "category", "language", "text", "is_active", "position"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 4})}
+
+
+@admin.register(CannedReply)
+class CannedReplyAdmin(admin.ModelAdmin):
+    """快捷短语, by category and language. An unknown placeholder or a stray brace is refused
+    here, when the reply is saved (the text field's validator), never when it is used."""
+
+    form = CannedReplyAdminForm
+    list_display = ["title", "category", "language", "is_active", "position", "updated_at"]
+    list_filter = ["category", "language", "is_active"]
+    list_editable = ["is_active", "position"]
+    search_fields = ["title", "text"]
+
+
+class FollowUpEventInline(admin.TabularInline):
+    model = FollowUpEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
+              "note", "data"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReviewFollowUp)
+class ReviewFollowUpAdmin(ReadOnlyAdmin):
+    """Read-only: follow-ups change through their page (services, guard, timeline)."""
+
+    list_display = ["id", "shop", "order", "state", "category", "deadline_at", "assignee",
+                    "remedy_case"]
+    list_filter = ["state", "category", "shop"]
+    search_fields = ["=order__platform_order_id", "buyer__nick", "review__content"]
+    list_select_related = ["shop", "order", "assignee", "remedy_case"]
+    inlines = [FollowUpEventInline]
+
+
+@admin.register(ReturnParcel)
+class ReturnParcelAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "batch_date", "shop", "tracking_no", "case", "condition",
+                    "quantity_received", "inspected_staff_number"]
+    list_filter = ["shop", "condition", "batch_date"]
+    search_fields = ["=tracking_no", "=case__id"]
+    list_select_related = ["shop", "case", "case__order"]
+
+
+@admin.register(Exchange)
+class ExchangeAdmin(ReadOnlyAdmin):
+    shop_field = "case__shop_id"
+    list_display = ["case", "replacement_title", "replacement_price", "returned_value",
+                    "buyer_owes", "buyer_settled_at", "tracking_no", "shipped_at"]
+    search_fields = ["=case__id", "replacement_title", "=tracking_no"]
+    list_select_related = ["case", "case__order"]

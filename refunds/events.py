@@ -7,7 +7,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from .models import Case, CaseEvent, ContactLog, EventKind
+from .models import (
+    BuyerEvent,
+    Case,
+    CaseEvent,
+    ContactLog,
+    EventKind,
+    FollowUpEvent,
+    FollowUpEventKind,
+    ReviewFollowUp,
+)
 from .permissions import staff_number_of
 
 
@@ -19,10 +28,11 @@ def _event(case: Case, kind: str, actor, note: str = "", at: datetime | None = N
     )
 
 
-def case_created_event(*, case: Case, actor, source: str,
-                       at: datetime | None = None) -> CaseEvent:
+def case_created_event(*, case: Case, actor, source: str, at: datetime | None = None,
+                       data: dict[str, Any] | None = None) -> CaseEvent:
     return _event(case, EventKind.CREATED, actor, at=at, to_state=case.state,
-                  data={"source": source, "requested_amount": str(case.requested_amount)})
+                  data={"source": source, "requested_amount": str(case.requested_amount),
+                        **(data or {})})
 
 
 def transition_event(*, case: Case, actor, transition: str, from_state: str, note: str = "",
@@ -49,3 +59,89 @@ def assigned_event(*, case: Case, actor, assignee, previous) -> CaseEvent:
         "assignee_staff_number": staff_number_of(assignee) if assignee else "",
         "previous": previous.get_username() if previous else "",
     })
+
+
+def compensation_event(*, case: Case, actor, compensation, action: str, from_state: str = "",
+                       note: str = "", at: datetime | None = None,
+                       data: dict[str, Any] | None = None) -> CaseEvent:
+    """A compensation proposed, approved, declined or paid; its states in from/to."""
+    return _event(case, EventKind.COMPENSATION, actor, note=note, at=at, transition=action,
+                  from_state=from_state, to_state=compensation.state, data={
+                      "compensation_id": compensation.pk, "kind": compensation.kind,
+                      "amount": str(compensation.amount), **(data or {})})
+
+
+def payout_event(*, case: Case, actor, payout, action: str, from_state: str = "",
+                 note: str = "", at: datetime | None = None,
+                 data: dict[str, Any] | None = None) -> CaseEvent:
+    """A payout exported, paid, failed or retried; its states in from/to."""
+    return _event(case, EventKind.PAYOUT, actor, note=note, at=at, transition=action,
+                  from_state=from_state, to_state=payout.state, data={
+                      "payout_id": payout.pk, "payout_kind": payout.kind,
+                      "amount": str(payout.amount), **(data or {})})
+
+
+def inspection_event(*, case: Case, actor, parcel, note: str = "",
+                     at: datetime | None = None) -> CaseEvent:
+    return _event(case, EventKind.INSPECTION, actor, note=note, at=at, data={
+        "parcel_id": parcel.pk, "tracking_no": parcel.tracking_no,
+        "condition": parcel.condition, "quantity": parcel.quantity_received})
+
+
+# --- review follow-ups and buyers -------------------------------------------------------------
+
+
+def _followup_event(follow_up: ReviewFollowUp, kind: str, actor, note: str = "",
+                    at: datetime | None = None, **fields: Any) -> FollowUpEvent:
+    return FollowUpEvent.objects.create(
+        follow_up=follow_up, kind=kind, actor=actor, staff_number=staff_number_of(actor),
+        note=note, created_at=at or timezone.now(), **fields,
+    )
+
+
+def followup_created_event(*, follow_up: ReviewFollowUp, actor, source: str,
+                           at: datetime | None = None) -> FollowUpEvent:
+    return _followup_event(follow_up, FollowUpEventKind.CREATED, actor, at=at,
+                           to_state=follow_up.state,
+                           data={"source": source, "review_id": follow_up.review_id,
+                                 "rating": follow_up.review.rating})
+
+
+def followup_transition_event(*, follow_up: ReviewFollowUp, actor, transition: str,
+                              from_state: str, note: str = "",
+                              data: dict[str, Any] | None = None,
+                              at: datetime | None = None) -> FollowUpEvent:
+    return _followup_event(follow_up, FollowUpEventKind.TRANSITION, actor, note=note, at=at,
+                           transition=transition, from_state=from_state,
+                           to_state=follow_up.state, data=data or {})
+
+
+def followup_contact_event(*, follow_up: ReviewFollowUp, contact: ContactLog) -> FollowUpEvent:
+    return _followup_event(follow_up, FollowUpEventKind.CONTACT, contact.actor, note=contact.note,
+                           at=contact.created_at,
+                           data={"contact_id": contact.pk, "channel": contact.channel,
+                                 "outcome": contact.outcome,
+                                 "overridden_rule": contact.overridden_rule})
+
+
+def followup_assigned_event(*, follow_up: ReviewFollowUp, actor, assignee,
+                            previous) -> FollowUpEvent:
+    return _followup_event(follow_up, FollowUpEventKind.ASSIGNED, actor, data={
+        "assignee": assignee.get_username() if assignee else "",
+        "assignee_staff_number": staff_number_of(assignee) if assignee else "",
+        "previous": previous.get_username() if previous else "",
+    })
+
+
+def followup_details_event(*, follow_up: ReviewFollowUp, actor,
+                           changes: dict[str, Any]) -> FollowUpEvent:
+    """Category or flag changed: `changes` maps each field to [old, new]."""
+    return _followup_event(follow_up, FollowUpEventKind.DETAILS, actor, data=changes)
+
+
+def buyer_event(*, buyer, shop, kind: str, actor, note: str,
+                at: datetime | None = None) -> BuyerEvent:
+    """The buyer asked not to be contacted, or that request was lifted."""
+    return BuyerEvent.objects.create(buyer=buyer, shop=shop, kind=kind, actor=actor,
+                                     staff_number=staff_number_of(actor), note=note,
+                                     created_at=at or timezone.now())

@@ -1,9 +1,20 @@
+from datetime import timedelta
+
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import CaseKind, CaseReason, CaseState
+from .models import (
+    OPEN_FOLLOWUP_STATES,
+    CaseKind,
+    CaseReason,
+    CaseState,
+    ComplaintCategory,
+    FollowUpState,
+    ReviewRating,
+)
 from .selectors import due_filter, search_filter, shops_for_user
 
 
@@ -57,4 +68,44 @@ class CaseFilter(django_filters.FilterSet):
         if not getattr(self.form, "cleaned_data", {}).get("sort"):
             # Default: the most urgent first; cases without a deadline (finished) last.
             queryset = queryset.order_by(F("deadline_at").asc(nulls_last=True), "id")
+        return queryset
+
+
+class FollowUpFilter(django_filters.FilterSet):
+    """The review follow-up queue: state, category, shop, assignee, days left."""
+
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=FollowUpState.choices)
+    category = django_filters.ChoiceFilter(label=_("Category"),
+                                           choices=ComplaintCategory.choices)
+    rating = django_filters.ChoiceFilter(
+        label=_("Rating"), field_name="review__rating",
+        choices=[(ReviewRating.BAD, ReviewRating.BAD.label),
+                 (ReviewRating.NEUTRAL, ReviewRating.NEUTRAL.label)])
+    shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
+    assignee = django_filters.ModelChoiceFilter(label=_("Assignee"), queryset=None)
+    days_left = django_filters.NumberFilter(
+        label=_("Days left at most"), method="filter_days_left", min_value=0,
+        help_text=_("Open follow-ups whose revision window closes within this many days."),
+    )
+    mine = django_filters.BooleanFilter(label=_("Mine"), method="filter_mine",
+                                        widget=django_filters.widgets.BooleanWidget())
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        shops = shops_for_user(request.user)
+        self.filters["shop"].queryset = shops
+        self.filters["assignee"].queryset = (
+            get_user_model().objects.filter(staff_profile__shops__in=shops).distinct()
+            .order_by("username")
+        )
+
+    def filter_days_left(self, queryset, name, value):
+        if value is None:
+            return queryset
+        until = timezone.now() + timedelta(days=int(value) + 1)
+        return queryset.filter(state__in=OPEN_FOLLOWUP_STATES, deadline_at__lt=until)
+
+    def filter_mine(self, queryset, name, value):
+        if value:
+            return queryset.filter(assignee=self.request.user)
         return queryset

@@ -1,27 +1,42 @@
-"""Forms collect and validate input; the services decide. Each sets its crispy helper in __init__."""
+"""Forms collect and validate input; the services decide. Crispy helpers are set in __init__."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import Hidden, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    Buyer,
     Case,
     CaseKind,
     CaseReason,
     CloseReason,
+    Compensation,
+    CompensationKind,
+    ComplaintCategory,
     ContactChannel,
     ContactOutcome,
+    FlagColour,
     GoodsStatus,
+    ImportKind,
     Order,
+    ParcelCondition,
+    Payout,
+    PayoutRoute,
+    RemedyKind,
+    ReviewFollowUp,
+    ReviewRating,
 )
 from .services.cases import action_label
+from .services.compensation import action_label as compensation_action_label
+from .services.followups import action_label as followup_action_label
+from .services.payouts import action_label as payout_action_label
 
 
 def amount_field(**kwargs) -> forms.DecimalField:
@@ -32,8 +47,8 @@ def amount_field(**kwargs) -> forms.DecimalField:
     )
 
 
-def note_field(label=_("Note"), required=False) -> forms.CharField:
-    return forms.CharField(label=label, required=required, max_length=2000,
+def note_field(label=None, required=False) -> forms.CharField:
+    return forms.CharField(label=label or _("Note"), required=required, max_length=2000,
                            widget=forms.Textarea(attrs={"rows": 2}))
 
 
@@ -113,12 +128,59 @@ class ReceiveForm(CaseActionForm):
     note = note_field(_("Inspection note"))
 
 
+DEDUCTION_LINES = 3
+
+
 class ApproveRefundForm(CaseActionForm):
+    """The refund after the return, with deduction lines (扣款) each with a reason; the shop's
+    policy suggests them (e.g. 5% fee kept on Tmall), the agent may clear or change them."""
+
     action = "approve_refund"
     button_class = "btn-success"
-    amount = amount_field(label=_("Refund amount (¥)"), required=False,
+    amount = amount_field(label=_("Refund amount before deductions (¥)"), required=False,
                           help_text=_("Leave empty to refund what the buyer asked for."))
     note = note_field()
+
+    def setup_fields(self) -> None:
+        base = self.case.requested_amount
+        suggested = [line for line in (self.case.shop.policy.refund_deductions or [])
+                     if isinstance(line, dict)][:DEDUCTION_LINES]
+        for index in range(1, DEDUCTION_LINES + 1):
+            reason = forms.CharField(label=_("Deduction %(n)s: reason") % {"n": index},
+                                     max_length=200, required=False)
+            value = amount_field(label=_("Deduction %(n)s: amount (¥)") % {"n": index},
+                                 required=False)
+            if index <= len(suggested):
+                line = suggested[index - 1]
+                reason.initial = str(line.get("reason", ""))[:200]
+                try:
+                    percent = Decimal(str(line.get("percent", "0")))
+                    value.initial = (base * percent / 100).quantize(Decimal("0.01"))
+                except (ArithmeticError, ValueError):
+                    value.initial = None
+            self.fields[f"deduction_{index}_reason"] = reason
+            self.fields[f"deduction_{index}_amount"] = value
+        self.fields["note"] = self.fields.pop("note")  # the note last
+
+    def clean(self):
+        cleaned = super().clean()
+        for index in range(1, DEDUCTION_LINES + 1):
+            reason = (cleaned.get(f"deduction_{index}_reason") or "").strip()
+            value = cleaned.get(f"deduction_{index}_amount")
+            if value is not None and not reason:
+                self.add_error(f"deduction_{index}_reason", _("Every deduction needs a reason."))
+            if reason and value is None:
+                self.add_error(f"deduction_{index}_amount", _("Enter the amount kept."))
+        return cleaned
+
+    def service_kwargs(self) -> dict:
+        data = super().service_kwargs()
+        data["deductions"] = [
+            (data.pop(f"deduction_{i}_reason"), data.pop(f"deduction_{i}_amount"))
+            for i in range(1, DEDUCTION_LINES + 1)
+        ]
+        data["deductions"] = [(r, v) for r, v in data["deductions"] if r or v is not None]
+        return data
 
 
 class MarkRefundedForm(CaseActionForm):
@@ -164,17 +226,41 @@ ACTION_FORMS: dict[str, type[CaseActionForm]] = {
 }
 
 
+class OutlineSubmit(Submit):
+    """crispy's Submit always adds btn-primary, which turns an outline button blue on blue."""
+
+    field_classes = "btn"
+
+
 class ContactForm(forms.Form):
+    """A contact attempt from the case, follow-up or buyer page; the harassment guard decides.
+
+    Only users who may override the guard (supervisors) get the override fields.
+    """
+
     channel = forms.ChoiceField(label=_("Channel"), choices=ContactChannel.choices)
     outcome = forms.ChoiceField(label=_("Outcome"), choices=ContactOutcome.choices)
     note = note_field(_("What was said"))
+    override = forms.BooleanField(label=_("Override the harassment guard"), required=False)
+    override_reason = forms.CharField(
+        label=_("Why the override is justified"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required with an override; kept on the contact log entry."),
+    )
 
-    def __init__(self, *args, case: Case, **kwargs):
+    def __init__(self, *args, case: Case | None = None, action: str = "",
+                 can_override: bool = False, shops=None, **kwargs):
         kwargs.setdefault("prefix", "contact")
         super().__init__(*args, **kwargs)
+        if not can_override:
+            del self.fields["override"], self.fields["override_reason"]
+        if shops is not None:  # the buyer page: in the name of which shop
+            add_shop_field(self, shops)
         self.helper = FormHelper(self)
-        self.helper.form_action = reverse("refunds:case_contact", args=[case.pk])
-        self.helper.add_input(Submit("submit", _("Log contact"), css_class="btn-outline-primary"))
+        self.helper.form_id = "contact-form"
+        self.helper.form_action = action or reverse("refunds:case_contact", args=[case.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Log contact"),
+                                            css_class="btn-outline-primary"))
 
 
 class NoteForm(forms.Form):
@@ -241,3 +327,586 @@ class CaseCreateForm(forms.Form):
                 self.add_error("order_id", _("No order %(order)s in shop %(shop)s.")
                                % {"order": order_id, "shop": shop.name})
         return cleaned
+
+
+IMPORT_MAX_MB = 50
+IMPORT_MAX_BYTES = IMPORT_MAX_MB * 1024 * 1024
+
+
+def import_too_large_message() -> str:
+    return _("The file is larger than %(limit)s MB: export a shorter period and import the "
+             "parts one after the other.") % {"limit": IMPORT_MAX_MB}
+
+
+class ImportForm(forms.Form):
+    """Upload a platform export (managers): which shop, which export, the file, dry run."""
+
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+    kind = forms.ChoiceField(label=_("Export"), choices=ImportKind.choices)
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("The seller centre's CSV export as downloaded (GBK, GB18030 or UTF-8)."),
+    )
+    dry_run = forms.BooleanField(
+        label=_("Dry run: check the file and show what would change, write nothing"),
+        required=False,
+    )
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.helper = FormHelper(self)
+        self.helper.form_id = "import-form"
+        self.helper.add_input(Submit("submit", _("Import"), css_class="btn-primary"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > IMPORT_MAX_BYTES:
+            raise forms.ValidationError(import_too_large_message())
+        return upload
+
+
+# --- compensation (补偿) ------------------------------------------------------------------------
+
+
+class CompensationProposeForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=[("", "---------"),
+                                                       *CompensationKind.choices])
+    amount = amount_field(label=_("Amount (¥)"))
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+    note = note_field()
+
+    def __init__(self, *args, case: Case, **kwargs):
+        kwargs.setdefault("prefix", "compensation")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:compensation_propose", args=[case.pk])
+        self.helper.form_id = "compensation-propose"
+        self.helper.add_input(Submit("submit", _("Propose compensation"),
+                                     css_class="btn-outline-primary"))
+
+
+class CompensationActionForm(forms.Form):
+    """Base of the per-transition compensation forms (with the state the user saw)."""
+
+    action: str = ""
+    button_class = "btn-primary"
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, compensation: Compensation, **kwargs):
+        self.compensation = compensation
+        kwargs.setdefault("initial", {})["expected_state"] = compensation.state
+        kwargs.setdefault("prefix", f"c{compensation.pk}-{self.action}")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:compensation_action",
+                                          args=[compensation.pk, self.action])
+        self.helper.form_id = f"compensation-{compensation.pk}-{self.action}"
+        self.helper.add_input(Submit("submit", compensation_action_label(self.action),
+                                     css_class=f"btn-sm {self.button_class}"))
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("expected_state")
+        return data
+
+
+class ApproveCompensationForm(CompensationActionForm):
+    action = "approve"
+    button_class = "btn-success"
+    note = note_field()
+
+
+class DeclineCompensationForm(CompensationActionForm):
+    action = "decline"
+    button_class = "btn-outline-danger"
+    reason = forms.CharField(label=_("Why is it declined?"), max_length=500)
+    note = note_field()
+
+
+class IssueCompensationForm(CompensationActionForm):
+    action = "mark_paid"
+    button_class = "btn-outline-success"
+    reference = forms.CharField(label=_("Coupon or points reference"), max_length=100,
+                                required=False)
+    note = note_field()
+
+
+COMPENSATION_FORMS: dict[str, type[CompensationActionForm]] = {
+    form.action: form
+    for form in (ApproveCompensationForm, DeclineCompensationForm, IssueCompensationForm)
+}
+
+
+# --- finance: payouts ---------------------------------------------------------------------------
+
+
+class PayoutActionForm(forms.Form):
+    """Base of the per-transition payout forms (with the state the user saw)."""
+
+    action: str = ""
+    button_class = "btn-primary"
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, payout: Payout, next_url: str = "", **kwargs):
+        self.payout = payout
+        kwargs.setdefault("initial", {})["expected_state"] = payout.state
+        kwargs.setdefault("prefix", f"p{payout.pk}-{self.action}")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:payout_action", args=[payout.pk, self.action])
+        self.helper.form_id = f"payout-{payout.pk}-{self.action}"
+        self.helper.form_class = "payout-form"
+        self.helper.add_input(Submit("submit", payout_action_label(self.action),
+                                     css_class=f"btn-sm {self.button_class}"))
+        if next_url:
+            self.helper.add_input(Hidden("next", next_url))
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("expected_state")
+        return data
+
+
+class MarkPayoutPaidForm(PayoutActionForm):
+    action = "mark_paid"
+    button_class = "btn-success"
+    payment_reference = forms.CharField(label=_("Payment reference"), max_length=100)
+
+
+class MarkPayoutFailedForm(PayoutActionForm):
+    action = "mark_failed"
+    button_class = "btn-outline-danger"
+    reason = forms.CharField(label=_("Why did the payment fail?"), max_length=200)
+
+
+class RetryPayoutForm(PayoutActionForm):
+    action = "retry"
+    button_class = "btn-outline-primary"
+    note = note_field()
+
+
+PAYOUT_FORMS: dict[str, type[PayoutActionForm]] = {
+    form.action: form for form in (MarkPayoutPaidForm, MarkPayoutFailedForm, RetryPayoutForm)
+}
+
+
+class PayoutRouteForm(forms.Form):
+    """原路退回 or the buyer's Alipay account, while the payout is not in a batch."""
+
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+    route = forms.ChoiceField(label=_("Pay by"), choices=PayoutRoute.choices)
+    account = forms.CharField(label=_("Alipay account"), max_length=100, required=False)
+
+    def __init__(self, *args, payout: Payout, next_url: str = "", **kwargs):
+        kwargs.setdefault("initial", {}).update(
+            {"expected_state": payout.state, "route": payout.route, "account": payout.account})
+        kwargs.setdefault("prefix", f"p{payout.pk}-route")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:payout_route", args=[payout.pk])
+        self.helper.form_id = f"payout-{payout.pk}-route"
+        self.helper.add_input(Submit("submit", _("Change route"),
+                                     css_class="btn-sm btn-outline-secondary"))
+        if next_url:
+            self.helper.add_input(Hidden("next", next_url))
+
+
+class PayoutExportForm(forms.Form):
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:payout_export")
+        self.helper.form_id = "payout-export"
+        self.helper.form_class = "d-flex gap-2 align-items-end"
+        self.helper.add_input(Submit("submit", _("Export pending payouts"),
+                                     css_class="btn-primary"))
+
+
+# --- review follow-ups (中差评) and buyers --------------------------------------------------
+
+
+class FollowUpActionForm(forms.Form):
+    """Base of the follow-up transition forms: carries the state the user saw."""
+
+    action: str = ""
+    button_class = "btn-primary"
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, follow_up: ReviewFollowUp, **kwargs):
+        self.follow_up = follow_up
+        kwargs.setdefault("initial", {})["expected_state"] = follow_up.state
+        kwargs.setdefault("prefix", self.action)
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:followup_action",
+                                          args=[follow_up.pk, self.action])
+        self.helper.form_id = f"action-{self.action}"
+        self.helper.add_input(OutlineSubmit("submit", followup_action_label(self.action),
+                                            css_class=self.button_class))
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("expected_state")
+        return data
+
+
+class StartContactForm(FollowUpActionForm):
+    action = "start_contact"
+    note = note_field()
+
+
+class OfferRemedyForm(FollowUpActionForm):
+    action = "offer_remedy"
+    button_class = "btn-success"
+    remedy = forms.ChoiceField(label=_("Remedy"), choices=[("", "---------"),
+                                                           *RemedyKind.choices])
+    amount = amount_field(
+        label=_("Amount (¥)"),
+        help_text=_("A refund: what the buyer gets back (less than paid for a partial refund). "
+                    "A return or exchange: the item's value. A coupon, points or postage: "
+                    "their value. Compensation is proposed on the order's case."),
+    )
+    note = note_field()
+
+
+class MarkRevisedForm(FollowUpActionForm):
+    action = "mark_revised"
+    button_class = "btn-success"
+    note = note_field()
+
+
+class BuyerRefuseForm(FollowUpActionForm):
+    action = "buyer_refuse"
+    button_class = "btn-secondary"
+    note = note_field(_("What the buyer said"))
+
+
+class MarkUnreachableForm(FollowUpActionForm):
+    action = "mark_unreachable"
+    button_class = "btn-secondary"
+    note = note_field()
+
+
+class AppealForm(FollowUpActionForm):
+    action = "appeal"
+    button_class = "btn-warning"
+    evidence = forms.CharField(
+        label=_("Evidence that the review is malicious (恶意评价)"), max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Competitor or extortion: chat excerpts, order history, what was demanded."),
+    )
+    note = note_field()
+
+
+class AppealWonForm(FollowUpActionForm):
+    action = "appeal_won"
+    button_class = "btn-success"
+    note = note_field(_("The platform's ruling"))
+
+
+class AppealLostForm(FollowUpActionForm):
+    action = "appeal_lost"
+    button_class = "btn-danger"
+    note = note_field(_("The platform's ruling"))
+
+
+class CloseFollowUpForm(FollowUpActionForm):
+    action = "close"
+    button_class = "btn-secondary"
+    note = note_field()
+
+
+FOLLOWUP_ACTION_FORMS: dict[str, type[FollowUpActionForm]] = {
+    form.action: form
+    for form in (StartContactForm, OfferRemedyForm, MarkRevisedForm, BuyerRefuseForm,
+                 MarkUnreachableForm, AppealForm, AppealWonForm, AppealLostForm,
+                 CloseFollowUpForm)
+}
+
+
+class FollowUpDetailsForm(forms.Form):
+    category = forms.ChoiceField(label=_("Complaint category"),
+                                 choices=[("", _("Not classified yet")),
+                                          *ComplaintCategory.choices], required=False)
+    flag = forms.ChoiceField(label=_("Flag"), choices=FlagColour.choices, required=False)
+
+    def __init__(self, *args, follow_up: ReviewFollowUp, **kwargs):
+        kwargs.setdefault("prefix", "details")
+        kwargs.setdefault("initial", {}).update(category=follow_up.category,
+                                                flag=follow_up.flag)
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_id = "details-form"
+        self.helper.form_action = reverse("refunds:followup_details", args=[follow_up.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Save"), css_class="btn-outline-secondary"))
+
+
+class FollowUpAssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None, required=False,
+                                      empty_label=_("Nobody"))
+
+    def __init__(self, *args, follow_up: ReviewFollowUp, **kwargs):
+        kwargs.setdefault("prefix", "assign")
+        kwargs.setdefault("initial", {})["assignee"] = follow_up.assignee_id
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = (
+            get_user_model().objects.filter(is_active=True,
+                                            staff_profile__shops=follow_up.shop_id)
+            .select_related("staff_profile").order_by("username")
+        )
+        self.fields["assignee"].label_from_instance = (
+            lambda u: f"{u.staff_profile.staff_number} {u.get_full_name() or u.username}"
+        )
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:followup_assign", args=[follow_up.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Assign"),
+                                            css_class="btn-outline-secondary"))
+
+
+class FollowUpCreateForm(forms.Form):
+    """A 中评/差评 seen in the seller centre before the review import brought it in."""
+
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+    order_id = forms.CharField(label=_("Order id (订单编号)"), max_length=64)
+    item_title = forms.CharField(label=_("Item (宝贝标题)"), max_length=200)
+    rating = forms.ChoiceField(label=_("Rating"), choices=[
+        (ReviewRating.BAD, ReviewRating.BAD.label),
+        (ReviewRating.NEUTRAL, ReviewRating.NEUTRAL.label)])
+    content = forms.CharField(label=_("Review text"), required=False, max_length=5000,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    posted_at = forms.DateTimeField(label=_("Posted"),
+                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    category = forms.ChoiceField(label=_("Complaint category"), required=False,
+                                 choices=[("", _("Not classified yet")),
+                                          *ComplaintCategory.choices])
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.helper = FormHelper(self)
+        self.helper.form_id = "followup-create-form"
+        self.helper.add_input(Submit("submit", _("Open follow-up"), css_class="btn-primary"))
+
+    def clean(self):
+        cleaned = super().clean()
+        shop, order_id = cleaned.get("shop"), (cleaned.get("order_id") or "").strip()
+        if shop and order_id:
+            order_id = order_id.removeprefix('="').removesuffix('"')
+            try:
+                cleaned["order"] = Order.objects.select_related("buyer").get(
+                    shop=shop, platform_order_id=order_id)
+            except Order.DoesNotExist:
+                self.add_error("order_id", _("No order %(order)s in shop %(shop)s.")
+                               % {"order": order_id, "shop": shop.name})
+        return cleaned
+
+
+def add_shop_field(form: forms.Form, shops) -> None:
+    """The buyer page acts in the name of one of the user's shops the buyer ordered from."""
+    field = forms.ModelChoiceField(label=_("Shop"), queryset=shops)
+    field.label_from_instance = lambda shop: shop.name
+    if len(shops) == 1:
+        field.initial = shops[0].pk
+        field.widget = forms.HiddenInput()
+    form.fields["shop"] = field
+    form.order_fields(["shop"])
+
+
+class DoNotContactForm(forms.Form):
+    reason = forms.CharField(label=_("What the buyer asked"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, buyer: Buyer, shops, lift: bool = False, **kwargs):
+        kwargs.setdefault("prefix", "lift" if lift else "dnc")
+        super().__init__(*args, **kwargs)
+        add_shop_field(self, shops)
+        self.helper = FormHelper(self)
+        if lift:
+            self.fields["reason"].label = _("Why the buyer may be contacted again")
+            self.helper.form_id = "lift-dnc-form"
+            self.helper.form_action = reverse("refunds:buyer_allow_contact", args=[buyer.pk])
+            self.helper.add_input(OutlineSubmit("submit", _("Lift do-not-contact"),
+                                                css_class="btn-outline-secondary"))
+        else:
+            self.helper.form_id = "dnc-form"
+            self.helper.form_action = reverse("refunds:buyer_do_not_contact", args=[buyer.pk])
+            self.helper.add_input(OutlineSubmit("submit", _("Buyer asked not to be contacted"),
+                                                css_class="btn-outline-danger"))
+
+
+# --- the warehouse station ----------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Several photos in one input; each is checked and re-encoded by the service."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp", "capture": "environment"}))
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if not data:
+            return []
+        files = data if isinstance(data, (list, tuple)) else [data]
+        return [super(PhotosField, self).clean(item, initial) for item in files if item]
+
+
+class ScanForm(forms.Form):
+    tracking_no = forms.CharField(
+        label=_("Return tracking number"), max_length=100,
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off",
+                                      "placeholder": _("Scan or type")}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_method = "get"
+        self.helper.form_id = "scan"
+        self.helper.add_input(Submit("submit", _("Find"), css_class="btn-primary"))
+
+
+class InspectionForm(forms.Form):
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+    tracking_no = forms.CharField(label=_("Return tracking number"), max_length=100,
+                                  required=False)
+    carrier = forms.CharField(label=_("Carrier"), max_length=50, required=False)
+    quantity = forms.IntegerField(label=_("Quantity received"), min_value=0, max_value=9999)
+    condition = forms.ChoiceField(label=_("Condition"),
+                                  choices=[("", "---------"), *ParcelCondition.choices])
+    note = note_field(_("Inspection note"))
+    photos = PhotosField(label=_("Photos"),
+                         help_text=_("JPEG, PNG or WebP; up to 10 photos of 10 MB each."))
+
+    def __init__(self, *args, case: Case, parcel=None, **kwargs):
+        initial = kwargs.setdefault("initial", {})
+        initial.setdefault("expected_state", case.state)
+        initial.setdefault("tracking_no", parcel.tracking_no if parcel else case.return_tracking_no)
+        initial.setdefault("carrier", parcel.carrier if parcel else case.return_carrier)
+        initial.setdefault("quantity", sum(line.quantity for line in case.lines.all()) or 1)
+        super().__init__(*args, **kwargs)
+        if parcel is not None:
+            self.fields["tracking_no"].disabled = True
+        self.helper = FormHelper(self)
+        self.helper.form_tag = False  # the page's own <form> also carries the parcel id
+        self.helper.add_input(Submit("submit", _("Received: record the inspection"),
+                                     css_class="btn-success"))
+
+
+class UnmatchedParcelForm(forms.Form):
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+    tracking_no = forms.CharField(label=_("Return tracking number"), max_length=100)
+    carrier = forms.CharField(label=_("Carrier"), max_length=50, required=False)
+    note = note_field(_("What is in it"))
+    photos = PhotosField(label=_("Photos"))
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.helper = FormHelper(self)
+        self.helper.form_id = "unmatched"
+        self.helper.form_action = reverse("refunds:parcel_unmatched_create")
+        self.helper.attrs = {"enctype": "multipart/form-data"}
+        self.helper.add_input(Submit("submit", _("Put on the unmatched list (无主件)"),
+                                     css_class="btn-warning"))
+
+
+class AttachParcelForm(forms.Form):
+    """Whose is it? A case number or an order id of the parcel's shop."""
+
+    reference = forms.CharField(label=_("Case number or order id"), max_length=64)
+
+    def __init__(self, *args, parcel, **kwargs):
+        kwargs.setdefault("prefix", f"parcel{parcel.pk}")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:parcel_attach", args=[parcel.pk])
+        self.helper.form_class = "d-flex gap-2 align-items-end"
+        self.helper.add_input(Submit("submit", _("Attach"), css_class="btn-sm btn-primary"))
+
+
+# --- after inspection: exchanges (换货), return postage ----------------------------------------
+
+
+class ShipReplacementForm(CaseActionForm):
+    action = "ship_replacement"
+    button_class = "btn-success"
+    carrier = forms.CharField(label=_("Replacement carrier"), max_length=50)
+    tracking_no = forms.CharField(label=_("Replacement tracking number"), max_length=64)
+    note = note_field()
+
+
+class CompleteExchangeForm(CaseActionForm):
+    action = "complete_exchange"
+    button_class = "btn-success"
+    note = note_field()
+
+
+ACTION_FORMS.update({form.action: form for form in (ShipReplacementForm, CompleteExchangeForm)})
+
+
+class _CaseForm(forms.Form):
+    url_name = ""
+    prefix = ""
+    button = ""
+    button_class = "btn-outline-primary"
+
+    def __init__(self, *args, case: Case, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse(f"refunds:{self.url_name}", args=[case.pk])
+        self.helper.form_id = self.url_name
+        self.helper.add_input(Submit("submit", self.button, css_class=self.button_class))
+
+
+class ChooseReplacementForm(_CaseForm):
+    url_name = "exchange_choose"
+    prefix = "exchange"
+    button = _("Choose the replacement")
+    title = forms.CharField(label=_("Replacement item"), max_length=200)
+    sku = forms.CharField(label=_("SKU"), max_length=100, required=False)
+    price = forms.DecimalField(label=_("Replacement price (¥)"), max_digits=12,
+                               decimal_places=2, min_value=Decimal("0"))
+    returned_value = forms.DecimalField(
+        label=_("Value of the returned goods (¥)"), max_digits=12, decimal_places=2,
+        min_value=Decimal("0"), required=False,
+        help_text=_("Leave empty: what the buyer paid for the returned lines."))
+    note = note_field()
+
+
+class BuyerPaidForm(_CaseForm):
+    url_name = "exchange_buyer_paid"
+    prefix = "buyer_paid"
+    button = _("The buyer paid the difference")
+    button_class = "btn-outline-success"
+    reference = forms.CharField(label=_("Payment reference (补差价)"), max_length=100)
+
+
+class ReturnPostageForm(_CaseForm):
+    url_name = "return_postage"
+    prefix = "postage"
+    button = _("Settle the return postage")
+    freight_insurance = forms.BooleanField(label=_("The buyer had freight insurance (运费险)"),
+                                           required=False)
+    amount = amount_field(label=_("Return postage the buyer paid (¥)"), required=False,
+                          help_text=_("Needed when the shop pays it."))
+    note = note_field()

@@ -25,3 +25,120 @@ def lock_case(case_id: int) -> tuple[Case, Order]:
     )
     case.order = order
     return case, order
+
+
+def try_lock_case(case_id: int) -> tuple[Case, Order] | None:
+    """`lock_case` for nightly commands: None at once if anyone else holds either row.
+
+    Same order (the order row, then the case), but `skip_locked`: a case someone is working
+    on right now, or that a concurrent run is handling, is left for the next run instead
+    of waited for.
+    """
+    order_id = Case.objects.filter(pk=case_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        return None
+    order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
+    if order is None:
+        return None
+    case = (
+        Case.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("shop__policy")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        return None
+    case.order = order
+    return case, order
+
+
+def try_lock_cases(case_ids: list[int]) -> dict[int, tuple[Case, Order]]:
+    """`try_lock_case` for a group of cases at once (the nightly sweep): their order rows in
+    pk order, then the cases in pk order, each `skip_locked`; two queries for the group
+    instead of three per case. Returns {case id: (case, order)} for the cases it could lock,
+    with the shop's policy and the assignee read too; the others are held by someone else.
+
+    The locks last until the caller's transaction ends, and this never waits for a lock, so
+    holding several cases at once cannot deadlock with a service locking one of them.
+    """
+    order_of = dict(Case.objects.filter(pk__in=case_ids).values_list("pk", "order_id"))
+    orders = {order.pk: order for order in Order.objects.select_for_update(skip_locked=True)
+              .filter(pk__in=set(order_of.values())).order_by("pk")}
+    cases = (Case.objects.select_for_update(skip_locked=True, of=("self",))
+             .select_related("shop__policy", "assignee")
+             .filter(pk__in=[pk for pk, order_id in order_of.items() if order_id in orders])
+             .order_by("pk"))
+    locked = {}
+    for case in cases:
+        case.order = orders[case.order_id]
+        locked[case.pk] = (case, case.order)
+    return locked
+
+
+def lock_compensation(compensation_id: int):
+    """Lock a compensation after its order and case (the same fixed order as every service)."""
+    from .models import Compensation
+
+    case_id = Compensation.objects.values_list("case_id", flat=True).get(pk=compensation_id)
+    case, order = lock_case(case_id)
+    compensation = Compensation.objects.select_for_update().get(pk=compensation_id)
+    compensation.case, compensation.order = case, order
+    return compensation, case, order
+
+
+def lock_payout(payout_id: int):
+    """Lock a payout after its order and case; returns (payout, case, order)."""
+    from .models import Payout
+
+    case_id = Payout.objects.values_list("case_id", flat=True).get(pk=payout_id)
+    case, order = lock_case(case_id)
+    compensation_id = Payout.objects.values_list("compensation_id", flat=True).get(pk=payout_id)
+    if compensation_id is not None:
+        lock_compensation(compensation_id)
+    payout = Payout.objects.select_for_update(of=("self",)).select_related(
+        "refund", "compensation").get(pk=payout_id)
+    payout.case, payout.order = case, order
+    if payout.compensation is not None:
+        payout.compensation.case, payout.compensation.order = case, order
+    return payout, case, order
+
+
+def lock_followup(follow_up_id: int):
+    """Lock a review follow-up after its order row (the same fixed order as every service):
+    a remedy opens a case on that order inside the same transaction."""
+    from .models import ReviewFollowUp
+
+    order_id = ReviewFollowUp.objects.values_list("order_id", flat=True).get(pk=follow_up_id)
+    order = lock_order(order_id)
+    follow_up = (ReviewFollowUp.objects.select_for_update(of=("self",))
+                 .select_related("shop__policy", "review", "buyer").get(pk=follow_up_id))
+    follow_up.order = order
+    return follow_up
+
+
+def try_lock_followup(follow_up_id: int):
+    """`lock_followup` for nightly commands: None at once if anyone else holds either row."""
+    from .models import ReviewFollowUp
+
+    order_id = (ReviewFollowUp.objects.filter(pk=follow_up_id)
+                .values_list("order_id", flat=True).first())
+    if order_id is None:
+        return None
+    order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
+    if order is None:
+        return None
+    follow_up = (ReviewFollowUp.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("shop__policy", "review", "buyer")
+                 .filter(pk=follow_up_id).first())
+    if follow_up is None:
+        return None
+    follow_up.order = order
+    return follow_up
+
+
+def lock_buyer(buyer_id: int):
+    """Lock a buyer, always last: the harassment guard counts the day's contacts under it, so
+    two colleagues logging at once cannot both make the third call."""
+    from .models import Buyer
+
+    return Buyer.objects.select_for_update().get(pk=buyer_id)

@@ -15,22 +15,41 @@ ROLE_LABELS = {
 }
 
 _READ = ["view_case", "view_order", "view_orderline", "view_buyer", "view_shop",
-         "view_caseevent", "view_contactlog", "view_refund"]
+         "view_caseevent", "view_contactlog", "view_refund", "view_returnparcel",
+         "view_parcelphoto"]
+# compensation (补偿): agents propose, approve a colleague's within the limit, issue coupons
+_COMPENSATION = ["view_compensation", "propose_compensation", "approve_compensation",
+                 "issue_compensation"]
+_FINANCE = ["view_compensation", "view_payout", "view_payoutbatch", "export_payouts",
+            "mark_refunded"]
+# review follow-ups (中差评): agents work them; supervisors appeal, assign and may override
+# the harassment guard or lift a buyer's do-not-contact request, each with a written reason
+_REVIEWS = ["view_reviewfollowup", "add_reviewfollowup", "work_followup", "view_followupevent",
+            "view_buyerevent", "view_cannedreply"]
+_REVIEW_SUPERVISION = ["appeal_review", "assign_followup", "override_contact_guard",
+                       "lift_do_not_contact"]
+# exchanges (换货): after-sales chooses the replacement; whoever ships it records it
+_EXCHANGES = ["view_exchange", "choose_replacement", "ship_replacement", "complete_exchange"]
 _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
-                  "record_return_shipment", "approve_refund", "close_case", "log_contact"]
+                  "record_return_shipment", "approve_refund", "close_case", "log_contact",
+                  *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _AGENT,
-    SUPERVISOR: _AGENT + ["approve_over_limit", "reopen_case", "assign_case"],
-    WAREHOUSE: _READ + ["record_return_shipment", "receive_return"],
-    FINANCE: _READ + ["mark_refunded"],
+    SUPERVISOR: _AGENT + ["approve_over_limit", "reopen_case", "assign_case",
+                          *_REVIEW_SUPERVISION],
+    WAREHOUSE: _READ + ["record_return_shipment", "receive_return", "view_exchange",
+                        "ship_replacement"],
+    FINANCE: _READ + _FINANCE,
     MANAGER: _AGENT + [
-        "approve_over_limit", "reopen_case", "assign_case", "receive_return", "mark_refunded",
+        "approve_over_limit", "reopen_case", "assign_case", "receive_return", *_FINANCE,
         "add_shop", "change_shop", "view_policy", "add_policy", "change_policy",
         "add_staffprofile", "change_staffprofile", "view_staffprofile",
         "add_order", "change_order", "add_orderline", "change_orderline",
         "add_buyer", "change_buyer",
+        "add_importrun", "view_importrun",
+        *_REVIEW_SUPERVISION, "add_cannedreply", "change_cannedreply", "delete_cannedreply",
         "auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group",
         "django_fsm_log.view_statelog",
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import factory
@@ -47,6 +48,13 @@ class PolicyFactory(factory.django.DjangoModelFactory):
     return_address = "浙江省杭州市余杭区文一西路 998 号 售后仓"
     instant_refund_limit = Decimal("100.00")
     agent_approval_limit = Decimal("500.00")
+    # The harassment guard stays out of tests about other things: contact at any hour, no
+    # daily cap (a suite run at night must not fail). tests/reviews/ restores the shop
+    # defaults (09:00–21:00, 2 calls, 3 messages) with `guarded_policy`.
+    contact_hours_start = datetime.time(0, 0)
+    contact_hours_end = datetime.time.max
+    max_calls_per_day = 999
+    max_messages_per_day = 999
 
 
 class BuyerFactory(factory.django.DjangoModelFactory):

@@ -8,16 +8,71 @@ from .cases import (
     DeadlineOwner,
     GoodsStatus,
 )
-from .imports import ImportKind, ImportRun
-from .notifications import Notification, NotificationKind
-from .reviews import Review, ReviewRating
+from .compensation import (
+    CASH_KINDS,
+    Compensation,
+    CompensationKind,
+    CompensationState,
+)
+from .contacts import BuyerEvent, BuyerEventKind
 from .events import CaseEvent, ContactChannel, ContactLog, ContactOutcome, EventKind
+from .exchanges import Exchange, RefundDeduction
+from .followups import (
+    OPEN_FOLLOWUP_STATES,
+    ComplaintCategory,
+    FlagColour,
+    FollowUpEvent,
+    FollowUpEventKind,
+    FollowUpState,
+    RemedyKind,
+    ReviewFollowUp,
+)
+from .imports import ImportKind, ImportRun
 from .money import Refund, RefundStatus
+from .notifications import Notification, NotificationKind
 from .orders import Buyer, Order, OrderLine, OrderStatus
+from .payouts import (
+    Payout,
+    PayoutBatch,
+    PayoutBatchItem,
+    PayoutKind,
+    PayoutRoute,
+    PayoutState,
+)
+from .replies import CannedReply, ReplyCategory
+from .returns import ParcelCondition, ParcelPhoto, ReturnParcel
+from .reviews import Review, ReviewRating
 from .shops import Platform, Policy, Shop, ShopType
 from .staff import StaffProfile
 
 __all__ = [
+    "OPEN_FOLLOWUP_STATES",
+    "BuyerEvent",
+    "BuyerEventKind",
+    "CannedReply",
+    "ComplaintCategory",
+    "FlagColour",
+    "FollowUpEvent",
+    "FollowUpEventKind",
+    "FollowUpState",
+    "RemedyKind",
+    "ReplyCategory",
+    "ReviewFollowUp",
+    "CASH_KINDS",
+    "Compensation",
+    "CompensationKind",
+    "CompensationState",
+    "Payout",
+    "PayoutBatch",
+    "PayoutBatchItem",
+    "PayoutKind",
+    "PayoutRoute",
+    "PayoutState",
+    "ParcelCondition",
+    "Exchange",
+    "RefundDeduction",
+    "ParcelPhoto",
+    "ReturnParcel",
     "ImportKind",
     "ImportRun",
     "Notification",

@@ -56,6 +56,8 @@ class CaseState(models.TextChoices):
     REFUND_FAILED = "refund_failed", _("Refund failed")
     REFUNDED = "refunded", _("Refunded")
     CLOSED = "closed", _("Closed")
+    REPLACEMENT_SHIPPED = "replacement_shipped", _("Replacement shipped")
+    COMPLETED = "completed", _("Exchange completed")
 
 
 OPEN_STATES = [
@@ -66,6 +68,7 @@ OPEN_STATES = [
     CaseState.RECEIVED,
     CaseState.REFUND_PENDING,
     CaseState.REFUND_FAILED,
+    CaseState.REPLACEMENT_SHIPPED,
 ]
 
 
@@ -138,6 +141,10 @@ def is_return_kind(case: Case) -> bool:
 def refund_after_return(case: Case) -> bool:
     """Exchanges stop at `received` (the replacement flow is separate)."""
     return case.kind == CaseKind.RETURN
+
+
+def is_exchange(case: Case) -> bool:
+    return case.kind == CaseKind.EXCHANGE
 
 
 class Case(ConcurrentTransitionMixin, models.Model):
@@ -214,6 +221,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["return_tracking_no"], name="case_return_tracking_idx"),
             models.Index(fields=["platform_refund_id"], name="case_refund_id_idx"),
             models.Index(fields=["assignee", "state"], name="case_assignee_state_idx"),
+            # The queue's default order (deadline, nulls last, then id) read straight from an
+            # index, for one shop's agents and for those who see every shop (docs/PERFORMANCE.md).
+            models.Index(fields=["shop", "deadline_at", "id"], name="case_shop_deadline_idx"),
+            models.Index(fields=["deadline_at", "id"], name="case_deadline_idx"),
         ]
         permissions = [
             ("agree_case", _("Can agree to a request")),
@@ -228,6 +239,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             ("reopen_case", _("Can reopen a case for review")),
             ("assign_case", _("Can assign cases to colleagues")),
             ("log_contact", _("Can log contacts and notes")),
+            ("ship_replacement", _("Can record an exchange's replacement shipment")),
+            ("complete_exchange", _("Can complete an exchange")),
         ]
 
     def __str__(self) -> str:
@@ -308,6 +321,22 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 custom={"label": _("Approve refund")})
     def approve_refund(self, by=None, description=None):
         pass
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=CaseState.RECEIVED, target=CaseState.REPLACEMENT_SHIPPED,
+                conditions=[is_exchange], permission=_role("ship_replacement"),
+                custom={"label": _("Replacement shipped")})
+    def ship_replacement(self, by=None, description=None):
+        """换货: the replacement left with its own carrier and tracking number."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=CaseState.REPLACEMENT_SHIPPED, target=CaseState.COMPLETED,
+                conditions=[is_exchange], permission=_role("complete_exchange"),
+                custom={"label": _("Complete exchange")})
+    def complete_exchange(self, by=None, description=None):
+        """The buyer has the replacement and nothing is owed either way."""
 
     @fsm_log_by
     @fsm_log_description

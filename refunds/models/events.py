@@ -12,6 +12,9 @@ class EventKind(models.TextChoices):
     NOTE = "note", _("Note")
     CONTACT = "contact", _("Contact")
     ASSIGNED = "assigned", _("Assigned")
+    COMPENSATION = "compensation", _("Compensation")
+    PAYOUT = "payout", _("Payout")
+    INSPECTION = "inspection", _("Return inspected")
 
 
 class CaseEvent(models.Model):
@@ -58,6 +61,13 @@ class ContactLog(models.Model):
 
     case = models.ForeignKey("refunds.Case", on_delete=models.PROTECT, null=True, blank=True,
                              related_name="contacts", verbose_name=_("case"))
+    follow_up = models.ForeignKey("refunds.ReviewFollowUp", on_delete=models.PROTECT,
+                                  null=True, blank=True, related_name="contacts",
+                                  verbose_name=_("review follow-up"))
+    shop = models.ForeignKey("refunds.Shop", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="+", verbose_name=_("shop"),
+                             help_text=_("In whose name the buyer was contacted (the "
+                                         "harassment guard counts per buyer and shop)."))
     buyer = models.ForeignKey("refunds.Buyer", on_delete=models.PROTECT,
                               related_name="contacts", verbose_name=_("buyer"))
     channel = models.CharField(_("channel"), max_length=10, choices=ContactChannel.choices)
@@ -67,12 +77,28 @@ class ContactLog(models.Model):
                               related_name="+", verbose_name=_("by"))
     staff_number = models.CharField(_("staff number"), max_length=20)
     created_at = models.DateTimeField(_("when"), default=timezone.now)
+    overridden_rule = models.CharField(
+        _("guard rule overridden"), max_length=20, blank=True,
+        help_text=_("The harassment-guard rule a supervisor overrode for this contact."),
+    )
+    override_reason = models.TextField(_("override reason"), blank=True)
 
     class Meta:
         verbose_name = _("contact log entry")
         verbose_name_plural = _("contact log")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["buyer", "created_at"], name="contact_buyer_time_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(overridden_rule="") | ~models.Q(override_reason=""),
+                name="contact_override_has_reason",
+            ),
+        ]
+        permissions = [
+            ("override_contact_guard",
+             _("Can override the harassment guard with a written reason")),
+            ("lift_do_not_contact", _("Can lift a buyer's do-not-contact request")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.get_outcome_display()}"

@@ -7,6 +7,7 @@ class NotificationKind(models.TextChoices):
     DEADLINE_WARNING = "deadline_warning", _("Deadline approaching")
     DEADLINE_ACTION = "deadline_action", _("Deadline passed: the platform rule was applied")
     SWEEP_FAILURE = "sweep_failure", _("Nightly sweep could not handle a case")
+    REVIEW_WARNING = "review_warning", _("Review revision window closing")
 
 
 class Notification(models.Model):
@@ -16,6 +17,9 @@ class Notification(models.Model):
                              related_name="notifications", verbose_name=_("user"))
     case = models.ForeignKey("refunds.Case", on_delete=models.PROTECT, null=True, blank=True,
                              related_name="notifications", verbose_name=_("case"))
+    follow_up = models.ForeignKey("refunds.ReviewFollowUp", on_delete=models.PROTECT,
+                                  null=True, blank=True, related_name="notifications",
+                                  verbose_name=_("review follow-up"))
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     message = models.TextField(_("message"))
     deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
@@ -30,6 +34,9 @@ class Notification(models.Model):
             # One warning per person, case and deadline: a second sweep adds nothing.
             models.UniqueConstraint(fields=["user", "case", "kind", "deadline_at"],
                                     name="notification_once_per_deadline"),
+            models.UniqueConstraint(fields=["user", "follow_up", "kind", "deadline_at"],
+                                    condition=models.Q(follow_up__isnull=False),
+                                    name="notification_once_per_followup_deadline"),
         ]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
 

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .shops import Platform, Shop
@@ -23,6 +24,15 @@ class Buyer(models.Model):
                                     db_index=True, editable=False)
     alipay_account = models.CharField(_("Alipay account"), max_length=100, blank=True)
     is_vip = models.BooleanField(_("VIP"), default=False)
+    do_not_contact = models.BooleanField(
+        _("do not contact"), default=False, editable=False,
+        help_text=_("The buyer asked not to be contacted: no call or message is logged any more "
+                    "(set and lifted from the buyer page, with a reason)."),
+    )
+    do_not_contact_reason = models.TextField(_("do-not-contact reason"), blank=True,
+                                             editable=False)
+    do_not_contact_at = models.DateTimeField(_("do not contact since"), null=True, blank=True,
+                                             editable=False)
 
     class Meta:
         verbose_name = _("buyer")
@@ -35,15 +45,18 @@ class Buyer(models.Model):
     def __str__(self) -> str:
         return self.nick
 
-    @property
-    def masked_mobile(self) -> str:
-        return mask_mobile(self.mobile)
-
     def save(self, *args, **kwargs):
         self.mobile_last4 = self.mobile.strip()[-4:] if self.mobile else ""
         if kwargs.get("update_fields") is not None and "mobile" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "mobile_last4"}
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("refunds:buyer_detail", args=[self.pk])
+
+    @property
+    def masked_mobile(self) -> str:
+        return mask_mobile(self.mobile)
 
 
 class OrderStatus(models.TextChoices):
@@ -87,14 +100,20 @@ class Order(models.Model):
             models.CheckConstraint(condition=Q(paid_amount__gte=0), name="order_paid_not_negative"),
             models.CheckConstraint(condition=Q(postage__gte=0), name="order_postage_not_negative"),
         ]
-        indexes = [models.Index(fields=["platform_order_id"], name="order_platform_id_idx")]
+        indexes = [
+            models.Index(fields=["platform_order_id"], name="order_platform_id_idx"),
+            # the queue's search by the order's tracking number (docs/PERFORMANCE.md)
+            models.Index(fields=["tracking_no"], name="order_tracking_no_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.platform_order_id
 
     @property
     def is_shipped(self) -> bool:
-        return self.shipped_at is not None
+        # Exports often carry the status but no ship time (no 发货时间 column).
+        return self.shipped_at is not None or self.status in (OrderStatus.SHIPPED,
+                                                              OrderStatus.COMPLETED)
 
 
 class OrderLine(models.Model):

@@ -1,5 +1,7 @@
+import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +46,10 @@ def default_refusal_reasons() -> list[str]:
     ]
 
 
+def default_shop_pays_postage_reasons() -> list[str]:
+    return ["quality", "not_as_described", "wrong_item", "damaged"]
+
+
 def _days(default: int, label: str, help_text: str = "") -> models.PositiveSmallIntegerField:
     return models.PositiveSmallIntegerField(
         label, default=default, validators=[MinValueValidator(1)], help_text=help_text
@@ -82,6 +88,24 @@ class Policy(models.Model):
     no_reason_return_days = _days(7, _("days of the no-reason return window (七天无理由)"))
     payout_days = _days(1, _("days for finance to pay an approved refund"))
     warning_hours = _days(24, _("hours before a deadline to warn"))
+    review_unreachable_attempts = _days(
+        3, _("failed contact attempts before a reviewer is unreachable"),
+        _("A review follow-up may be marked unreachable after this many attempts that did not "
+          "reach the buyer."),
+    )
+    review_warning_days = _days(3, _("days before a review's revision deadline to warn"))
+    contact_hours_start = models.TimeField(
+        _("contact allowed from"), default=datetime.time(9, 0),
+        help_text=_("Buyer's time (China). No call or message before this."),
+    )
+    contact_hours_end = models.TimeField(
+        _("contact allowed until"), default=datetime.time(21, 0),
+        help_text=_("Buyer's time (China). No call or message from this time on."),
+    )
+    max_calls_per_day = _days(2, _("calls per buyer per day"),
+                              _("More is harassment (恶意骚扰); a supervisor may override."))
+    max_messages_per_day = _days(3, _("messages (IM, SMS, email) per buyer per day"),
+                                 _("More is harassment (恶意骚扰); a supervisor may override."))
 
     instant_refund_limit = models.DecimalField(
         _("instant refund limit (极速退款)"),
@@ -89,7 +113,9 @@ class Policy(models.Model):
         decimal_places=2,
         default=Decimal("100.00"),
         validators=[MinValueValidator(Decimal("0"))],
-        help_text=_("Refund-only requests on unshipped orders up to this amount are agreed on arrival."),
+        help_text=_(
+            "Refund-only requests on unshipped orders up to this amount are agreed on arrival."
+        ),
     )
     agent_approval_limit = models.DecimalField(
         _("agent approval limit"),
@@ -98,6 +124,37 @@ class Policy(models.Model):
         default=Decimal("500.00"),
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Refunds above this amount need a supervisor."),
+    )
+    compensation_limit = models.DecimalField(
+        _("compensation limit"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Compensation above this needs a supervisor. Empty: the order's postage."),
+    )
+    shop_pays_return_postage = models.JSONField(
+        _("reasons for which the shop pays return postage"),
+        default=default_shop_pays_postage_reasons,
+        help_text=_("A JSON list of case reasons (quality, not_as_described, wrong_item, "
+                    "damaged, …). Other reasons: the buyer pays; freight insurance (运费险) "
+                    "pays where the buyer had it."),
+    )
+    refund_deductions = models.JSONField(
+        _("suggested refund deductions"),
+        default=list, blank=True,
+        help_text=_('A JSON list such as [{"reason": "天猫技术服务费", "percent": "5"}], offered '
+                    "as deduction lines when a refund is approved after a return."),
+    )
+    quality_partial_refund_percent = models.PositiveSmallIntegerField(
+        _("quality problem: partial refund when the buyer keeps the item (%)"), default=50,
+        validators=[MinValueValidator(1)],
+    )
+    return_cutoff = models.TimeField(
+        _("returns batch cutoff"),
+        default=datetime.time(16, 0),
+        help_text=_("Parcels received after this local time belong to the next day's batch."),
     )
     refusal_reasons = models.JSONField(
         _("refusal reasons"),
@@ -114,3 +171,10 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Policy of %(shop)s") % {"shop": self.shop})
+
+    def clean(self):
+        super().clean()
+        start, end = self.contact_hours_start, self.contact_hours_end
+        if start is not None and end is not None and start >= end:
+            raise ValidationError({"contact_hours_end": _(
+                "Contact hours must end after they start (the same day).")})

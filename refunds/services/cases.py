@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -37,10 +38,12 @@ from ..models import (
     Order,
     OrderLine,
     Refund,
+    RefundDeduction,
     RefundStatus,
     Shop,
 )
-from ..permissions import staff_number_of, user_serves_shop
+from ..permissions import user_serves_shop
+from . import contacts, payouts
 from .money import clean_amount, ensure_refundable
 
 Prepare = Callable[[Case, Order], tuple[list[str], dict[str, Any]]]
@@ -65,10 +68,18 @@ def _apply_transition(*, case: Case, actor: User | None, name: str, note: str, n
 
 
 def _run(*, case: Case, actor: User | None, name: str, expected_state: str | None,
-         note: str = "", prepare: Prepare | None = None, now: datetime | None = None) -> Case:
+         note: str = "", prepare: Prepare | None = None, now: datetime | None = None,
+         locked: bool = False) -> Case:
+    """`locked=True`: `case` and `case.order` are rows the caller read with
+    select_for_update in its open transaction (the nightly sweep locks a group of cases at
+    once, `refunds.locks.try_lock_cases`); they are used as they are, not read and locked
+    again. Everything else (the state check, the permission, the transition) is the same."""
     now = now or timezone.now()
+    held = locked
+    if held and not transaction.get_connection().in_atomic_block:
+        raise ValueError("locked=True needs the caller's transaction holding the row locks")
     with transaction.atomic():
-        locked, order = lock_case(case.pk)
+        locked, order = (case, case.order) if held else lock_case(case.pk)
         if expected_state and locked.state != expected_state:
             raise CaseChanged()
         method = getattr(locked, name)
@@ -107,11 +118,16 @@ def _approve_amount(case: Case, order: Order, amount, actor: User | None) -> Ref
             % {"amount": amount, "requested": case.requested_amount}
         )
     ensure_refundable(order, amount)
-    return Refund.objects.create(case=case, order=order, amount=amount, approved_by=actor)
+    refund = Refund.objects.create(case=case, order=order, amount=amount, approved_by=actor)
+    payouts.payout_for_refund(refund=refund, actor=actor)  # finance pays it: one payout each
+    return refund
 
 
-def _outstanding_refund(case: Case, status: str) -> Refund:
-    refund = case.refunds.filter(status=status).order_by("-id").first()
+def _outstanding_refund(case: Case, status: str, refund_id: int | None = None) -> Refund:
+    refunds = case.refunds.filter(status=status)
+    if refund_id is not None:
+        refunds = refunds.filter(pk=refund_id)
+    refund = refunds.order_by("-id").first()
     if refund is None:
         raise ActionNotAllowed(_("This case has no refund waiting for this action."))
     return refund
@@ -182,7 +198,8 @@ def case_create(*, shop: Shop, order: Order, kind: str, reason: str, requested_a
 
 
 def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
-               expected_state: str | None = None, now: datetime | None = None) -> Case:
+               expected_state: str | None = None, now: datetime | None = None,
+               locked: bool = False) -> Case:
     """Agree: refund-only → refund_pending (money committed); return/exchange → awaiting_return."""
 
     def prepare(locked: Case, order: Order):
@@ -193,7 +210,7 @@ def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
         return ["return_address"], {"return_address": locked.return_address}
 
     return _run(case=case, actor=actor, name="agree", expected_state=expected_state,
-                note=note, prepare=prepare, now=now)
+                note=note, prepare=prepare, now=now, locked=locked)
 
 
 def case_refuse(*, case: Case, actor: User | None, reason: str, note: str = "",
@@ -260,11 +277,42 @@ def case_receive(*, case: Case, actor: User | None, resellable: bool, note: str 
                 note=note, prepare=prepare, now=now)
 
 
-def case_approve_refund(*, case: Case, actor: User | None, amount=None, note: str = "",
-                        expected_state: str | None = None, now: datetime | None = None) -> Case:
+def _clean_deductions(deductions) -> list[tuple[str, Decimal]]:
+    lines = []
+    for reason, value in deductions or ():
+        if (reason is None or not str(reason).strip()) and value in (None, ""):
+            continue  # an empty line of the form
+        reason = _require_text(str(reason or ""), _("Every deduction needs a reason."))
+        lines.append((reason[:200], clean_amount(value)))
+    return lines
+
+
+def case_approve_refund(*, case: Case, actor: User | None, amount=None, deductions=(),
+                        note: str = "", expected_state: str | None = None,
+                        now: datetime | None = None) -> Case:
+    """Approve the refund after the return. Deductions (扣款) are lines with a reason taken
+    off the approved amount — the refund is the difference, never a silent one."""
+    lines = _clean_deductions(deductions)
+
     def prepare(locked: Case, order: Order):
-        refund = _approve_amount(locked, order, amount, actor)
-        return [], {"amount": str(refund.amount)}
+        if not lines:
+            refund = _approve_amount(locked, order, amount, actor)
+            return [], {"amount": str(refund.amount)}
+        base = clean_amount(locked.requested_amount if amount in (None, "") else amount)
+        if base > locked.requested_amount:
+            raise AmountError(
+                _("¥%(amount)s is more than the ¥%(requested)s the buyer asked for.")
+                % {"amount": base, "requested": locked.requested_amount})
+        kept = sum((value for _reason, value in lines), Decimal("0.00"))
+        if kept >= base:
+            raise AmountError(_("The deductions (¥%(kept)s) leave nothing to refund of "
+                                "¥%(amount)s.") % {"kept": kept, "amount": base})
+        refund = _approve_amount(locked, order, base - kept, actor)
+        RefundDeduction.objects.bulk_create(
+            [RefundDeduction(refund=refund, reason=reason, amount=value)
+             for reason, value in lines])
+        return [], {"amount": str(refund.amount), "before_deductions": str(base),
+                    "deductions": [{"reason": r, "amount": str(v)} for r, v in lines]}
 
     return _run(case=case, actor=actor, name="approve_refund", expected_state=expected_state,
                 note=note, prepare=prepare, now=now)
@@ -272,16 +320,20 @@ def case_approve_refund(*, case: Case, actor: User | None, amount=None, note: st
 
 def case_mark_refunded(*, case: Case, actor: User | None, payment_reference: str,
                        note: str = "", expected_state: str | None = None,
-                       now: datetime | None = None) -> Case:
+                       refund_id: int | None = None, now: datetime | None = None) -> Case:
+    """Finance paid the refund: the one path that marks a refund and its payout paid, from
+    the case page or the finance page (`payout_mark_paid` calls this)."""
     reference = _require_text(payment_reference, _("Enter the payment reference."))
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
-        refund = _outstanding_refund(locked, RefundStatus.PENDING)
+        refund = _outstanding_refund(locked, RefundStatus.PENDING, refund_id)
         refund.status = RefundStatus.PAID
         refund.payment_reference = reference[:100]
         refund.paid_at = when
         refund.save(update_fields=["status", "payment_reference", "paid_at"])
+        payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=actor, now=when,
+                                     reference=reference)
         return [], {"amount": str(refund.amount), "payment_reference": reference}
 
     return _run(case=case, actor=actor, name="mark_refunded", expected_state=expected_state,
@@ -289,35 +341,43 @@ def case_mark_refunded(*, case: Case, actor: User | None, payment_reference: str
 
 
 def case_mark_refund_failed(*, case: Case, actor: User | None, reason: str, note: str = "",
-                            expected_state: str | None = None,
+                            expected_state: str | None = None, refund_id: int | None = None,
                             now: datetime | None = None) -> Case:
     reason = _require_text(reason, _("Say why the payment failed."))
+    when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
-        refund = _outstanding_refund(locked, RefundStatus.PENDING)
+        refund = _outstanding_refund(locked, RefundStatus.PENDING, refund_id)
         refund.status = RefundStatus.FAILED
         refund.failure_reason = reason[:200]
         refund.save(update_fields=["status", "failure_reason"])
+        payouts.settle_refund_payout(refund=refund, action="mark_failed", actor=actor,
+                                     now=when, reason=reason)
         return [], {"amount": str(refund.amount), "reason": reason}
 
     return _run(case=case, actor=actor, name="mark_refund_failed",
-                expected_state=expected_state, note=note, prepare=prepare, now=now)
+                expected_state=expected_state, note=note, prepare=prepare, now=when)
 
 
 def case_retry_refund(*, case: Case, actor: User | None, note: str = "",
-                      expected_state: str | None = None, now: datetime | None = None) -> Case:
+                      expected_state: str | None = None, refund_id: int | None = None,
+                      now: datetime | None = None) -> Case:
+    when = now or timezone.now()
+
     def prepare(locked: Case, order: Order):
-        refund = _outstanding_refund(locked, RefundStatus.FAILED)
+        refund = _outstanding_refund(locked, RefundStatus.FAILED, refund_id)
         refund.status = RefundStatus.PENDING
         refund.save(update_fields=["status"])
+        payouts.settle_refund_payout(refund=refund, action="retry", actor=actor, now=when)
         return [], {"amount": str(refund.amount)}
 
     return _run(case=case, actor=actor, name="retry_refund", expected_state=expected_state,
-                note=note, prepare=prepare, now=now)
+                note=note, prepare=prepare, now=when)
 
 
 def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
-               expected_state: str | None = None, now: datetime | None = None) -> Case:
+               expected_state: str | None = None, now: datetime | None = None,
+               locked: bool = False) -> Case:
     if reason not in CloseReason.values:
         raise ActionNotAllowed(_("Choose why the case is closed."))
 
@@ -326,7 +386,7 @@ def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
         return ["close_reason"], {"reason": reason}
 
     return _run(case=case, actor=actor, name="close", expected_state=expected_state,
-                note=note, prepare=prepare, now=now)
+                note=note, prepare=prepare, now=now, locked=locked)
 
 
 def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount=None,
@@ -357,7 +417,7 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
 
 def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: str = "",
                          expected_state: str | None = None,
-                         now: datetime | None = None) -> Case:
+                         now: datetime | None = None, locked: bool = False) -> Case:
     """The platform refunded the buyer itself (auto-refund after a deadline, or a ruling).
 
     Only the platform's rules call this (actor is always "system"). An approved refund
@@ -375,10 +435,14 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
         refund.payment_reference = (reference or "PLATFORM")[:100]
         refund.paid_at = when
         refund.save(update_fields=["status", "payment_reference", "paid_at"])
+        # finance must not pay it again: its payout is settled as paid by the platform
+        payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=None, now=when,
+                                     reference=refund.payment_reference)
         return [], {"amount": str(refund.amount), "by_platform": True}
 
     return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,
-                note=note or _("Refunded by the platform."), prepare=prepare, now=when)
+                note=note or _("Refunded by the platform."), prepare=prepare, now=when,
+                locked=locked)
 
 
 # --- work on a case that does not change its state ---------------------------------------
@@ -400,7 +464,9 @@ def case_assign(*, case: Case, actor: User, assignee: User | None,
         _check_can_work(case, actor, "refunds.view_case")
     else:
         _check_can_work(case, actor, "refunds.assign_case")
-    if assignee is not None and not (assignee.is_active and user_serves_shop(assignee, case.shop_id)):
+    if assignee is not None and not (
+        assignee.is_active and user_serves_shop(assignee, case.shop_id)
+    ):
         raise ActionNotAllowed(_("%(user)s does not serve this shop.")
                                % {"user": assignee.get_username()})
     with transaction.atomic():
@@ -429,16 +495,21 @@ def case_add_note(*, case: Case, actor: User, note: str) -> None:
 
 
 def contact_log_create(*, case: Case, actor: User, channel: str, outcome: str,
-                       note: str = "", now: datetime | None = None) -> ContactLog:
-    """Record something said to the buyer; it joins the case's timeline."""
+                       note: str = "", override: bool = False, override_reason: str = "",
+                       now: datetime | None = None) -> ContactLog:
+    """Record something said to the buyer; it joins the case's timeline.
+
+    The harassment guard (refunds.services.contacts) decides first; a supervisor may
+    override it with a written reason.
+    """
     _check_can_work(case, actor, "refunds.log_contact")
     if channel not in ContactChannel.values or outcome not in ContactOutcome.values:
         raise ActionNotAllowed(_("Choose a channel and an outcome."))
     with transaction.atomic():
-        contact = ContactLog.objects.create(
-            case=case, buyer_id=case.order.buyer_id, channel=channel, outcome=outcome,
-            note=note.strip(), actor=actor, staff_number=staff_number_of(actor),
-            created_at=now or timezone.now(),
+        contact = contacts.contact_log_record(
+            shop=case.shop, buyer=case.order.buyer, case=case, actor=actor, channel=channel,
+            outcome=outcome, note=note, override=override, override_reason=override_reason,
+            now=now,
         )
         events.contact_event(case=case, contact=contact)
     return contact

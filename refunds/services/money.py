@@ -1,19 +1,25 @@
 """The money rule: nothing may take the total past what the buyer paid.
 
-refundable = paid − refunds approved (pending, failed or paid) − compensation.
-Call `ensure_refundable` only with the order row locked (see `refunds.locks`).
+refundable = paid − refunds approved (pending, failed or paid)
+                  − compensation proposed, approved or paid (declined frees it)
+                  − reimbursements owed by the shop (return postage, exchange difference),
+                    from the moment their payout exists, whatever its state.
+Every amount counts from the moment it is promised, paid or not: two promises can never spend
+the same money. Call `ensure_refundable` only with the order row locked (see `refunds.locks`).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from ..exceptions import AmountError
-from ..models import Order, Refund, RefundStatus
+from ..models import Compensation, Order, Payout, Refund, RefundStatus
+from ..models.compensation import COUNTED_STATES, CompensationState
+from ..models.payouts import REIMBURSEMENT_KINDS, PayoutState
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -39,24 +45,54 @@ def clean_amount(value) -> Decimal:
     return amount.quantize(CENT)
 
 
-def money_summary(order: Order) -> dict[str, Decimal]:
-    """Paid, refunded (paid out), approved but not yet paid, and what is still refundable.
+def _order_sum(queryset, paid: Q | None = None) -> Coalesce:
+    """Sum of `amount` of the order's rows in `queryset` (optionally only the paid ones)."""
+    rows = queryset.filter(order=OuterRef("pk"))
+    if paid is not None:
+        rows = rows.filter(paid)
+    total = rows.order_by().values("order").annotate(total=Sum("amount")).values("total")
+    money = DecimalField(max_digits=14, decimal_places=2)
+    return Coalesce(Subquery(total, output_field=money), ZERO, output_field=money)
 
-    Every approved refund counts from approval, paid or not: two approvals can never spend
-    the same money.
+
+def money_breakdown(order: Order) -> dict[str, Decimal]:
+    """The money rule's figures for one order, from one query.
+
+    Per source (refunds, compensation, reimbursements): `<source>` committed and
+    `<source>_paid`; then the totals `refunded` (paid out), `pending` (committed, not paid
+    yet) and `refundable` (what may still be promised).
     """
-    totals = Refund.objects.filter(order=order).aggregate(
-        paid_out=Coalesce(Sum("amount", filter=Q(status=RefundStatus.PAID)), ZERO),
-        committed=Coalesce(Sum("amount"), ZERO),
-    )
+    compensation = Compensation.objects.filter(state__in=COUNTED_STATES)
+    reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS)
+    sums = {
+        "refunds": _order_sum(Refund.objects.all()),
+        "refunds_paid": _order_sum(Refund.objects.all(), Q(status=RefundStatus.PAID)),
+        "compensation": _order_sum(compensation),
+        "compensation_paid": _order_sum(compensation, Q(state=CompensationState.PAID)),
+        "reimbursements": _order_sum(reimbursements),
+        "reimbursements_paid": _order_sum(reimbursements, Q(state=PayoutState.PAID)),
+    }
+    row = Order.objects.filter(pk=order.pk).annotate(
+        **{f"sum_{key}": value for key, value in sums.items()}
+    ).values(*(f"sum_{key}" for key in sums)).get()
     # SQLite sums decimals without their scale (188 for 188.00): put the fen back.
-    paid_out, committed = (Decimal(totals[key]).quantize(CENT) for key in ("paid_out", "committed"))
+    figures = {key: Decimal(row[f"sum_{key}"]).quantize(CENT) for key in sums}
+    committed = figures["refunds"] + figures["compensation"] + figures["reimbursements"]
+    paid_out = (figures["refunds_paid"] + figures["compensation_paid"]
+                + figures["reimbursements_paid"])
     return {
         "paid": order.paid_amount,
+        **figures,
         "refunded": paid_out,
         "pending": committed - paid_out,
         "refundable": max(order.paid_amount - committed, ZERO),
     }
+
+
+def money_summary(order: Order) -> dict[str, Decimal]:
+    """Paid, paid out, promised but not yet paid, and what is still refundable."""
+    figures = money_breakdown(order)
+    return {key: figures[key] for key in ("paid", "refunded", "pending", "refundable")}
 
 
 def refundable_amount(order: Order) -> Decimal:

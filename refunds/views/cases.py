@@ -16,10 +16,22 @@ from ..filters import CaseFilter
 from ..forms import ACTION_FORMS, AssignForm, CaseCreateForm, ContactForm, NoteForm
 from ..models import Case
 from ..permissions import user_serves_shop
+from ..replies import CASE_REPLY_CATEGORIES, values_for_case
 from ..selectors import case_detail as select_case_detail
-from ..selectors import case_queue, cases_for_user, shops_for_user
+from ..selectors import (
+    case_parcels,
+    case_queue,
+    cases_for_user,
+    shops_for_user,
+    unread_notifications,
+)
 from ..services import cases as case_services
-from ..services.money import money_summary
+from ..services import exchanges as exchange_services
+from ..services.contacts import can_override
+from ..services.money import money_breakdown
+from .compensation import compensation_context
+from .contacts import contact_context
+from .exchanges import after_inspection_context
 
 SERVICES = {
     "agree": case_services.case_agree,
@@ -33,6 +45,8 @@ SERVICES = {
     "retry_refund": case_services.case_retry_refund,
     "close": case_services.case_close,
     "reopen": case_services.case_reopen,
+    "ship_replacement": exchange_services.case_ship_replacement,
+    "complete_exchange": exchange_services.case_complete_exchange,
 }
 
 
@@ -42,15 +56,20 @@ def case_list(request):
     page = Paginator(case_filter.qs, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    notifications, unread_count, unread_last_id = unread_notifications(request.user)
     return render(request, "refunds/case_list.html", {
         "filter": case_filter,
         "page": page,
         "query": query.urlencode(),
+        "notifications": notifications,
+        "unread_count": unread_count,
+        "unread_last_id": unread_last_id,
     })
 
 
 def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
     bound = bound or {}
+    parcels = case_parcels(case)
     user = request.user
     actions = []
     for transition in case.get_available_user_state_transitions(user):
@@ -60,7 +79,8 @@ def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
     possible = {t.name for t in case.get_available_state_transitions()}
     withheld = (possible - {form.action for form in actions}) & {"agree", "approve_refund"}
     hint = None
-    if withheld and (user.has_perm("refunds.agree_case") or user.has_perm("refunds.approve_refund")):
+    may_approve = user.has_perm("refunds.agree_case") or user.has_perm("refunds.approve_refund")
+    if withheld and may_approve:
         hint = _("Above your approval limit of ¥%(limit)s: a supervisor must approve.") % {
             "limit": case.shop.policy.agent_approval_limit}
     can_log = user.has_perm("refunds.log_contact")
@@ -68,16 +88,24 @@ def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
         "case": case,
         "order": case.order,
         "buyer": case.order.buyer,
-        "money": money_summary(case.order),
+        "money": money_breakdown(case.order),
         "events": case.events.all(),
         "refunds": case.refunds.all(),
         "action_forms": actions,
         "limit_hint": hint,
-        "contact_form": bound.get("contact") or (ContactForm(case=case) if can_log else None),
+        **contact_context(
+            request, buyer=case.order.buyer,
+            contact_form=bound.get("contact") or (
+                ContactForm(case=case, can_override=can_override(user)) if can_log else None),
+            replies_for=CASE_REPLY_CATEGORIES, values=values_for_case(case),
+            policy=case.shop.policy),
         "note_form": bound.get("note") or (NoteForm(case=case) if can_log else None),
         "assign_form": AssignForm(case=case) if user.has_perm("refunds.assign_case") else None,
         "can_claim": case.is_open and case.assignee_id != user.pk
         and (case.assignee_id is None or user.has_perm("refunds.assign_case")),
+        **compensation_context(request, case, bound),
+        "parcels": parcels,
+        **after_inspection_context(request, case, parcels, bound),
     }
 
 
@@ -87,8 +115,13 @@ def case_detail(request, pk: int):
 
 
 def _render_invalid(request, case: Case, name: str, form):
-    context = _detail_context(request, select_case_detail(request.user, case.pk), {name: form})
-    context["open_form"] = name
+    return render_case_with(request, case, {name: form}, name)
+
+
+def render_case_with(request, case: Case, bound: dict, open_form: str):
+    """The case page again, with the user's invalid form(s) and their errors (400)."""
+    context = _detail_context(request, select_case_detail(request.user, case.pk), bound)
+    context["open_form"] = open_form
     messages.error(request, _("Please correct the errors below."))
     return render(request, "refunds/case_detail.html", context, status=400)
 
@@ -121,8 +154,9 @@ def case_action(request, pk: int, action: str):
 
 @require_POST
 def case_contact(request, pk: int):
-    case = get_object_or_404(cases_for_user(request.user).select_related("order"), pk=pk)
-    form = ContactForm(request.POST, case=case)
+    case = get_object_or_404(
+        cases_for_user(request.user).select_related("shop__policy", "order__buyer"), pk=pk)
+    form = ContactForm(request.POST, case=case, can_override=can_override(request.user))
     if not form.is_valid():
         return _render_invalid(request, case, "contact", form)
     try:

@@ -12,6 +12,7 @@ from django_fsm_log.models import StateLog
 from refunds.exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from refunds.models import Case, CaseEvent, CaseKind, CaseReason, CaseState, Refund
 from refunds.services import cases as svc
+from refunds.services import exchanges as exchange_svc
 from tests.factories import OrderFactory, make_case, make_staff
 
 # How to take every transition with valid input.
@@ -30,6 +31,10 @@ CALLS = {
     "retry_refund": lambda case, actor: svc.case_retry_refund(case=case, actor=actor),
     "close": lambda case, actor: svc.case_close(case=case, actor=actor, reason="withdrawn"),
     "reopen": lambda case, actor: svc.case_reopen(case=case, actor=actor, reason="买家申请复核"),
+    "ship_replacement": lambda case, actor: exchange_svc.case_ship_replacement(
+        case=case, actor=actor, carrier="顺丰速运", tracking_no="SF9988776655"),
+    "complete_exchange": lambda case, actor: exchange_svc.case_complete_exchange(
+        case=case, actor=actor),
 }
 
 # The expected machine, written out by hand (not read from the code under test).
@@ -45,6 +50,8 @@ ALLOWED_FROM = {
     "retry_refund": {"refund_failed"},
     "close": {"requested", "refused", "awaiting_return", "return_in_transit"},
     "reopen": {"refunded", "closed"},
+    "ship_replacement": {"received"},  # exchanges only
+    "complete_exchange": {"replacement_shipped"},
 }
 TARGET = {
     "agree": "refund_pending",  # refund-only; returns go to awaiting_return (tested below)
@@ -58,6 +65,8 @@ TARGET = {
     "retry_refund": "refund_pending",
     "close": "closed",
     "reopen": "requested",
+    "ship_replacement": "replacement_shipped",
+    "complete_exchange": "completed",
 }
 ALLOWED_ROLES = {
     "agree": {"agent", "supervisor", "manager"},
@@ -71,6 +80,8 @@ ALLOWED_ROLES = {
     "retry_refund": {"finance", "manager"},
     "close": {"agent", "supervisor", "manager"},
     "reopen": {"supervisor", "manager"},
+    "ship_replacement": {"agent", "supervisor", "warehouse", "manager"},
+    "complete_exchange": {"agent", "supervisor", "manager"},
 }
 ROLES = ["agent", "supervisor", "warehouse", "finance", "manager"]
 STATES = [s.value for s in CaseState]
@@ -86,7 +97,28 @@ PATHS = {
     "refund_failed": (CaseKind.REFUND_ONLY, ["agree", "mark_refund_failed"]),
     "refunded": (CaseKind.REFUND_ONLY, ["agree", "mark_refunded"]),
     "closed": (CaseKind.REFUND_ONLY, ["close"]),
+    "replacement_shipped": (CaseKind.EXCHANGE, ["agree", "record_return_shipment", "receive",
+                                                "ship_replacement"]),
+    "completed": (CaseKind.EXCHANGE, ["agree", "record_return_shipment", "receive",
+                                      "ship_replacement", "complete_exchange"]),
 }
+
+# Transitions that need an exchange case (换货) in the state they start from.
+EXCHANGE_ONLY = {"ship_replacement", "complete_exchange"}
+
+
+def choose_replacement(case: Case) -> None:
+    """An exchange ships only once its replacement is chosen (same price: nothing owed)."""
+    exchange_svc.exchange_choose_replacement(case=case, actor=None, title="同款 L 码",
+                                             sku="TS-L", price=case.requested_amount)
+
+
+def kind_for(name: str, state: str) -> str | None:
+    if name in EXCHANGE_ONLY and state == "received":
+        return CaseKind.EXCHANGE
+    if name == "approve_refund":
+        return CaseKind.RETURN
+    return None
 
 
 def case_in_state(shop, state: str, kind: str | None = None) -> Case:
@@ -96,7 +128,11 @@ def case_in_state(shop, state: str, kind: str | None = None) -> Case:
     case = make_case(order=OrderFactory(shop=shop), kind=kind or path_kind,
                      amount=Decimal("188.00"))
     for step in steps:
+        if step == "ship_replacement":
+            choose_replacement(case)
         case = CALLS[step](case, None)
+    if case.kind == CaseKind.EXCHANGE and state == "received":
+        choose_replacement(case)
     assert case.state == state
     return Case.objects.get(pk=case.pk)
 
@@ -110,7 +146,9 @@ def test_every_state_is_reachable_and_covered(shop):
 def test_transition_allowed_only_from_its_states(shop, name, state):
     kind = CaseKind.RETURN if name in ("approve_refund", "receive", "record_return_shipment") \
         and state not in ("refund_pending", "refund_failed", "refunded", "closed", "refused",
-                          "requested") else None
+                          "requested", "replacement_shipped", "completed") else None
+    if name in EXCHANGE_ONLY and state == "received":
+        kind = CaseKind.EXCHANGE
     case = case_in_state(shop, state, kind)
     events_before = CaseEvent.objects.filter(case=case).count()
     if state in ALLOWED_FROM[name]:
@@ -129,7 +167,7 @@ def test_transition_allowed_only_from_its_states(shop, name, state):
 @pytest.mark.parametrize("name", list(CALLS))
 def test_transition_allowed_only_for_its_roles(roles, shop, name, role):
     state = sorted(ALLOWED_FROM[name])[0]
-    case = case_in_state(shop, state, CaseKind.RETURN if name == "approve_refund" else None)
+    case = case_in_state(shop, state, kind_for(name, state))
     user = make_staff(f"{role}-user", role, shop)
     if role in ALLOWED_ROLES[name]:
         assert CALLS[name](case, user).state == TARGET[name]
@@ -146,7 +184,7 @@ def test_transition_allowed_only_for_its_roles(roles, shop, name, role):
 @pytest.mark.parametrize("name", list(CALLS))
 def test_nobody_acts_on_another_shops_case(roles, shop, other_shop, name):
     state = sorted(ALLOWED_FROM[name])[0]
-    case = case_in_state(shop, state, CaseKind.RETURN if name == "approve_refund" else None)
+    case = case_in_state(shop, state, kind_for(name, state))
     outsider = make_staff("outsider", "manager", other_shop)  # every permission, wrong shop
     with pytest.raises(PermissionDeniedError):
         CALLS[name](case, outsider)
@@ -415,3 +453,11 @@ def test_no_staff_member_can_take_the_platform_refund_transition(roles, shop, ro
     user = make_staff(f"{role}-x", role, shop)
     assert "platform_refund" not in [t.name for t in
                                      case.get_available_user_state_transitions(user)]
+
+
+def test_an_order_exported_as_shipped_without_a_ship_time_counts_as_shipped(shop):
+    order = OrderFactory(shop=shop, shipped_at=None, status="shipped",
+                         paid_amount=Decimal("50.00"))
+    case = make_case(order=order, amount="50.00")  # within the instant limit, but shipped
+    assert case.state == CaseState.REQUESTED
+    assert case.deadline_rule == "agree_shipped_days"

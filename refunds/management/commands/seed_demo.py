@@ -35,6 +35,8 @@ from refunds.models import (
     StaffProfile,
 )
 from refunds.services import cases as svc
+from refunds.services import exchanges as exchange_svc
+from refunds.services.contacts import BUYER_TIMEZONE
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - printed by `make run`, documented in README
 
@@ -92,7 +94,20 @@ SCENARIOS = [
     ("return", CaseReason.QUALITY, True, "1", ["agree", "ship", "receive", "approve", "pay"], 12),
     ("refund_only", CaseReason.OTHER, True, "1", ["close"], 4),
     ("refund_only", CaseReason.QUALITY, True, "0.5", ["agree", "pay", "reopen"], 10),
+    ("exchange", CaseReason.SIZE, True, "1", ["agree", "ship", "receive", "replace"], 9),
+    ("exchange", CaseReason.QUALITY, True, "1",
+     ["agree", "ship", "receive", "replace", "complete"], 14),
 ]
+
+
+def _within_contact_hours(moment):
+    """The latest time at or before `moment` that the harassment guard allows with the default
+    policy (09:00–21:00 China time): a demo contact "at night" is moved to 20:30."""
+    local = timezone.localtime(moment, BUYER_TIMEZONE)
+    if 9 <= local.hour < 21:
+        return moment
+    evening = local if local.hour >= 21 else local - timedelta(days=1)
+    return evening.replace(hour=20, minute=30, second=0, microsecond=0)
 
 
 class Command(BaseCommand):
@@ -167,7 +182,7 @@ class Command(BaseCommand):
                     svc.contact_log_create(
                         case=case, actor=agent, channel=ContactChannel.IM,
                         outcome=ContactOutcome.REACHED, note="已联系买家，说明处理进度",
-                        now=requested_at + timedelta(hours=2),
+                        now=_within_contact_hours(requested_at + timedelta(hours=2)),
                     )
                 if index % 4 == 1:
                     svc.case_assign(case=case, actor=agent, assignee=agent)
@@ -202,6 +217,15 @@ class Command(BaseCommand):
             elif step == "close":
                 svc.case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN,
                                note="买家已撤销申请", now=at)
+            elif step == "replace":  # 换货: same item, one size up, then shipped
+                exchange_svc.exchange_choose_replacement(
+                    case=case, actor=agent, title=case.order.lines.first().title + " (换大一码)",
+                    sku="XL", price=case.requested_amount, now=at)
+                exchange_svc.case_ship_replacement(
+                    case=case, actor=users["warehouse"], carrier=random.choice(CARRIERS),
+                    tracking_no=f"YT{case.pk:04d}{case.order_id:08d}", now=at)
+            elif step == "complete":
+                exchange_svc.case_complete_exchange(case=case, actor=agent, now=at)
             elif step == "reopen":
                 svc.case_reopen(case=case, actor=users["supervisor"], now=at,
                                 reason="买家申请复核：质量问题补充了照片")

@@ -1,0 +1,244 @@
+"""The measurements: the queue and case pages, the order import, the nightly sweep.
+
+Each returns a `Measurement` (see `report`): the median of repeated runs, the "floor" (the
+same database work done as directly as the database allows) and the peak memory of one
+more, untimed, run. Runs that write (the import, the sweep) put the database back as it
+was after each run, so every run does the same work.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.core import mail
+from django.db import connection, models, transaction
+from django.test import Client
+from django.utils import timezone
+
+from ..management.commands.bench_import import write_export
+from ..models import Buyer, Case, CaseEvent, ImportRun, Order, OrderLine
+from ..models.cases import OPEN_STATES
+from ..services.imports import import_orders
+from ..services.sweep import sweep_deadlines
+from . import bulk
+from .dataset import SWEPT_STATES, Dataset
+from .measure import captured_sql, median_of, peak_memory, replay, timed
+from .report import Measurement
+from .sizes import Size
+
+PAGE_WARMUP = 2
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def measure_page(client: Client, label: str, url: str, params: dict[str, str],
+                 runs: int) -> Measurement:
+    def request():
+        response = client.get(url, params)
+        if response.status_code != 200:
+            raise RuntimeError(f"{label}: GET {url} {params} answered {response.status_code}")
+        return response
+
+    for _ in range(PAGE_WARMUP):
+        request()
+    seconds = median_of(runs, request)
+    statements, _response = captured_sql(request)
+    floor = median_of(runs, lambda: replay(statements))
+    memory, _response = peak_memory(request)
+    return Measurement(label=label, kind="page", seconds=seconds, queries=len(statements),
+                       floor_seconds=floor, peak_bytes=memory)
+
+
+def measure_pages(data: Dataset, size: Size) -> list[Measurement]:
+    client = Client()
+    client.force_login(data.agent)
+    return [
+        measure_page(client, "queue /cases/ (default filters)", "/cases/", {}, size.page_runs),
+        measure_page(client, "queue /cases/?q=<order id>", "/cases/",
+                     {"q": data.search_order_id}, size.page_runs),
+        measure_page(client, f"case detail /cases/{data.detail_case_id}/",
+                     f"/cases/{data.detail_case_id}/", {}, size.page_runs),
+    ]
+
+
+# --- rows written by a run, and putting the database back ----------------------------------
+
+
+def _max_ids(model_classes: list[type[models.Model]]) -> dict[type[models.Model], int]:
+    return {model: model.objects.aggregate(top=models.Max("pk"))["top"] or 0
+            for model in model_classes}
+
+
+def _delete_newer(before: dict[type[models.Model], int]) -> None:
+    """Delete the rows a run added (ids above `before`). The foreign keys are checked at
+    commit (both backends create them deferrable), so the order does not matter."""
+    quote = connection.ops.quote_name
+    with transaction.atomic(), connection.cursor() as cursor:
+        for model, top in before.items():
+            cursor.execute(f"DELETE FROM {quote(model._meta.db_table)} "
+                           f"WHERE {quote(model._meta.pk.column)} > %s", [top])
+
+
+def _written_models() -> list[type[models.Model]]:
+    """Every table of the desk a service may insert into (and django-fsm-log's)."""
+    return [model for model in apps.get_models()
+            if model._meta.app_label in ("refunds", "django_fsm_log")
+            and not model._meta.proxy and model._meta.managed]
+
+
+class RowSnapshot:
+    """Rows of one table as they are now (every column), written back by `restore`."""
+
+    def __init__(self, model: type[models.Model], ids: list[int]):
+        self.model = model
+        self.columns = [field.column for field in model._meta.concrete_fields]
+        quote = connection.ops.quote_name
+        self.table = quote(model._meta.db_table)
+        self.rows = []
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                cursor.execute(f"SELECT {', '.join(quote(c) for c in self.columns)} "
+                               f"FROM {self.table} WHERE id IN ({', '.join(['%s'] * len(part))})",
+                               part)
+                self.rows.extend(cursor.fetchall())
+
+    def restore(self) -> None:
+        quote = connection.ops.quote_name
+        others = [c for c in self.columns if c != "id"]
+        sql = (f"UPDATE {self.table} SET {', '.join(f'{quote(c)} = %s' for c in others)} "
+               f"WHERE id = %s")
+        at = self.columns.index("id")
+        params = [[value for n, value in enumerate(row) if n != at] + [row[at]]
+                  for row in self.rows]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+
+
+# --- the order import -------------------------------------------------------------------------
+
+IMPORT_TABLES = [Buyer, Order, OrderLine, ImportRun]
+
+
+def _rows_after(model: type[models.Model], top: int) -> tuple[list[str], list[tuple]]:
+    fields = [field.attname for field in model._meta.concrete_fields]
+    rows = list(model.objects.filter(pk__gt=top).order_by("pk").values_list(*fields))
+    return fields, rows
+
+
+def measure_import(data: Dataset, size: Size, folder: Path) -> Measurement:
+    """Import a generated export of `size.import_rows` new orders into the agent's shop."""
+    shop = data.shop
+    path = folder / "orders.csv"
+    write_export(path, size.import_rows, shop.platform_shop_id, shop.name)
+    before = _max_ids(IMPORT_TABLES)
+
+    def run():
+        result = import_orders(shop=shop, path_or_file=path)
+        if result.imported != size.import_rows or result.rejected:
+            raise RuntimeError(f"import: {result.summary()}, expected {size.import_rows} "
+                               "imported")
+        return result
+
+    def undo():
+        _delete_newer(before)
+
+    # the first run also keeps the rows it wrote: the floor inserts exactly those
+    _seconds, _result = timed(run)
+    written = {model: _rows_after(model, before[model]) for model in (Buyer, Order, OrderLine)}
+    undo()
+    seconds = median_of(size.job_runs, run, between=undo)
+
+    def floor():
+        with transaction.atomic():
+            for model, (fields, rows) in written.items():
+                bulk.insert(model, fields, iter(rows))
+
+    floor_seconds = median_of(size.job_runs, floor, between=undo)
+    memory, _result = peak_memory(run)
+    undo()
+    return Measurement(label=f"import {size.import_rows:,} order rows", kind="import",
+                       seconds=seconds, floor_seconds=floor_seconds, peak_bytes=memory,
+                       items=size.import_rows, unit="rows")
+
+
+# --- the nightly sweep ------------------------------------------------------------------------
+
+
+def _floor_sweep(now) -> int:
+    """What the sweep writes, as directly as SQL can: one INSERT … SELECT of a timeline row
+    per overdue case, one UPDATE of their states. Returns the number of cases."""
+    table = connection.ops.quote_name(Case._meta.db_table)
+    events = connection.ops.quote_name(CaseEvent._meta.db_table)
+    states = ", ".join(f"'{state}'" for state in SWEPT_STATES)
+    transition = ("CASE state WHEN 'requested' THEN 'agree' WHEN 'refused' THEN 'close' "
+                  "WHEN 'awaiting_return' THEN 'close' ELSE 'platform_refund' END")
+    target = ("CASE state WHEN 'requested' THEN (CASE kind WHEN 'refund_only' "
+              "THEN 'refund_pending' ELSE 'awaiting_return' END) WHEN 'refused' THEN 'closed' "
+              "WHEN 'awaiting_return' THEN 'closed' ELSE 'refunded' END")
+    where = f"state IN ({states}) AND deadline_at < %s"
+    stamp = bulk.timestamp(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {events} (case_id, kind, transition, from_state, to_state, actor_id, "
+            f"staff_number, note, data, created_at) SELECT id, 'transition', {transition}, "
+            f"state, {target}, NULL, 'SYSTEM', 'The deadline passed.', '{{}}', %s "
+            f"FROM {table} WHERE {where}", [stamp, stamp])
+        count = cursor.rowcount
+        cursor.execute(f"UPDATE {table} SET state = {target}, deadline_at = NULL, "
+                       f"deadline_owner = '', deadline_rule = '', updated_at = %s "
+                       f"WHERE {where}", [stamp, stamp])
+    return count
+
+
+def measure_sweep(data: Dataset, size: Size) -> Measurement:
+    """The nightly sweep over all the cases, `data.overdue` of them past their deadline."""
+    now = timezone.now()
+    overdue_ids = list(Case.objects.filter(state__in=OPEN_STATES, deadline_at__lt=now)
+                       .values_list("pk", flat=True))
+    if len(overdue_ids) != data.overdue:
+        raise RuntimeError(f"sweep: {len(overdue_ids)} overdue cases, expected {data.overdue}")
+    written = _written_models()
+    before = _max_ids(written)
+    snapshot = RowSnapshot(Case, overdue_ids)
+
+    def undo():
+        _delete_newer(before)
+        snapshot.restore()
+        mail.outbox = []
+
+    def run():
+        report = sweep_deadlines(now=now)
+        if report.applied_total != data.overdue or report.failures:
+            raise RuntimeError(f"sweep: {report.summary()}; expected {data.overdue} applied")
+        return report
+
+    mail.outbox = []
+    seconds = median_of(size.job_runs, run, between=undo)
+    floor_seconds = median_of(size.job_runs, lambda: _floor_sweep(now), between=undo)
+    memory, _report = peak_memory(run)
+    undo()
+    return Measurement(label=f"sweep, {data.overdue:,} overdue of {Case.objects.count():,}",
+                       kind="sweep", seconds=seconds, floor_seconds=floor_seconds,
+                       peak_bytes=memory, items=data.overdue, unit="transitions")
+
+
+def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
+                log: Callable[[str], Any] = print) -> list[Measurement]:
+    results: list[Measurement] = []
+    if not only or "pages" in only:
+        log("measuring the pages…")
+        results += measure_pages(data, size)
+    if not only or "import" in only:
+        log("measuring the order import…")
+        with tempfile.TemporaryDirectory() as folder:
+            results.append(measure_import(data, size, Path(folder)))
+    if not only or "sweep" in only:
+        log("measuring the nightly sweep…")
+        results.append(measure_sweep(data, size))
+    return results

@@ -1,0 +1,37 @@
+"""How much data a run builds and how often each measurement is repeated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    orders: int
+    cases: int
+    reviews: int
+    import_rows: int  # rows in the generated order export
+    overdue: int  # cases past their deadline for the sweep
+    page_runs: int = 9  # timed requests per page (after the warm-up)
+    job_runs: int = 3  # timed imports and sweeps
+    shops: int = 3
+
+    @property
+    def is_full(self) -> bool:
+        return self.name == "full"
+
+
+SIZES = {
+    # The issue's size: 1,000,000 orders, 200,000 cases, 50,000 reviews, a 100,000-row
+    # export and 5,000 overdue cases.
+    "full": Size("full", orders=1_000_000, cases=200_000, reviews=50_000,
+                 import_rows=100_000, overdue=5_000),
+    # CI: a fiftieth of the data; the import and the sweep a little larger than a fiftieth
+    # so their rates are not mostly start-up cost.
+    "small": Size("small", orders=20_000, cases=4_000, reviews=1_000,
+                  import_rows=5_000, overdue=250),
+    # The harness's own test: just enough rows for every page and job to do real work.
+    "tiny": Size("tiny", orders=200, cases=40, reviews=10, import_rows=100, overdue=10,
+                 page_runs=3, job_runs=1),
+}

@@ -1,0 +1,147 @@
+"""Spreadsheet files (XLSX and UTF-8-with-BOM CSV) for finance's payout batches and the
+warehouse's return sheet (退货明细表).
+
+Every text cell that a spreadsheet could read as a formula (starting with = + - @, a tab or
+a carriage return) is written with a leading apostrophe, so a buyer nick or a note like
+`=HYPERLINK(...)` is shown, never run (CSV/formula injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell.cell import TYPE_STRING
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+Cell = str | int | Decimal | datetime | date | None
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_TYPE = "text/csv; charset=utf-8"
+
+
+def neutralise(value: str) -> str:
+    """'=1+1' → "'=1+1": a text cell a spreadsheet will never evaluate."""
+    return f"'{value}" if value.startswith(FORMULA_TRIGGERS) else value
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(
+            value) else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
+    """UTF-8 with a BOM (Excel on Chinese Windows then reads it right), CRLF lines."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(str(h)) for h in headers])
+    for row in rows:
+        writer.writerow([
+            _text(cell) if isinstance(cell, (Decimal, int, datetime, date)) or cell is None
+            else neutralise(_text(cell))
+            for cell in row
+        ])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
+    """Numbers stay numbers, times are text in local time, other text is neutralised."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31]
+    sheet.append([neutralise(str(h)) for h in headers])
+    for row in rows:
+        values = []
+        for cell in row:
+            if isinstance(cell, Decimal):
+                values.append(cell)
+            elif isinstance(cell, int) and not isinstance(cell, bool):
+                values.append(cell)
+            else:
+                values.append(neutralise(_text(cell)))
+        sheet.append(values)
+    for column in sheet.iter_cols(min_row=2):
+        for cell in column:
+            if isinstance(cell.value, str):
+                cell.data_type = TYPE_STRING  # never a formula, whatever the text
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+# --- the files ----------------------------------------------------------------------------------
+
+
+def payout_batch_sheet(batch) -> tuple[list[str], list[list[Cell]]]:
+    """Finance's batch file: shop, buyer, account, reason, amount, time, staff number (and
+    what finance needs to report back: the payout number, order, route)."""
+    from django.utils.translation import gettext as _
+
+    from .models import PayoutRoute
+    from .selectors import payout_batch_rows
+
+    headers = [_("Payout no."), _("Shop"), _("Order no."), _("Buyer"), _("Route"),
+               _("Account"), _("Reason"), _("Amount (¥)"), _("Time"), _("Staff number")]
+    rows = []
+    for payout in payout_batch_rows(batch):
+        account = payout.account if payout.route == PayoutRoute.ALIPAY else _("Original route")
+        rows.append([payout.pk, payout.shop.name, payout.order.platform_order_id,
+                     payout.order.buyer.nick, payout.get_route_display(), account, payout.reason,
+                     payout.amount, payout.created_at, payout.staff_number])
+    return headers, rows
+
+
+def payout_batch_file(batch, fmt: str) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of a batch as "xlsx" or "csv"."""
+    headers, rows = payout_batch_sheet(batch)
+    stamp = timezone.localtime(batch.created_at).strftime("%Y%m%d-%H%M")
+    name = f"payouts-{batch.shop.code}-{batch.pk}-{stamp}.{fmt}"
+    if fmt == "csv":
+        return csv_bytes(headers, rows), CSV_TYPE, name
+    return xlsx_bytes(f"payouts {batch.pk}", headers, rows), XLSX_TYPE, name
+
+
+def return_batch_sheet(parcels) -> tuple[list[str], list[list[Cell]]]:
+    """The returns batch (退货明细表): each parcel, its case, condition and staff."""
+    from django.utils.translation import gettext as _
+
+    headers = [_("Batch"), _("Received"), _("Shop"), _("Tracking no."), _("Carrier"),
+               _("Case"), _("Order no."), _("Buyer"), _("Items"), _("Quantity received"),
+               _("Condition"), _("Note"), _("Photos"), _("Received by"), _("Inspected by")]
+    rows = []
+    for parcel in parcels:
+        case = parcel.case
+        if case is not None:
+            lines = list(case.lines.all()) or list(case.order.lines.all())
+            items = "; ".join(f"{line.title} {line.sku} ×{line.quantity}".replace("  ", " ")
+                              for line in lines)
+            case_no, order_no, buyer = case.pk, case.order.platform_order_id, case.order.buyer.nick
+        else:
+            items, case_no, order_no, buyer = "", _("unmatched (无主件)"), "", ""
+        rows.append([parcel.batch_date, parcel.received_at, parcel.shop.name, parcel.tracking_no,
+                     parcel.carrier, case_no, order_no, buyer, items, parcel.quantity_received,
+                     parcel.get_condition_display(), parcel.note, len(parcel.photos.all()),
+                     parcel.received_staff_number, parcel.inspected_staff_number])
+    return headers, rows
+
+
+def return_batch_file(parcels, batch_date, fmt: str) -> tuple[bytes, str, str]:
+    headers, rows = return_batch_sheet(parcels)
+    name = f"returns-{batch_date.isoformat()}.{fmt}"
+    if fmt == "csv":
+        return csv_bytes(headers, rows), CSV_TYPE, name
+    return xlsx_bytes(f"returns {batch_date.isoformat()}", headers, rows), XLSX_TYPE, name

@@ -1,0 +1,359 @@
+"""What the columns of each export mean: a `Record` → a typed row, or a `RowError`.
+
+Column names are the seller centre's own (FORMATS.md). Money is yuan as `Decimal`, times are
+China time (Asia/Shanghai) whatever the server's time zone, and only columns present in the
+file are turned into model fields, so a narrower export never blanks what it does not carry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from ..models import CaseKind, CaseReason, CaseState, GoodsStatus, OrderStatus, ReviewRating
+from ..services.cases import normalize_tracking_no
+from ..services.money import CENT, MAX_AMOUNT
+from .reader import Record
+
+CHINA = ZoneInfo("Asia/Shanghai")  # the platforms' times, whatever the server's TIME_ZONE
+
+SHOP_ID, SHOP_NAME = "店铺Id", "店铺名称"
+ORDER_ID, BUYER_NICK, ITEM_TITLE = "订单编号", "买家会员名", "宝贝标题"
+
+ORDER_REQUIRED = [ORDER_ID, BUYER_NICK, "买家实际支付金额", "订单状态"]
+REFUND_REQUIRED = ["退款编号", ORDER_ID, "退款金额", "退款状态", "是否需要退货"]
+REVIEW_REQUIRED = [ORDER_ID, ITEM_TITLE, "评价结果", "评价时间"]
+
+
+class RowError(Exception):
+    """One row cannot be imported; the message says why (the others still import)."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+# --- cells ----------------------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    """Status texts are matched without spaces and with either comma."""
+    return re.sub(r"\s+", "", text).replace(",", "，")
+
+
+def text_cell(record: Record, column: str, max_length: int | None = None,
+              required: bool = False) -> str:
+    value = record.get(column)
+    if required and not value:
+        raise RowError(_("“%(column)s” is empty.") % {"column": column})
+    if max_length is not None and len(value) > max_length:
+        raise RowError(_("“%(column)s” is longer than %(max)s characters.")
+                       % {"column": column, "max": max_length})
+    return value
+
+
+def parse_money(value: str, column: str, *, positive: bool = False) -> Decimal:
+    """`188.00`, `¥1,188.5` → Decimal('188.00'), Decimal('1188.50'); never a float."""
+    cleaned = value.replace(",", "").replace("¥", "").replace("￥", "").strip()
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        amount = None
+    if (amount is None or not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT
+            or amount != amount.quantize(CENT)):
+        raise RowError(_("“%(column)s” is not an amount of yuan: “%(value)s”.")
+                       % {"column": column, "value": value})
+    if positive and amount == 0:
+        raise RowError(_("“%(column)s” must be more than zero.") % {"column": column})
+    return amount.quantize(CENT)
+
+
+def money_cell(record: Record, column: str, *, required: bool = False,
+               positive: bool = False) -> Decimal:
+    value = record.get(column)
+    if not value:
+        if required or positive:
+            raise RowError(_("“%(column)s” is empty.") % {"column": column})
+        return Decimal("0.00")
+    return parse_money(value, column, positive=positive)
+
+
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+
+
+def parse_time(value: str, column: str) -> datetime:
+    """`2026-10-28 23:29:00` (China time) → an aware datetime."""
+    moment = None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        normalised = value.replace("/", "-").replace("T", " ")
+        for fmt in _TIME_FORMATS:
+            try:
+                moment = datetime.strptime(normalised, fmt)
+                break
+            except ValueError:
+                continue
+    if moment is None:
+        raise RowError(_("“%(column)s” is not a date and time: “%(value)s”.")
+                       % {"column": column, "value": value})
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+def time_cell(record: Record, column: str, *, required: bool = False) -> datetime | None:
+    value = record.get(column)
+    if not value:
+        if required:
+            raise RowError(_("“%(column)s” is empty.") % {"column": column})
+        return None
+    return parse_time(value, column)
+
+
+def quantity_cell(record: Record, column: str) -> int:
+    value = record.get(column)
+    if not value:
+        return 1
+    try:
+        quantity = int(value)
+    except ValueError:
+        quantity = -1
+    if quantity < 1:
+        raise RowError(_("“%(column)s” is not a quantity: “%(value)s”.")
+                       % {"column": column, "value": value})
+    return quantity
+
+
+def tracking_cell(record: Record, column: str) -> str:
+    """`No:74683427276077` → `74683427276077` (the services' normalisation)."""
+    tracking = normalize_tracking_no(record.get(column))
+    if len(tracking) > 64:
+        raise RowError(_("“%(column)s” is longer than %(max)s characters.")
+                       % {"column": column, "max": 64})
+    return tracking
+
+
+# --- orders (订单报表) ------------------------------------------------------------------------
+
+ORDER_STATUSES = {
+    _key(text): status for text, status in {
+        "等待买家付款": OrderStatus.AWAITING_PAYMENT,
+        "WAIT_BUYER_PAY": OrderStatus.AWAITING_PAYMENT,
+        "买家已付款，等待卖家发货": OrderStatus.PAID,
+        "WAIT_SELLER_SEND_GOODS": OrderStatus.PAID,
+        "卖家已发货，等待买家确认": OrderStatus.SHIPPED,
+        "WAIT_BUYER_CONFIRM_GOODS": OrderStatus.SHIPPED,
+        "交易成功": OrderStatus.COMPLETED,
+        "TRADE_FINISHED": OrderStatus.COMPLETED,
+        "交易关闭": OrderStatus.CLOSED,
+        "TRADE_CLOSED": OrderStatus.CLOSED,
+        "TRADE_CLOSED_BY_TAOBAO": OrderStatus.CLOSED,
+    }.items()
+}
+
+# column → (Order field, kind, max length)
+ORDER_COLUMNS: dict[str, tuple[str, str, int | None]] = {
+    "买家应付货款": ("goods_amount", "money", None),
+    "买家应付邮费": ("postage", "money", None),
+    "买家实际支付金额": ("paid_amount", "money", None),
+    "订单状态": ("status", "status", None),
+    "买家留言": ("buyer_message", "text", None),
+    "收货人姓名": ("receiver_name", "text", 50),
+    "收货地址": ("receiver_address", "text", 300),
+    "订单创建时间": ("created_at", "time", None),
+    "订单付款时间": ("paid_at", "time", None),
+    "发货时间": ("shipped_at", "time", None),
+    "物流单号": ("tracking_no", "tracking", None),
+    "物流公司": ("carrier", "text", 50),
+    "订单备注": ("note", "text", None),
+}
+
+
+ORDER_USED = [*ORDER_REQUIRED, *ORDER_COLUMNS, "联系手机", "联系电话", "买家支付宝账号",
+              ITEM_TITLE, "宝贝总数量"]
+
+
+@dataclass(slots=True)
+class OrderRow:
+    line: int
+    order_id: str
+    buyer_nick: str
+    fields: dict[str, Any]  # Order field → value, for the columns the file has
+    mobile: str = ""
+    alipay_account: str = ""
+    item_title: str = ""
+    quantity: int = 1
+
+
+def parse_order(record: Record, columns: set[str]) -> OrderRow:
+    order_id = text_cell(record, ORDER_ID, 64, required=True)
+    nick = text_cell(record, BUYER_NICK, 100, required=True)
+    fields: dict[str, Any] = {}
+    for column, (name, kind, max_length) in ORDER_COLUMNS.items():
+        if column not in columns:
+            continue
+        if kind == "money":
+            fields[name] = money_cell(record, column, required=name == "paid_amount")
+        elif kind == "time":
+            fields[name] = time_cell(record, column)
+        elif kind == "tracking":
+            fields[name] = tracking_cell(record, column)
+        elif kind == "status":
+            text = record.get(column)
+            try:
+                fields[name] = ORDER_STATUSES[_key(text)]
+            except KeyError:
+                raise RowError(_("Unknown order status “%(status)s”.") % {"status": text}) from None
+        else:
+            fields[name] = text_cell(record, column, max_length)
+    mobile = text_cell(record, "联系手机", 20) or text_cell(record, "联系电话", 20)
+    return OrderRow(
+        line=record.line, order_id=order_id, buyer_nick=nick, fields=fields, mobile=mobile,
+        alipay_account=text_cell(record, "买家支付宝账号", 100),
+        item_title=text_cell(record, ITEM_TITLE, 200),
+        quantity=quantity_cell(record, "宝贝总数量"),
+    )
+
+
+# --- refunds (退款管理) -----------------------------------------------------------------------
+
+# The platform's refund status (API name) → our state; matched on the Chinese text too.
+PLATFORM_STATES = {
+    "WAIT_SELLER_AGREE": CaseState.REQUESTED,
+    "WAIT_BUYER_RETURN_GOODS": CaseState.AWAITING_RETURN,
+    "WAIT_SELLER_CONFIRM_GOODS": CaseState.RETURN_IN_TRANSIT,
+    "SELLER_REFUSE_BUYER": CaseState.REFUSED,
+    "CLOSED": CaseState.CLOSED,
+    "SUCCESS": CaseState.REFUNDED,
+}
+REFUND_STATUS_TEXTS = {
+    "买家已经申请退款，等待卖家同意": "WAIT_SELLER_AGREE",
+    "卖家已经同意退款，等待买家退货": "WAIT_BUYER_RETURN_GOODS",
+    "买家已经退货，等待卖家确认收货": "WAIT_SELLER_CONFIRM_GOODS",
+    "卖家拒绝退款": "SELLER_REFUSE_BUYER",
+    "退款关闭": "CLOSED",
+    "退款成功": "SUCCESS",
+}
+_REFUND_STATUSES = {
+    **{_key(text): api for text, api in REFUND_STATUS_TEXTS.items()},
+    **{api: api for api in PLATFORM_STATES},
+}
+
+GOODS_STATUSES = {
+    "买家未收到货": GoodsStatus.NOT_RECEIVED,
+    "买家已收到货": GoodsStatus.RECEIVED,
+    "买家已退货": GoodsStatus.RETURNED,
+    "卖家已收到退货": GoodsStatus.SELLER_RECEIVED,
+}
+
+# First match wins: "多拍/拍错/不想要" is a no-reason return before anything else.
+REASON_KEYWORDS: list[tuple[str, str]] = [
+    ("七天无理由", CaseReason.NO_REASON), ("不想要", CaseReason.NO_REASON),
+    ("拍错", CaseReason.NO_REASON), ("多拍", CaseReason.NO_REASON),
+    ("质量", CaseReason.QUALITY),
+    ("发错", CaseReason.WRONG_ITEM), ("错发", CaseReason.WRONG_ITEM),
+    ("漏发", CaseReason.WRONG_ITEM), ("少件", CaseReason.WRONG_ITEM),
+    ("描述不符", CaseReason.NOT_AS_DESCRIBED), ("色差", CaseReason.NOT_AS_DESCRIBED),
+    ("未收到", CaseReason.NOT_RECEIVED), ("未送达", CaseReason.NOT_RECEIVED),
+    ("破损", CaseReason.DAMAGED),
+    ("尺码", CaseReason.SIZE), ("尺寸", CaseReason.SIZE),
+]
+
+
+def case_reason(text: str) -> str:
+    for keyword, reason in REASON_KEYWORDS:
+        if keyword in text:
+            return reason
+    return CaseReason.OTHER
+
+
+@dataclass(slots=True)
+class RefundRow:
+    line: int
+    refund_id: str
+    order_id: str
+    amount: Decimal
+    platform_status: str  # API name, e.g. WAIT_SELLER_AGREE
+    state: str
+    kind: str
+    reason: str
+    description: str
+    goods_status: str
+    sub_order_id: str = ""
+    requested_at: datetime | None = None
+    modified_at: datetime | None = None
+    deadline_at: datetime | None = None
+    return_carrier: str = ""
+    return_tracking_no: str = ""
+
+
+def parse_refund(record: Record, columns: set[str]) -> RefundRow:
+    refund_id = text_cell(record, "退款编号", 64, required=True)
+    order_id = text_cell(record, ORDER_ID, 64, required=True)
+    amount = money_cell(record, "退款金额", positive=True)
+    status_text = record.get("退款状态")
+    platform_status = _REFUND_STATUSES.get(_key(status_text))
+    if platform_status is None:
+        raise RowError(_("Unknown refund status “%(status)s”.") % {"status": status_text})
+    state = PLATFORM_STATES[platform_status]
+    needs_return = record.get("是否需要退货")
+    if needs_return not in ("是", "否", ""):
+        raise RowError(_("“%(column)s” must be 是 or 否, not “%(value)s”.")
+                       % {"column": "是否需要退货", "value": needs_return})
+    # A status that waits for the buyer's parcel is a return, whatever the flag says.
+    is_return = needs_return == "是" or state in (CaseState.AWAITING_RETURN,
+                                                  CaseState.RETURN_IN_TRANSIT)
+    reason_text = text_cell(record, "退款原因")
+    explanation = text_cell(record, "退款说明")
+    return RefundRow(
+        line=record.line, refund_id=refund_id, order_id=order_id, amount=amount,
+        platform_status=platform_status, state=state,
+        kind=CaseKind.RETURN if is_return else CaseKind.REFUND_ONLY,
+        reason=case_reason(reason_text),
+        description="\n".join(text for text in (reason_text, explanation) if text),
+        goods_status=GOODS_STATUSES.get(record.get("货物状态"), GoodsStatus.NOT_RECEIVED),
+        sub_order_id=text_cell(record, "子订单编号", 64),
+        requested_at=time_cell(record, "申请时间"),
+        modified_at=time_cell(record, "修改时间"),
+        deadline_at=time_cell(record, "超时时间"),
+        return_carrier=text_cell(record, "退货物流公司", 50),
+        return_tracking_no=tracking_cell(record, "退货物流单号"),
+    )
+
+
+# --- reviews (评价管理) -----------------------------------------------------------------------
+
+RATINGS = {"好评": ReviewRating.GOOD, "中评": ReviewRating.NEUTRAL, "差评": ReviewRating.BAD}
+
+
+@dataclass(slots=True)
+class ReviewRow:
+    line: int
+    order_id: str
+    item_title: str
+    fields: dict[str, Any]  # Review field → value
+
+
+def parse_review(record: Record, columns: set[str]) -> ReviewRow:
+    order_id = text_cell(record, ORDER_ID, 64, required=True)
+    title = text_cell(record, ITEM_TITLE, 200, required=True)
+    rating_text = record.get("评价结果")
+    rating = RATINGS.get(rating_text)
+    if rating is None:
+        raise RowError(_("Unknown review rating “%(rating)s” (expected 好评, 中评 or 差评).")
+                       % {"rating": rating_text})
+    fields: dict[str, Any] = {
+        "rating": rating,
+        "posted_at": time_cell(record, "评价时间", required=True),
+    }
+    for column, name, max_length in ((BUYER_NICK, "buyer_nick", 100),
+                                     ("评价内容", "content", None),
+                                     ("追评内容", "follow_up_content", None)):
+        if column in columns:
+            fields[name] = text_cell(record, column, max_length)
+    return ReviewRow(line=record.line, order_id=order_id, item_title=title, fields=fields)

@@ -1,0 +1,101 @@
+"""What the three import commands share: arguments, output, exit codes, a progress bar.
+
+The commands are thin: they find the shop and call `refunds.services.imports`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from refunds.exceptions import DomainError
+from refunds.models import Shop
+
+EPILOG = """\
+Output: one line per rejected row ("line N: reason") and per conflict
+("line N: conflict: ..."), then the summary line
+"imported N, updated M, unchanged K, rejected R" (followed by ", conflicts C" when a
+refund row conflicted with the case: the platform says something the case cannot follow,
+e.g. a refund staff already paid that the platform still shows as waiting; a conflict is
+reported and not applied, and is not counted as rejected).
+Exit status: 0 nothing rejected (conflicts alone do not fail the run), 1 some rows
+rejected (the other rows were imported), 2 the file was refused whole (unreadable, a
+required column missing, another shop's 店铺Id/店铺名称, unknown --shop): nothing written.
+--dry-run does the whole import inside a transaction that is rolled back: nothing is
+written (no ImportRun either) and the summary is what a real run would print.
+Line numbers are the physical line in the file where the row starts (the header is line 1).
+"""
+
+
+def _plain(text: str) -> str:
+    return text  # not the red of error output: progress and notes are not errors
+
+
+class ProgressBar:
+    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
+
+    def __init__(self, stream, width: int = 30):
+        self.stream, self.width = stream, width
+        self.enabled = stream.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        share = done / total if total else 1
+        filled = int(self.width * share)
+        rate = done / max(now - self.started, 1e-6)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%} "
+                          f"{done}/{total} rows {rate:,.0f}/s", style_func=_plain, ending="")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled and self.last:
+            self.stream.write("", style_func=_plain)
+
+
+class ImportCommand(BaseCommand):
+    importer = None  # one of refunds.services.imports.import_*
+    what = ""
+    help = ""
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        from argparse import RawDescriptionHelpFormatter
+
+        kwargs.setdefault("epilog", EPILOG)
+        kwargs.setdefault("formatter_class", RawDescriptionHelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help=f"the platform's {self.what} export (CSV)")
+        parser.add_argument("--shop", required=True, help="the shop's code (Shop.code)")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="read and check everything, write nothing")
+
+    def handle(self, *args, file, shop, dry_run, **options):
+        try:
+            shop_obj = Shop.objects.select_related("policy").get(code=shop)
+        except Shop.DoesNotExist:
+            raise CommandError(f"Unknown shop code {shop!r}.", returncode=2) from None
+        bar = ProgressBar(self.stderr)
+        try:
+            result = self.importer(shop=shop_obj, path_or_file=file, dry_run=dry_run,
+                                         actor=None, progress=bar)
+        except DomainError as error:
+            bar.finish()
+            raise CommandError(str(error.message), returncode=2) from None
+        bar.finish()
+        for line, reason in result.errors:
+            self.stdout.write(f"line {line}: {reason}")
+        for conflict in result.conflicts:
+            self.stdout.write(f"line {conflict.line}: conflict: {conflict}")
+        if dry_run:
+            self.stderr.write("dry run: nothing was written", style_func=_plain)
+        self.stdout.write(result.summary())
+        if result.rejected:
+            sys.exit(1)

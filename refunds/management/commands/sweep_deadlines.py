@@ -1,0 +1,120 @@
+"""Nightly: apply what the platform does when a deadline passes, and warn before it does.
+
+    python manage.py sweep_deadlines [--dry-run] [--now 2026-11-22T02:00:00+08:00]
+
+The work is `refunds.services.sweep.sweep_deadlines`; this command parses the options,
+shows progress and the summary line, and exits 1 when any case failed (after handling all
+the others), 2 when the options are wrong, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from refunds.services.sweep import CHUNK_SIZE, FAILED, Outcome, sweep_deadlines
+
+USAGE_ERROR = 2
+
+
+def parse_now(value: str) -> datetime:
+    """An ISO time; without an offset it is read in settings.TIME_ZONE (China time)."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(
+            _("--now: “%(value)s” is not an ISO time such as 2026-11-22T02:00:00+08:00.")
+            % {"value": value}, returncode=USAGE_ERROR,
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+class Command(BaseCommand):
+    # argparse help stays plain text, like the other commands (it cannot take lazy strings).
+    help = ("Apply the platform's rules to passed deadlines (auto-agree, close, auto-refund) "
+            "and warn the people of cases due soon. Safe to run again or twice at once.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true",
+                            help="report what would be done; write nothing")
+        parser.add_argument(
+            "--now", metavar="ISO-TIME",
+            help="sweep as of this time (default: now), e.g. 2026-11-22T02:00:00+08:00; "
+                 "without an offset it is read in TIME_ZONE; only --dry-run may look ahead",
+        )
+        parser.add_argument("--progress-every", type=int, default=1000, metavar="N",
+                            help="print a progress line every N cases when the output is "
+                                 "not a terminal (0: never)")
+        parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
+                            help="cases read per query")
+
+    def handle(self, *args, dry_run: bool, now: str | None, progress_every: int,
+               chunk_size: int, verbosity: int, **options):
+        real_now = timezone.now()
+        at = parse_now(now) if now else real_now
+        if at > real_now and not dry_run:
+            # Applying tomorrow's platform rules today would auto-agree or close cases the
+            # platform has not touched: only a dry run may look ahead.
+            raise CommandError(
+                _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
+                % {"now": at.isoformat()}, returncode=USAGE_ERROR,
+            )
+        if chunk_size < 1:
+            raise CommandError(_("--chunk-size must be at least 1."), returncode=USAGE_ERROR)
+        self.verbosity = verbosity
+        self.progress_every = progress_every
+        self.tty = self.stdout.isatty()
+        self.progress_shown = False
+        if verbosity >= 1:
+            self.stdout.write(
+                (_("Sweeping deadlines as of %(now)s (dry run: nothing is written).")
+                 if dry_run else _("Sweeping deadlines as of %(now)s."))
+                % {"now": timezone.localtime(at).isoformat()}
+            )
+
+        report = sweep_deadlines(now=at, dry_run=dry_run, chunk_size=chunk_size,
+                                 on_outcome=self.outcome, on_progress=self.progress)
+
+        self.end_progress()
+        style = self.style.ERROR if report.failures else self.style.SUCCESS
+        self.stdout.write(style(report.summary()))
+        if report.failures:
+            raise CommandError(
+                ngettext("%(count)s case failed (listed above).",
+                         "%(count)s cases failed (listed above).", len(report.failures))
+                % {"count": len(report.failures)},
+                returncode=1,
+            )
+
+    # --- output ---------------------------------------------------------------------------
+
+    def outcome(self, outcome: Outcome) -> None:
+        if outcome.status == FAILED:
+            self.end_progress()
+            self.stderr.write(outcome.describe())
+        elif self.verbosity >= 2:
+            self.end_progress()
+            self.stdout.write(outcome.describe())
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if self.verbosity < 1:
+            return
+        if self.tty:
+            if done % 25 == 0 or done == total:
+                self.stdout.write(f"\r{phase}: {done}/{total}", ending="")
+                self.stdout.flush()
+                self.progress_shown = True
+        elif self.progress_every > 0 and done % self.progress_every == 0:
+            self.stdout.write(f"{phase}: {done}/{total}")
+
+    def end_progress(self) -> None:
+        """Finish the terminal's progress line before anything else is printed."""
+        if self.progress_shown:
+            self.stdout.write("")
+            self.progress_shown = False

@@ -1,0 +1,68 @@
+"""Nightly: follow-ups for new 中差评, expire passed revision windows, warn before they pass.
+
+    python manage.py sweep_reviews [--dry-run] [--now 2026-11-22T02:00:00+08:00]
+
+The work is `refunds.services.review_sweep.sweep_reviews`; this command parses the options
+and prints the summary line. Exit 1 when any follow-up failed (after handling all the
+others), 2 when the options are wrong, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from refunds.services.review_sweep import sweep_reviews
+
+USAGE_ERROR = 2
+
+
+def parse_now(value: str) -> datetime:
+    """An ISO time; without an offset it is read in settings.TIME_ZONE (China time)."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(
+            _("--now: “%(value)s” is not an ISO time such as 2026-11-22T02:00:00+08:00.")
+            % {"value": value}, returncode=USAGE_ERROR,
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
+
+
+class Command(BaseCommand):
+    help = ("Create missing review follow-ups, expire those whose revision window has passed "
+            "and warn their assignees before it does. Safe to run again.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true",
+                            help="report what would be done; write nothing")
+        parser.add_argument("--now", metavar="ISO-TIME",
+                            help="sweep as of this time (default: now); only --dry-run may "
+                                 "look ahead")
+
+    def handle(self, *args, dry_run: bool, now: str | None, **options):
+        real_now = timezone.now()
+        at = parse_now(now) if now else real_now
+        if at > real_now and not dry_run:
+            raise CommandError(
+                _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
+                % {"now": at.isoformat()}, returncode=USAGE_ERROR,
+            )
+        result = sweep_reviews(now=at, dry_run=dry_run)
+        for failure in result.failures:
+            self.stderr.write(failure)
+        summary = _(
+            "Review sweep as of %(now)s%(dry)s: %(created)s follow-ups created, %(expired)s "
+            "expired, %(warned)s warned, %(skipped)s skipped, %(failed)s failed."
+        ) % {"now": timezone.localtime(at).isoformat(timespec="minutes"),
+             "dry": _(" (dry run, nothing written)") if dry_run else "",
+             "created": result.created, "expired": result.expired, "warned": result.warned,
+             "skipped": result.skipped, "failed": result.failed}
+        if result.failed:
+            raise CommandError(summary, returncode=1)
+        self.stdout.write(summary)

@@ -1,0 +1,72 @@
+"""Uploaded photos: images only, decoded and re-encoded, within size and pixel limits.
+
+Nothing the uploader sent is stored as sent: the image is decoded by Pillow (which refuses
+anything that is not a JPEG, PNG or WebP picture), checked against the pixel limit before
+its pixels are decoded (decompression bombs), turned upright, shrunk to MAX_SIDE and written
+again as a fresh JPEG — no EXIF (GPS), no trailing payload, a random file name.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from django.core.files.base import ContentFile
+from django.utils.translation import gettext as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .exceptions import DomainError
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # per photo, as uploaded
+MAX_PIXELS = 40_000_000  # width × height, before decoding
+MAX_SIDE = 2560  # longest side kept
+MAX_PHOTOS = 10  # per parcel
+ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+
+class PhotoError(DomainError):
+    default_message = _("This file is not a photo we can accept.")
+
+
+def clean_photo(upload) -> tuple[ContentFile, int, int]:
+    """(re-encoded JPEG, width, height) of an uploaded file, or PhotoError."""
+    name = getattr(upload, "name", "") or _("photo")
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise PhotoError(_("%(name)s is larger than %(limit)s MB.")
+                         % {"name": name, "limit": MAX_UPLOAD_BYTES // (1024 * 1024)})
+    try:
+        upload.seek(0)
+        data = upload.read()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.format not in ACCEPTED_FORMATS:
+                    raise PhotoError(_("%(name)s is not a JPEG, PNG or WebP photo.")
+                                     % {"name": name})
+                width, height = probe.size
+                if width * height > MAX_PIXELS:
+                    raise PhotoError(_("%(name)s has too many pixels (at most %(limit)s "
+                                       "million).") % {"name": name,
+                                                       "limit": MAX_PIXELS // 1_000_000})
+                probe.verify()  # a truncated or corrupt file stops here
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                image = image.convert("RGB")
+                image.thumbnail((MAX_SIDE, MAX_SIDE))
+                out = io.BytesIO()
+                image.save(out, format="JPEG", quality=85, optimize=True)
+    except PhotoError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, OSError, SyntaxError, ValueError,
+            EOFError):
+        raise PhotoError(_("%(name)s is not a photo we can read.") % {"name": name}) from None
+    return ContentFile(out.getvalue(), name="photo.jpg"), image.width, image.height
+
+
+def clean_photos(uploads) -> list[tuple[ContentFile, int, int]]:
+    uploads = list(uploads or [])
+    if len(uploads) > MAX_PHOTOS:
+        raise PhotoError(_("At most %(limit)s photos per parcel.") % {"limit": MAX_PHOTOS})
+    return [clean_photo(upload) for upload in uploads]

@@ -1,0 +1,235 @@
+"""Exchanges (换货) after the returned goods were received, and the return postage.
+
+received → (replacement chosen, the difference settled both ways: 多退少补)
+         → replacement_shipped (carrier + tracking number) → completed.
+
+The two state changes are case transitions through `refunds.services.cases._run` (locks,
+expected state, transition permission, deadline, timeline). Choosing the replacement and
+recording what the buyer paid are work on the case under the same locks, with their own
+timeline rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import events
+from ..exceptions import ActionNotAllowed, PermissionDeniedError
+from ..locks import lock_case
+from ..models import (
+    Case,
+    CaseKind,
+    CaseState,
+    Exchange,
+    Order,
+    Payout,
+    PayoutKind,
+)
+from ..permissions import staff_number_of, user_serves_shop
+from .cases import _run, normalize_tracking_no
+from .money import clean_amount
+from .payouts import reimbursement_create
+
+CHOOSE_STATES = (CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED)
+ZERO = Decimal("0.00")
+
+
+def _check(actor: User | None, case: Case, perm: str) -> None:
+    if actor is not None and not (actor.has_perm(perm) and user_serves_shop(actor, case.shop_id)):
+        raise PermissionDeniedError()
+
+
+def _returned_value(case: Case) -> Decimal:
+    lines = list(case.lines.all())
+    if lines:
+        return sum((line.paid_amount for line in lines), ZERO)
+    return case.requested_amount
+
+
+def _price(value, message: str) -> Decimal:
+    if value in (None, ""):
+        raise ActionNotAllowed(message)
+    if isinstance(value, Decimal) and value == 0:
+        return ZERO
+    if str(value).strip() in ("0", "0.0", "0.00"):
+        return ZERO  # a free replacement (e.g. a missing part sent again)
+    return clean_amount(value)
+
+
+def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, price,
+                                sku: str = "", returned_value=None, note: str = "",
+                                now: datetime | None = None) -> Exchange:
+    """The replacement (item, SKU, price) and the settlement of the difference (多退少补).
+
+    Shop owes (cheaper replacement) → a payout, checked against what is still refundable.
+    Buyer owes (dearer one) → recorded as owed; the replacement waits until it is paid.
+    Chosen once: a different replacement is a new exchange (reopen or a new case).
+    """
+    now = now or timezone.now()
+    _check(actor, case, "refunds.choose_replacement")
+    title = (title or "").strip()
+    if not title:
+        raise ActionNotAllowed(_("Say which item replaces the returned one."))
+    replacement_price = _price(price, _("Enter the replacement's price."))
+    with transaction.atomic():
+        locked, order = lock_case(case.pk)
+        if locked.kind != CaseKind.EXCHANGE:
+            raise ActionNotAllowed(_("Only an exchange (换货) has a replacement."))
+        if locked.state not in CHOOSE_STATES:
+            raise ActionNotAllowed(_("The replacement is chosen before it ships (the case is "
+                                     "now “%(state)s”).") % {"state": locked.get_state_display()})
+        if Exchange.objects.filter(case=locked).exists():
+            raise ActionNotAllowed(_("The replacement has already been chosen."))
+        value = (_returned_value(locked) if returned_value in (None, "")
+                 else _price(returned_value, _("Enter the value of the returned goods.")))
+        exchange = Exchange(
+            case=locked, replacement_title=title[:200], replacement_sku=(sku or "").strip()[:100],
+            replacement_price=replacement_price, returned_value=value, chosen_by=actor,
+            chosen_staff_number=staff_number_of(actor), chosen_at=now,
+        )
+        difference = exchange.difference
+        if difference < 0:  # 多退: the shop pays the buyer back
+            exchange.payout = reimbursement_create(
+                case=locked, order=order, kind=PayoutKind.EXCHANGE_DIFFERENCE,
+                amount=-difference, actor=actor, now=now,
+                reason=_("Exchange difference: %(item)s") % {"item": title[:150]})
+        elif difference > 0:  # 少补: the buyer pays the shop
+            exchange.buyer_owes = difference
+        exchange.save()
+        events.note_event(case=locked, actor=actor, note=note or _(
+            "Replacement chosen: %(item)s %(sku)s ¥%(price)s (returned goods ¥%(value)s).")
+            % {"item": title, "sku": exchange.replacement_sku, "price": replacement_price,
+               "value": value})
+        if exchange.payout is not None:
+            events.payout_event(case=locked, actor=actor, payout=exchange.payout,
+                                action="create", at=now)
+    return exchange
+
+
+def exchange_buyer_paid(*, case: Case, actor: User, reference: str,
+                        now: datetime | None = None) -> Exchange:
+    """The buyer paid the difference (补差价): nothing is owed any more."""
+    now = now or timezone.now()
+    _check(actor, case, "refunds.choose_replacement")
+    reference = (reference or "").strip()
+    if not reference:
+        raise ActionNotAllowed(_("Enter the reference of the buyer's payment."))
+    with transaction.atomic():
+        locked, _order = lock_case(case.pk)
+        exchange = Exchange.objects.select_for_update().filter(case=locked).first()
+        if exchange is None or exchange.buyer_owes <= 0:
+            raise ActionNotAllowed(_("The buyer owes nothing on this exchange."))
+        if exchange.buyer_settled_at is not None:
+            raise ActionNotAllowed(_("The buyer's payment is already recorded."))
+        exchange.buyer_settled_at = now
+        exchange.buyer_settled_reference = reference[:100]
+        exchange.buyer_settled_staff_number = staff_number_of(actor)
+        exchange.save(update_fields=["buyer_settled_at", "buyer_settled_reference",
+                                     "buyer_settled_staff_number"])
+        events.note_event(case=locked, actor=actor, note=_(
+            "The buyer paid the difference of ¥%(amount)s (%(reference)s).")
+            % {"amount": exchange.buyer_owes, "reference": reference})
+    return exchange
+
+
+def case_ship_replacement(*, case: Case, actor: User | None, carrier: str, tracking_no: str,
+                          note: str = "", expected_state: str | None = None,
+                          now: datetime | None = None) -> Case:
+    carrier = (carrier or "").strip()
+    tracking_no = normalize_tracking_no(tracking_no)[:64]
+    if not carrier or not tracking_no:
+        raise ActionNotAllowed(_("Enter the replacement's carrier and tracking number."))
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        exchange = Exchange.objects.select_for_update().filter(case=locked).first()
+        if exchange is None:
+            raise ActionNotAllowed(_("Choose the replacement first."))
+        if exchange.buyer_outstanding > 0:
+            raise ActionNotAllowed(_("The buyer still owes ¥%(amount)s: record the payment "
+                                     "first.") % {"amount": exchange.buyer_outstanding})
+        exchange.carrier, exchange.tracking_no = carrier[:50], tracking_no
+        exchange.shipped_at = when
+        exchange.save(update_fields=["carrier", "tracking_no", "shipped_at"])
+        return [], {"carrier": carrier, "tracking_no": tracking_no}
+
+    return _run(case=case, actor=actor, name="ship_replacement", expected_state=expected_state,
+                note=note, prepare=prepare, now=when)
+
+
+def case_complete_exchange(*, case: Case, actor: User | None, note: str = "",
+                           expected_state: str | None = None,
+                           now: datetime | None = None) -> Case:
+    """The buyer has the replacement; the shop's difference payout (if any) is finance's."""
+
+    def prepare(locked: Case, order: Order):
+        exchange = Exchange.objects.filter(case=locked).first()
+        if exchange is not None and exchange.buyer_outstanding > 0:
+            raise ActionNotAllowed(_("The buyer still owes ¥%(amount)s.")
+                                   % {"amount": exchange.buyer_outstanding})
+        return [], {}
+
+    return _run(case=case, actor=actor, name="complete_exchange", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+# --- return postage ---------------------------------------------------------------------------
+
+POSTAGE_STATES = (CaseState.RECEIVED, CaseState.REFUND_PENDING, CaseState.REFUND_FAILED,
+                  CaseState.REFUNDED, CaseState.REPLACEMENT_SHIPPED, CaseState.COMPLETED)
+
+
+class PostagePayer:
+    SHOP, BUYER, INSURER = "shop", "buyer", "insurer"
+
+
+def return_postage_payer(case: Case, *, freight_insurance: bool) -> str:
+    """Who pays the return postage: freight insurance (运费险) where the buyer had it; the
+    shop for the policy's reasons (quality problems, wrong item…); else the buyer."""
+    if freight_insurance:
+        return PostagePayer.INSURER
+    if case.reason in (case.shop.policy.shop_pays_return_postage or []):
+        return PostagePayer.SHOP
+    return PostagePayer.BUYER
+
+
+def return_postage_settle(*, case: Case, actor: User | None, amount=None,
+                          freight_insurance: bool = False, note: str = "",
+                          now: datetime | None = None) -> Payout | None:
+    """Decide the return postage once the goods are back: when the shop owes it, the buyer's
+    postage becomes a reimbursement payout (checked against the money rule); otherwise the
+    decision (buyer or insurer pays) is recorded on the timeline. Once per case."""
+    now = now or timezone.now()
+    _check(actor, case, "refunds.approve_refund")
+    with transaction.atomic():
+        locked, order = lock_case(case.pk)
+        if locked.kind not in (CaseKind.RETURN, CaseKind.EXCHANGE):
+            raise ActionNotAllowed(_("Only returned goods have return postage."))
+        if locked.state not in POSTAGE_STATES:
+            raise ActionNotAllowed(_("Return postage is settled once the goods are back."))
+        if Payout.objects.filter(case=locked, kind=PayoutKind.POSTAGE).exists():
+            raise ActionNotAllowed(_("The return postage of this case is already settled."))
+        payer = return_postage_payer(locked, freight_insurance=freight_insurance)
+        payout = None
+        if payer == PostagePayer.SHOP:
+            if amount in (None, ""):
+                raise ActionNotAllowed(_("Enter the return postage the buyer paid."))
+            payout = reimbursement_create(
+                case=locked, order=order, kind=PayoutKind.POSTAGE, amount=amount, actor=actor,
+                now=now, reason=_("Return postage: %(reason)s")
+                % {"reason": locked.get_reason_display()})
+            events.payout_event(case=locked, actor=actor, payout=payout, action="postage",
+                                note=note, at=now, data={"payer": payer})
+        else:
+            events.note_event(case=locked, actor=actor, note=(
+                _("Return postage: paid by the freight insurance (运费险).")
+                if payer == PostagePayer.INSURER
+                else _("Return postage: paid by the buyer (%(reason)s).")
+                % {"reason": locked.get_reason_display()}) + (f" {note}" if note else ""))
+    return payout

@@ -1,0 +1,840 @@
+"""Platform imports: the seller centre's order, refund and review exports into the desk.
+
+Each import reads the whole file first (`refunds.imports`): a file that cannot be read, lacks
+a required column or carries another shop's 店铺Id / 店铺名称 on any row is refused whole
+(`ImportFileError`) before anything is written. Then every row is upserted on the platform's
+id; a row that cannot be imported is reported with its line number and the others go on.
+
+- Orders are written in bulk, chunk by chunk: one query per chunk for its existing orders
+  and buyers, new rows inserted in one go (`_insert_rows`: executemany, COPY on
+  PostgreSQL), changed orders in one bulk_update; no query per row (`make bench`).
+- Refund rows create cases directly in the platform's state, or move existing cases only
+  along the moves the platform itself can make, through the same services as staff, as
+  "system" (actor=None). Anything else is a *conflict*: reported, never applied.
+- Review rows are upserted on (order, 宝贝标题); 中评/差评 are kept for their follow-ups.
+
+Counts: every row ends as exactly one of imported, updated, unchanged, rejected (a row
+error) or conflict (refunds only; not counted as rejected). A real import records one
+`ImportRun`; a dry run does all the work inside a transaction that is rolled back, so it
+writes nothing at all (no ImportRun either) and reports exactly what a real run would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import events
+from ..deadlines import deadline_for
+from ..exceptions import ActionNotAllowed, AmountError, DomainError, PermissionDeniedError
+from ..imports.reader import ExportFile, ImportFileError, read_export
+from ..imports.rows import (
+    ORDER_REQUIRED,
+    ORDER_USED,
+    REFUND_REQUIRED,
+    REFUND_STATUS_TEXTS,
+    REVIEW_REQUIRED,
+    SHOP_ID,
+    SHOP_NAME,
+    OrderRow,
+    RefundRow,
+    ReviewRow,
+    RowError,
+    parse_order,
+    parse_refund,
+    parse_review,
+)
+from ..locks import lock_case, lock_order
+from ..models import (
+    Buyer,
+    Case,
+    CaseKind,
+    CaseState,
+    CloseReason,
+    GoodsStatus,
+    ImportKind,
+    ImportRun,
+    Order,
+    OrderLine,
+    Refund,
+    RefundStatus,
+    Review,
+    Shop,
+)
+from ..permissions import user_serves_shop
+from . import cases as case_services
+from .money import clean_amount, ensure_refundable
+
+PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
+CHUNK_SIZE = 5000  # rows per transaction: fewer commits and lookups (docs/PERFORMANCE.md)
+MAX_STORED_ISSUES = 1000  # per ImportRun; the counts stay exact
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A refund row the platform says one thing about and the case another: not applied."""
+
+    line: int
+    refund_id: str
+    state: str  # our case state
+    platform_status: str  # the platform's, e.g. WAIT_SELLER_AGREE
+    reason: str
+    case_id: int | None = None
+
+    @property
+    def state_label(self) -> str:
+        return str(CaseState(self.state).label)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "refund_id": self.refund_id, "state": self.state,
+                "platform_status": self.platform_status, "reason": self.reason,
+                "case_id": self.case_id}
+
+    def __str__(self) -> str:
+        return _("refund %(refund)s: the platform says %(status)s, the case is %(state)s — "
+                 "%(reason)s") % {"refund": self.refund_id, "status": self.platform_status,
+                                  "state": self.state, "reason": self.reason}
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    filename: str = ""
+    encoding: str = ""
+    dry_run: bool = False
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    run: ImportRun | None = None
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.errors.append((line, reason))
+
+    def summary(self) -> str:
+        """The command's summary line; a fixed format that scripts read, so never translated."""
+        line = (f"imported {self.imported}, updated {self.updated}, "
+                f"unchanged {self.unchanged}, rejected {self.rejected}")
+        if self.conflicts:
+            line += f", conflicts {len(self.conflicts)}"
+        return line
+
+
+# --- the frame every import runs in ---------------------------------------------------------
+
+
+def _check_actor(actor: User | None, shop: Shop) -> None:
+    if actor is not None and not (
+        actor.has_perm("refunds.add_importrun") and user_serves_shop(actor, shop.pk)
+    ):
+        raise PermissionDeniedError()
+
+
+def _check_shop(export: ExportFile, shop: Shop) -> int:
+    """Refuse the whole file when any row names another shop; returns the number of rows."""
+    check_id, check_name = SHOP_ID in export.columns, SHOP_NAME in export.columns
+    expected_id, expected_name = shop.platform_shop_id.strip(), shop.name.strip()
+    count = 0
+    for record in export.records(only=[SHOP_ID, SHOP_NAME]):
+        count += 1
+        found_id = record.get(SHOP_ID) if check_id else ""
+        found_name = record.get(SHOP_NAME) if check_name else ""
+        if found_id and found_id != expected_id:
+            if not expected_id:
+                raise ImportFileError(
+                    _("Line %(line)s carries 店铺Id “%(found)s” but shop %(shop)s has no "
+                      "platform shop id to check it against: set it in the admin first. "
+                      "Nothing was imported.")
+                    % {"line": record.line, "found": found_id, "shop": shop}
+                )
+            raise ImportFileError(
+                _("Line %(line)s belongs to 店铺Id “%(found)s”, not to shop %(shop)s "
+                  "(“%(expected)s”): this is another shop's export. Nothing was imported.")
+                % {"line": record.line, "found": found_id, "shop": shop,
+                   "expected": expected_id}
+            )
+        if found_name and found_name != expected_name:
+            raise ImportFileError(
+                _("Line %(line)s belongs to 店铺名称 “%(found)s”, not to shop %(shop)s: "
+                  "this is another shop's export. Nothing was imported.")
+                % {"line": record.line, "found": found_name, "shop": shop}
+            )
+    return count
+
+
+def _record_run(result: ImportResult, shop: Shop, actor: User | None) -> ImportRun:
+    return ImportRun.objects.create(
+        shop=shop, kind=result.kind, filename=result.filename[:255],
+        encoding=result.encoding[:20], dry_run=result.dry_run, started_by=actor,
+        imported=result.imported, updated=result.updated, unchanged=result.unchanged,
+        rejected=result.rejected,
+        errors=[[line, reason] for line, reason in result.errors[:MAX_STORED_ISSUES]],
+        conflicts=[conflict.as_dict() for conflict in result.conflicts[:MAX_STORED_ISSUES]],
+    )
+
+
+def _run_import(kind: str, required: list[str],
+                process: Callable[[ExportFile, Shop, ImportResult, Progress | None, int], None],
+                *, shop: Shop, path_or_file: Any, dry_run: bool, actor: User | None,
+                progress: Progress | None) -> ImportResult:
+    _check_actor(actor, shop)
+    export = read_export(path_or_file)
+    export.require(required)
+    total = _check_shop(export, shop)
+    result = ImportResult(kind=kind, filename=export.name, encoding=export.encoding,
+                          dry_run=dry_run)
+    if dry_run:
+        with transaction.atomic():
+            process(export, shop, result, progress, total)
+            transaction.set_rollback(True)
+    else:
+        process(export, shop, result, progress, total)
+    result.errors.sort(key=lambda error: error[0])
+    if not dry_run:
+        result.run = _record_run(result, shop, actor)
+    return result
+
+
+def import_orders(*, shop: Shop, path_or_file: Any, dry_run: bool = False,
+                  actor: User | None = None, progress: Progress | None = None) -> ImportResult:
+    """订单报表 → Order, Buyer, one OrderLine per order; upsert on (shop, 订单编号)."""
+    return _run_import(ImportKind.ORDERS, ORDER_REQUIRED, _process_orders, shop=shop,
+                       path_or_file=path_or_file, dry_run=dry_run, actor=actor,
+                       progress=progress)
+
+
+def import_refunds(*, shop: Shop, path_or_file: Any, dry_run: bool = False,
+                   actor: User | None = None, progress: Progress | None = None) -> ImportResult:
+    """退款管理 → cases; upsert on (shop, 退款编号) = Case.platform_refund_id."""
+    return _run_import(ImportKind.REFUNDS, REFUND_REQUIRED, _process_refunds, shop=shop,
+                       path_or_file=path_or_file, dry_run=dry_run, actor=actor,
+                       progress=progress)
+
+
+def import_reviews(*, shop: Shop, path_or_file: Any, dry_run: bool = False,
+                   actor: User | None = None, progress: Progress | None = None) -> ImportResult:
+    """评价管理 → Review; upsert on (order, 宝贝标题)."""
+    return _run_import(ImportKind.REVIEWS, REVIEW_REQUIRED, _process_reviews, shop=shop,
+                       path_or_file=path_or_file, dry_run=dry_run, actor=actor,
+                       progress=progress)
+
+
+IMPORTERS = {
+    ImportKind.ORDERS: import_orders,
+    ImportKind.REFUNDS: import_refunds,
+    ImportKind.REVIEWS: import_reviews,
+}
+
+
+def _parsed_chunks(export: ExportFile, parse: Callable, key: Callable, result: ImportResult,
+                   progress: Progress | None, total: int,
+                   only: Iterable[str] | None = None) -> Iterable[list]:
+    """Parsed rows in chunks in which each key appears once (a repeat starts a new chunk,
+    so the second copy of a row is compared with what the first one wrote)."""
+    columns = export.columns
+    chunk: list = []
+    keys: set = set()
+    done = 0
+    for record in export.records(only=only):
+        done += 1
+        try:
+            row = parse(record, columns)
+        except RowError as error:
+            result.reject(record.line, error.message)
+            continue
+        if key(row) in keys or len(chunk) >= CHUNK_SIZE:
+            yield chunk
+            chunk, keys = [], set()
+            if progress:
+                progress(done - 1, total)
+        chunk.append(row)
+        keys.add(key(row))
+    if chunk:
+        yield chunk
+    if progress:
+        progress(total, total)
+
+
+def _in_chunk_transaction(save: Callable[[], Any]) -> Any:
+    """Run one chunk's writes atomically; a concurrent import that inserted the same keys
+    meanwhile (IntegrityError) is met by re-reading and retrying once."""
+    try:
+        with transaction.atomic():
+            return save()
+    except IntegrityError:
+        with transaction.atomic():
+            return save()
+
+
+_PASS_THROUGH = (str, int, bool, Decimal)
+
+
+def _insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
+    """INSERT plain rows (field attname → value) with executemany: bulk_create without
+    building a model instance per row or compiling SQL per value, the hot spots of a
+    100,000-row import. The caller re-reads the primary keys it needs.
+
+    Missing fields take the model's default; values other than text, numbers, booleans and
+    NULL (which the ORM hands to the driver unchanged too) go through the field's own
+    get_db_prep_save, exactly as bulk_create would send them.
+    """
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    unknown = set(rows[0]) - {f.attname for f in fields}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
+    now = timezone.now()
+
+    def prep(model_field: models.Field, value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None and isinstance(
+                model_field, models.DateTimeField):
+            # what get_db_prep_save does to an aware datetime, without its three layers
+            return connection.ops.adapt_datetimefield_value(value)
+        return model_field.get_db_prep_save(value, connection)
+
+    # The defaults are adapted once; per row only the values it has (docs/PERFORMANCE.md).
+    template = [now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+                else f.get_default() for f in fields]
+    template = [value if value is None or type(value) in _PASS_THROUGH else prep(f, value)
+                for f, value in zip(fields, template, strict=True)]
+    position = {f.attname: (n, f) for n, f in enumerate(fields)}
+
+    def prepared(row: dict[str, Any]) -> tuple:
+        values = template.copy()
+        for attname, value in row.items():
+            n, model_field = position[attname]
+            if value is not None and type(value) not in _PASS_THROUGH:
+                value = prep(model_field, value)
+            values[n] = value
+        return tuple(values)
+
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: one stream instead of a statement (and a round trip) per row; psycopg
+            # adapts each value by its Python type, as it does for the ORM's parameters.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(prepared(row))
+            return
+        sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            table, columns, ", ".join(["%s"] * len(fields)))
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, [prepared(row) for row in rows[start:start + 1000]])
+
+
+@dataclass
+class _Tally:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def add_to(self, result: ImportResult) -> None:
+        result.imported += self.imported
+        result.updated += self.updated
+        result.unchanged += self.unchanged
+        result.errors.extend(self.errors)
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+def _process_orders(export: ExportFile, shop: Shop, result: ImportResult,
+                    progress: Progress | None, total: int) -> None:
+    for chunk in _parsed_chunks(export, parse_order, lambda row: row.order_id, result,
+                                progress, total, only=ORDER_USED):
+        _in_chunk_transaction(lambda chunk=chunk: _save_orders(shop, chunk)).add_to(result)
+
+
+def _upsert_buyers(platform: str, rows: list[OrderRow]) -> tuple[dict[str, int], set[str]]:
+    """Buyers keyed on (platform, nick): ids by nick, and the nicks whose details changed.
+
+    联系手机 is the phone given for one order's delivery, so it differs between a buyer's
+    orders: the buyer keeps the first one known (staff may correct it in the admin) and an
+    import only fills a missing mobile or Alipay account. Otherwise a file holding two
+    orders of one buyer would flip the buyer back and forth on every re-import.
+    """
+    wanted: dict[str, tuple[str, str]] = {}
+    for row in rows:
+        mobile, alipay = wanted.get(row.buyer_nick, ("", ""))
+        wanted[row.buyer_nick] = (mobile or row.mobile, alipay or row.alipay_account)
+    existing = {nick: (pk, mobile, alipay) for nick, pk, mobile, alipay in
+                Buyer.objects.filter(platform=platform, nick__in=list(wanted))
+                .values_list("nick", "pk", "mobile", "alipay_account")}
+    new = [{"platform": platform, "nick": nick, "mobile": mobile, "mobile_last4": mobile[-4:],
+            "alipay_account": alipay}
+           for nick, (mobile, alipay) in wanted.items() if nick not in existing]
+    _insert_rows(Buyer, new)
+    ids = dict(Buyer.objects.filter(platform=platform, nick__in=[b["nick"] for b in new])
+               .values_list("nick", "pk")) if new else {}
+    changed: dict[str, Buyer] = {}
+    for nick, (pk, mobile, alipay) in existing.items():
+        ids[nick] = pk
+        new_mobile, new_alipay = wanted[nick]
+        if (new_mobile and not mobile) or (new_alipay and not alipay):
+            mobile, alipay = mobile or new_mobile, alipay or new_alipay
+            changed[nick] = Buyer(pk=pk, platform=platform, nick=nick, mobile=mobile,
+                                  mobile_last4=mobile[-4:], alipay_account=alipay)
+    if changed:
+        Buyer.objects.bulk_update(list(changed.values()),
+                                  ["mobile", "mobile_last4", "alipay_account"], batch_size=500)
+    return ids, set(changed)
+
+
+def _line_for(order_id: int, values: dict[str, Any], row: OrderRow) -> dict[str, Any]:
+    """The order's one OrderLine: what the buyer paid for the goods (paid − postage)."""
+    paid = values.get("paid_amount", Decimal("0.00")) - values.get("postage", Decimal("0.00"))
+    return {"order_id": order_id, "title": row.item_title, "quantity": row.quantity,
+            "paid_amount": max(paid, Decimal("0.00"))}
+
+
+def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
+    """One chunk: a query for its existing orders (as values, not model instances), then
+    bulk inserts and one bulk update of the orders that changed."""
+    tally = _Tally()
+    buyer_ids, changed_buyers = _upsert_buyers(shop.platform, rows)
+    names = sorted({"buyer_id", "paid_amount", "postage"}.union(*(row.fields for row in rows)))
+    existing = {
+        values[1]: (values[0], dict(zip(names, values[2:], strict=True)))
+        for values in Order.objects.filter(shop=shop, platform_order_id__in=[
+            row.order_id for row in rows]).values_list("pk", "platform_order_id", *names)
+    }
+    creates: list[tuple[dict[str, Any], OrderRow]] = []
+    updates: list[tuple[int, dict[str, Any], OrderRow, dict[str, Any]]] = []
+    for row in rows:
+        values = {**row.fields, "buyer_id": buyer_ids[row.buyer_nick]}
+        found = existing.get(row.order_id)
+        if found is None:
+            creates.append(({"shop_id": shop.pk, "platform_order_id": row.order_id, **values},
+                            row))
+            continue
+        pk, current = found
+        changes = {name: value for name, value in values.items() if current[name] != value}
+        updates.append((pk, current, row, changes))
+
+    # A lower paid amount may never fall below what has already been refunded on the order.
+    lowered = [pk for pk, current, _row, changes in updates
+               if changes.get("paid_amount", current["paid_amount"]) < current["paid_amount"]]
+    committed = dict(Refund.objects.filter(order_id__in=lowered).values("order_id")
+                     .annotate(total=Sum("amount")).values_list("order_id", "total")) \
+        if lowered else {}
+    with_lines = set(OrderLine.objects.filter(order_id__in=[pk for pk, *_rest in updates])
+                     .order_by().values_list("order_id", flat=True).distinct()) \
+        if updates else set()
+
+    to_update, fields, new_lines = [], set(), []
+    for pk, current, row, changes in updates:
+        refunded = committed.get(pk)
+        if refunded is not None and changes["paid_amount"] < refunded:
+            tally.errors.append((row.line, _(
+                "Order %(order)s: the paid amount ¥%(paid)s is less than the ¥%(refunded)s "
+                "already refunded on it.") % {
+                    "order": row.order_id, "paid": changes["paid_amount"],
+                    "refunded": Decimal(refunded).quantize(Decimal("0.01"))}))
+            continue
+        merged = {**current, **changes}
+        needs_line = bool(row.item_title) and pk not in with_lines
+        if needs_line:
+            new_lines.append(_line_for(pk, merged, row))
+            with_lines.add(pk)
+        if changes:
+            # bulk_update writes every field of `fields` for every object: carry them all.
+            to_update.append(Order(pk=pk, shop_id=shop.pk, platform_order_id=row.order_id,
+                                   **merged))
+            fields.update(changes)
+        if changes or needs_line or row.buyer_nick in changed_buyers:
+            tally.updated += 1
+        else:
+            tally.unchanged += 1
+
+    _insert_rows(Order, [order for order, _row in creates])
+    if creates:
+        ids = dict(Order.objects.filter(shop=shop, platform_order_id__in=[
+            row.order_id for _order, row in creates]).values_list("platform_order_id", "pk"))
+        new_lines += [_line_for(ids[row.order_id], order, row)
+                      for order, row in creates if row.item_title]
+    if to_update:
+        Order.objects.bulk_update(to_update, sorted(fields), batch_size=500)
+    _insert_rows(OrderLine, new_lines)
+    tally.imported += len(creates)
+    return tally
+
+
+# --- reviews --------------------------------------------------------------------------------
+
+
+def _process_reviews(export: ExportFile, shop: Shop, result: ImportResult,
+                     progress: Progress | None, total: int) -> None:
+    for chunk in _parsed_chunks(export, parse_review, lambda r: (r.order_id, r.item_title),
+                                result, progress, total):
+        _in_chunk_transaction(lambda chunk=chunk: _save_reviews(shop, chunk)).add_to(result)
+
+
+def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
+    tally = _Tally()
+    orders = dict(Order.objects.filter(shop=shop, platform_order_id__in={r.order_id for r in rows})
+                  .values_list("platform_order_id", "pk"))
+    existing = {(review.order_id, review.item_title): review for review in
+                Review.objects.filter(order_id__in=list(orders.values()))}
+    creates, updates, fields = [], [], set()
+    for row in rows:
+        order_pk = orders.get(row.order_id)
+        if order_pk is None:
+            tally.errors.append((row.line, _("Unknown order %(order)s (import the orders "
+                                             "first).") % {"order": row.order_id}))
+            continue
+        review = existing.get((order_pk, row.item_title))
+        if review is None:
+            creates.append(Review(shop=shop, order_id=order_pk, item_title=row.item_title,
+                                  **row.fields))
+            continue
+        changes = {name: value for name, value in row.fields.items()
+                   if getattr(review, name) != value}
+        if not changes:
+            tally.unchanged += 1
+            continue
+        for name, value in changes.items():
+            setattr(review, name, value)
+        updates.append(review)
+        fields.update(changes)
+        tally.updated += 1
+    Review.objects.bulk_create(creates, batch_size=500)
+    if updates:
+        Review.objects.bulk_update(updates, sorted(fields), batch_size=500)
+    tally.imported += len(creates)
+    return tally
+
+
+# --- refunds --------------------------------------------------------------------------------
+
+
+def _process_refunds(export: ExportFile, shop: Shop, result: ImportResult,
+                     progress: Progress | None, total: int) -> None:
+    rows: list[RefundRow] = []
+    for chunk in _parsed_chunks(export, parse_refund, lambda row: row.line, result, None, total):
+        rows.extend(chunk)
+    orders: dict[str, Order] = {}
+    cases: dict[str, Case] = {}
+    for start in range(0, len(rows), CHUNK_SIZE):
+        part = rows[start:start + CHUNK_SIZE]
+        orders.update((order.platform_order_id, order) for order in Order.objects.filter(
+            shop=shop, platform_order_id__in={row.order_id for row in part}))
+        cases.update((case.platform_refund_id, case) for case in Case.objects.filter(
+            shop=shop, platform_refund_id__in={row.refund_id for row in part}))
+    now = timezone.now()
+    for done, row in enumerate(rows, start=1):
+        order = orders.get(row.order_id)
+        if order is None:
+            result.reject(row.line, _("Unknown order %(order)s (import the orders first).")
+                          % {"order": row.order_id})
+        elif row.amount > order.paid_amount:
+            result.reject(row.line, _(
+                "Refund %(refund)s: ¥%(amount)s is more than the ¥%(paid)s paid on order "
+                "%(order)s.") % {"refund": row.refund_id, "amount": row.amount,
+                                 "paid": order.paid_amount, "order": row.order_id})
+        else:
+            _import_refund_row(shop, order, row, cases, result, now)
+        if progress and (done % 100 == 0 or done == len(rows)):
+            progress(done, len(rows))
+
+
+def _import_refund_row(shop: Shop, order: Order, row: RefundRow, cases: dict[str, Case],
+                       result: ImportResult, now: datetime) -> None:
+    case = cases.get(row.refund_id)
+    try:
+        with transaction.atomic():
+            if case is None:
+                cases[row.refund_id] = case_import_create(shop=shop, order=order, row=row,
+                                                          now=now)
+                result.imported += 1
+                return
+            outcome = case_platform_sync(case=case, order=order, row=row, now=now)
+    except AmountError as error:
+        result.reject(row.line, _("Refund %(refund)s: %(error)s")
+                      % {"refund": row.refund_id, "error": error.message})
+        return
+    except (DomainError, IntegrityError) as error:
+        message = getattr(error, "message", None) or _(
+            "the refund was changed by someone else at the same time; import again")
+        result.reject(row.line, _("Refund %(refund)s: %(error)s")
+                      % {"refund": row.refund_id, "error": message})
+        return
+    if isinstance(outcome, Conflict):
+        result.conflicts.append(outcome)
+    elif outcome == "updated":
+        result.updated += 1
+    else:
+        result.unchanged += 1
+
+
+def _platform_refusal(row: RefundRow) -> str:
+    return f"platform: {PLATFORM_STATUS_TEXTS[row.platform_status]}"
+
+
+def _platform_note(row: RefundRow) -> str:
+    return _("Platform export: %(status)s") % {"status": row.platform_status}
+
+
+def _close_reason(row: RefundRow, deadline_at: datetime | None) -> str:
+    """The export does not say why a request closed: past its deadline it timed out;
+    otherwise the buyer withdrew it (the platform's most common close)."""
+    deadline = row.deadline_at or deadline_at
+    if deadline and row.modified_at and row.modified_at >= deadline:
+        return CloseReason.TIMEOUT
+    return CloseReason.WITHDRAWN
+
+
+def _apply_platform_deadline(case: Case, row: RefundRow, since: datetime) -> list[str]:
+    """The platform's 超时时间 wins while the case is open; its owner follows our rules."""
+    computed = deadline_for(case, case.shop.policy, since)
+    if row.deadline_at is not None and computed.owner:
+        case.deadline_at, case.deadline_owner, case.deadline_rule = (
+            row.deadline_at, computed.owner, "platform")
+    else:
+        case.deadline_at, case.deadline_owner, case.deadline_rule = (
+            computed.at, computed.owner, computed.rule)
+    return ["deadline_at", "deadline_owner", "deadline_rule"]
+
+
+def case_import_create(*, shop: Shop, order: Order, row: RefundRow,
+                       now: datetime | None = None) -> Case:
+    """Open a case for a platform refund, directly in the platform's state.
+
+    Creation is not a transition: the case starts where the platform is (a refund that is
+    already 退款成功 is a refunded case with a paid refund row, reference "PLATFORM").
+    The order row is locked; money that is, or may become, refunded is checked against
+    what is still refundable. The timeline's "created" row is by system.
+    """
+    now = now or timezone.now()
+    if order.shop_id != shop.pk:
+        raise ActionNotAllowed(_("The order does not belong to this shop."))
+    amount = clean_amount(row.amount)
+    state = row.state
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if amount > order.paid_amount:
+            raise AmountError(_("¥%(amount)s is more than the ¥%(paid)s paid on order "
+                                "%(order)s.") % {"amount": amount, "paid": order.paid_amount,
+                                                 "order": order.platform_order_id})
+        if state != CaseState.CLOSED:  # a closed request commits no money, now or later
+            ensure_refundable(order, amount)
+        case = Case(
+            shop=shop, order=order, platform_refund_id=row.refund_id, kind=row.kind,
+            reason=row.reason, description=row.description, requested_amount=amount,
+            goods_status=row.goods_status, state=state, platform_status=row.platform_status,
+            platform_modified_at=row.modified_at, requested_at=row.requested_at or now,
+            created_by=None,
+        )
+        if state in (CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT):
+            case.return_address = shop.policy.return_address
+        if state == CaseState.RETURN_IN_TRANSIT:
+            case.return_carrier = row.return_carrier
+            case.return_tracking_no = row.return_tracking_no
+            case.return_shipped_at = row.modified_at or now
+            case.goods_status = GoodsStatus.RETURNED
+        if state == CaseState.REFUSED:
+            case.refusal_reason = _platform_refusal(row)
+        if state == CaseState.CLOSED:
+            case.close_reason = _close_reason(row, None)
+        _apply_platform_deadline(case, row, row.modified_at or row.requested_at or now)
+        case.save(force_insert=True)
+        events.case_created_event(case=case, actor=None, source="platform", at=now,
+                                  data={"platform_status": row.platform_status,
+                                        "platform_refund_id": row.refund_id})
+        if state in (CaseState.REFUNDED, CaseState.REFUND_PENDING):
+            paid = state == CaseState.REFUNDED
+            Refund.objects.create(
+                case=case, order=order, amount=amount, approved_by=None,
+                status=RefundStatus.PAID if paid else RefundStatus.PENDING,
+                payment_reference="PLATFORM" if paid else "",
+                paid_at=(row.modified_at or now) if paid else None,
+            )
+    return case
+
+
+# The moves the platform itself makes from each of our states: (transition, next state).
+# Agreeing a refund-only request is 退款成功 on the platform (platform_refund), never
+# WAIT_* , so `agree` is followed only for returns.
+_RETURN_KINDS = (CaseKind.RETURN, CaseKind.EXCHANGE)
+_CLOSABLE = (CaseState.REQUESTED, CaseState.REFUSED, CaseState.AWAITING_RETURN,
+             CaseState.RETURN_IN_TRANSIT)
+_PLATFORM_REFUNDABLE = (CaseState.REQUESTED, CaseState.AWAITING_RETURN,
+                        CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED,
+                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED)
+MAX_PLATFORM_STEPS = 3
+
+
+def _platform_moves(state: str, kind: str, refused_on_platform: bool) -> list[tuple[str, str]]:
+    moves = []
+    if state == CaseState.REQUESTED:
+        if kind in _RETURN_KINDS:
+            moves.append(("agree", CaseState.AWAITING_RETURN))
+        moves.append(("refuse", CaseState.REFUSED))
+    # The buyer can only modify a refusal the platform knows about: a refusal made on the
+    # desk alone is staff's decision, and a platform still at WAIT_SELLER_AGREE must not undo it.
+    if state == CaseState.REFUSED and refused_on_platform:
+        moves.append(("buyer_modify", CaseState.REQUESTED))
+    if state == CaseState.AWAITING_RETURN and kind in _RETURN_KINDS:
+        moves.append(("record_return_shipment", CaseState.RETURN_IN_TRANSIT))
+    if state in _CLOSABLE:
+        moves.append(("close", CaseState.CLOSED))
+    if state in _PLATFORM_REFUNDABLE:
+        moves.append(("platform_refund", CaseState.REFUNDED))
+    return moves
+
+
+def platform_path(*, state: str, target: str, kind: str,
+                  last_platform_status: str) -> list[str] | None:
+    """The shortest list of transitions the platform can have made from `state` to `target`
+    (at most MAX_PLATFORM_STEPS), or None when it cannot get there without undoing staff."""
+    frontier: list[tuple[str, list[str]]] = [(state, [])]
+    seen = {state}
+    for _step in range(MAX_PLATFORM_STEPS):
+        following = []
+        for current, path in frontier:
+            refused_on_platform = not path and last_platform_status == "SELLER_REFUSE_BUYER"
+            for name, following_state in _platform_moves(current, kind, refused_on_platform):
+                if following_state == target:
+                    return [*path, name]
+                if following_state not in seen:
+                    seen.add(following_state)
+                    following.append((following_state, [*path, name]))
+        frontier = following
+    return None
+
+
+def _apply_platform_move(case: Case, name: str, row: RefundRow, now: datetime) -> None:
+    common = {"case": case, "actor": None, "note": _platform_note(row),
+              "expected_state": case.state, "now": now}
+    if name == "agree":
+        case_services.case_agree(**common)
+    elif name == "refuse":
+        case_services.case_refuse(reason=_platform_refusal(row), **common)
+    elif name == "buyer_modify":
+        amount = row.amount if row.amount != case.requested_amount else None
+        case_services.case_buyer_modify(requested_amount=amount, **common)
+    elif name == "record_return_shipment":
+        case_services.case_record_return_shipment(
+            carrier=row.return_carrier, tracking_no=row.return_tracking_no, **common)
+    elif name == "close":
+        case_services.case_close(reason=_close_reason(row, case.deadline_at), **common)
+    elif name == "platform_refund":
+        common.pop("actor")
+        case_services.case_platform_refund(amount=row.amount, reference="PLATFORM", **common)
+    else:  # pragma: no cover - _platform_moves names only the above
+        raise ValueError(name)
+
+
+def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
+                       now: datetime | None = None) -> str | Conflict:
+    """Bring an existing case up to a newer platform row; "updated", "unchanged" or a Conflict.
+
+    - A row older than the last one applied (修改时间) is a conflict.
+    - A row the case has already seen (same status and 修改时间) changes nothing, even if
+      staff moved the case on since: the platform has simply not heard of it yet.
+    - Same state: the platform's status, 修改时间 and deadline are recorded (and a request's
+      amount the buyer changed, checked against what is still refundable).
+    - Otherwise only the moves the platform itself makes are applied, each through its
+      service as system, one timeline row each; anything else is a conflict, not applied.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked, locked_order = lock_case(case.pk)
+        if locked_order.pk != order.pk:
+            raise ActionNotAllowed(
+                _("this refund id belongs to order %(order)s in the desk, not to %(row)s")
+                % {"order": locked_order.platform_order_id, "row": row.order_id})
+
+        def conflict(reason: str) -> Conflict:
+            return Conflict(line=row.line, refund_id=row.refund_id, state=locked.state,
+                            platform_status=row.platform_status, reason=reason,
+                            case_id=locked.pk)
+
+        seen_at, seen_status = locked.platform_modified_at, locked.platform_status
+        if row.modified_at and seen_at and row.modified_at < seen_at:
+            return conflict(_("this row is older than the last one imported (修改时间 %(row)s "
+                              "before %(seen)s); not applied")
+                            % {"row": _format_time(row.modified_at),
+                               "seen": _format_time(seen_at)})
+        if row.platform_status == seen_status and (row.modified_at is None
+                                                    or row.modified_at == seen_at):
+            return "unchanged"
+
+        if locked.state == row.state:
+            return "updated" if _record_platform_facts(locked, locked_order, row, now) \
+                else "unchanged"
+
+        path = platform_path(state=locked.state, target=row.state, kind=locked.kind,
+                             last_platform_status=seen_status)
+        if path is None:
+            return conflict(_("the platform cannot make this move from the case's state; "
+                              "not applied (check the case and the seller centre)"))
+        if "record_return_shipment" in path and not (row.return_carrier
+                                                     and row.return_tracking_no):
+            return conflict(_("the export has no return carrier or tracking number; "
+                              "not applied"))
+        try:
+            with transaction.atomic():
+                for name in path:
+                    current, _order = lock_case(locked.pk)
+                    _apply_platform_move(current, name, row, now)
+        except AmountError:
+            raise
+        except DomainError as error:
+            return conflict(_("%(error)s; not applied") % {"error": error.message})
+        moved, moved_order = lock_case(locked.pk)
+        if "record_return_shipment" in path and row.modified_at:
+            moved.return_shipped_at = row.modified_at
+            moved.save(update_fields=["return_shipped_at", "updated_at"])
+        _record_platform_facts(moved, moved_order, row, now)
+        return "updated"
+
+
+def _format_time(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _record_platform_facts(case: Case, order: Order, row: RefundRow, now: datetime) -> bool:
+    """Record the platform's status, 修改时间 and deadline on a locked case; True if changed."""
+    fields: list[str] = []
+    if case.platform_status != row.platform_status:
+        case.platform_status = row.platform_status
+        fields.append("platform_status")
+    if row.modified_at and case.platform_modified_at != row.modified_at:
+        case.platform_modified_at = row.modified_at
+        fields.append("platform_modified_at")
+    if row.deadline_at and case.is_open and (case.deadline_at != row.deadline_at
+                                             or case.deadline_rule != "platform"):
+        fields += _apply_platform_deadline(case, row, row.modified_at or now)
+    if (case.state in (CaseState.REQUESTED, CaseState.REFUSED)
+            and row.amount != case.requested_amount):
+        ensure_refundable(order, row.amount)
+        previous, case.requested_amount = case.requested_amount, row.amount
+        fields.append("requested_amount")
+        events.note_event(case=case, actor=None, note=_(
+            "Platform export: the buyer changed the requested amount from ¥%(old)s to "
+            "¥%(new)s.") % {"old": previous, "new": row.amount})
+    if not fields:
+        return False
+    case.save(update_fields=sorted({*fields, "updated_at"}))
+    return True

@@ -1,0 +1,153 @@
+"""The nightly review sweep (separate from the case deadline sweep).
+
+1. Reviews without a follow-up (imported before, or by an import that did not create it)
+   get one: `followup_create_for_review`, idempotent.
+2. Open follow-ups whose revision window has passed become "expired" (the review is final):
+   `followup_expire`, as the platform (staff number SYSTEM).
+3. Open follow-ups whose window closes within the shop's `review_warning_days` warn their
+   assignee (the shop's supervisors when nobody is assigned), once per deadline.
+
+Convention 11: each follow-up is its own transaction; its order row and the follow-up row
+are locked with `skip_locked` (one somebody is working on is left for the next run), the
+state and deadline are re-checked on the locked row, and a failure rolls back alone, is
+counted and reported, and the sweep goes on. A second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from django.contrib.auth.models import User
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from .. import selectors
+from ..locks import try_lock_followup
+from ..models import OPEN_FOLLOWUP_STATES, Notification, NotificationKind, ReviewFollowUp
+from ..roles import SUPERVISOR
+from .followups import _create_for_review, followup_expire
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ReviewSweepResult:
+    created: int = 0
+    expired: int = 0
+    warned: int = 0
+    skipped: int = 0  # locked by someone else, or changed meanwhile: next run
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, error: Exception) -> None:
+        self.failed += 1
+        self.failures.append(f"{what}: {error}")
+        logger.exception("review sweep: %s failed", what, exc_info=error)
+
+
+def warning_recipients(follow_up: ReviewFollowUp) -> list[User]:
+    """The assignee; when nobody is assigned, the shop's active supervisors."""
+    if follow_up.assignee_id is not None and follow_up.assignee.is_active:
+        return [follow_up.assignee]
+    return list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
+                                    staff_profile__shops=follow_up.shop_id)
+                .distinct().order_by("pk"))
+
+
+def _send(subject: str, body: str, addresses: list[str]) -> None:
+    with mail.get_connection() as connection:
+        connection.send_messages([mail.EmailMessage(subject=subject, body=body, to=[address])
+                                  for address in addresses])
+
+
+def followup_warn(*, follow_up: ReviewFollowUp, now: datetime) -> list[Notification]:
+    """Warn once per deadline (the follow-up is locked by the caller); email after commit."""
+    local_deadline = timezone.localtime(follow_up.deadline_at)
+    days = max((follow_up.deadline_at - now).days, 0)
+    message = _(
+        "Review follow-up #%(id)s (%(rating)s, order %(order)s): the buyer can revise the review "
+        "only until %(deadline)s (%(days)s days left)."
+    ) % {"id": follow_up.pk, "rating": follow_up.review.get_rating_display(),
+         "order": follow_up.order.platform_order_id,
+         "deadline": date_format(local_deadline, "Y-m-d H:i"), "days": days}
+    created = []
+    for user in warning_recipients(follow_up):
+        notification, is_new = Notification.objects.get_or_create(
+            user=user, follow_up=follow_up, kind=NotificationKind.REVIEW_WARNING,
+            deadline_at=follow_up.deadline_at, defaults={"message": message},
+        )
+        if is_new:
+            created.append(notification)
+    follow_up.warned_deadline_at = follow_up.deadline_at
+    follow_up.save(update_fields=["warned_deadline_at"])
+    addresses = [n.user.email for n in created if n.user.email]
+    if addresses:
+        body = f"{message}\n\n{follow_up.get_absolute_url()}"
+        transaction.on_commit(partial(_send, _("Review revision window closing"), body,
+                                      addresses), robust=True)
+    return created
+
+
+def _one(result: ReviewSweepResult, what: str, pk: int, act) -> bool:
+    """Lock follow-up `pk` (skip it if busy) and let `act` re-check and act, in one
+    transaction. True when `act` did its work and the transaction committed."""
+    try:
+        with transaction.atomic():
+            locked = try_lock_followup(pk)
+            done = locked is not None and act(locked)
+    except Exception as error:  # noqa: BLE001 - one item's failure must not stop the sweep
+        result.fail(f"{what} #{pk}", error)
+        return False
+    if not done:
+        result.skipped += 1
+    return done
+
+
+def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> ReviewSweepResult:
+    now = now or timezone.now()
+    result = ReviewSweepResult()
+
+    missing = selectors.reviews_without_follow_up()
+    if dry_run:
+        result.created = missing.count()
+    else:
+        for review in missing.iterator(chunk_size=500):
+            try:
+                _follow_up, created = _create_for_review(review, actor=None, source="sweep",
+                                                         now=now)
+            except Exception as error:  # noqa: BLE001
+                result.fail(f"review #{review.pk}", error)
+            else:
+                result.created += created
+
+    expiring = list(selectors.followups_past_deadline(now).values_list("pk", flat=True))
+    if dry_run:
+        result.expired = len(expiring)
+    for pk in [] if dry_run else expiring:
+        def expire(locked: ReviewFollowUp) -> bool:
+            if locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at >= now:
+                return False
+            followup_expire(follow_up=locked, expected_state=locked.state, now=now)
+            return True
+
+        result.expired += _one(result, "expire", pk, expire)
+
+    warning = list(selectors.followups_to_warn(now).values_list("pk", flat=True))
+    if dry_run:
+        result.warned = len(warning)
+    for pk in [] if dry_run else warning:
+        def warn(locked: ReviewFollowUp) -> bool:
+            if (locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at < now
+                    or locked.warned_deadline_at == locked.deadline_at):
+                return False
+            followup_warn(follow_up=locked, now=now)
+            return True
+
+        result.warned += _one(result, "warn", pk, warn)
+    return result

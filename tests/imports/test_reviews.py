@@ -1,0 +1,49 @@
+"""import_reviews: upsert on (order, 宝贝标题); 中评/差评 kept for their follow-ups."""
+
+from __future__ import annotations
+
+from refunds.models import Review, ReviewRating
+from refunds.services.imports import import_orders, import_reviews
+from tests.factories import OrderFactory
+from tests.imports.conftest import REVIEW_HEADER, SAMPLES, review_row
+
+
+def test_the_sample_reviews_import_and_again_changes_nothing(shop_a):
+    import_orders(shop=shop_a, path_or_file=SAMPLES / "orders.csv")
+
+    first = import_reviews(shop=shop_a, path_or_file=SAMPLES / "reviews.csv")
+    second = import_reviews(shop=shop_a, path_or_file=SAMPLES / "reviews.csv")
+
+    assert (first.imported, first.rejected) == (43, 0)
+    assert (second.imported, second.updated, second.unchanged) == (0, 0, 43)
+    ratings = {rating: Review.objects.filter(rating=rating).count() for rating in ReviewRating}
+    assert ratings == {ReviewRating.GOOD: 29, ReviewRating.NEUTRAL: 9, ReviewRating.BAD: 5}
+    assert Review.objects.filter(shop=shop_a).count() == 43
+
+
+def test_reviews_are_upserted_and_unknown_orders_rejected(shop_a, export):
+    order = OrderFactory(shop=shop_a)
+    import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [
+        review_row(**{"订单编号": order.platform_order_id})]))
+
+    result = import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [
+        review_row(**{"订单编号": order.platform_order_id, "追评内容": "换了尺码还是小"}),
+        review_row(**{"订单编号": order.platform_order_id, "宝贝标题": "另一件",
+                      "评价结果": "好评"}),
+        review_row(**{"订单编号": "404"}),
+        review_row(**{"订单编号": order.platform_order_id, "评价结果": "很好"}),
+    ]))
+
+    assert (result.imported, result.updated, result.rejected) == (1, 1, 2)
+    assert [line for line, _reason in result.errors] == [4, 5]
+    review = Review.objects.get(item_title="纯棉短袖T恤")
+    assert review.rating == ReviewRating.BAD and review.needs_follow_up
+    assert review.follow_up_content == "换了尺码还是小"
+    assert review.posted_at.isoformat() == "2026-11-08T12:00:00+00:00"
+
+
+def test_another_shops_order_is_unknown_here(shop_a, other_shop, export):
+    theirs = OrderFactory(shop=other_shop)
+    result = import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [
+        review_row(**{"订单编号": theirs.platform_order_id})]))
+    assert result.rejected == 1 and not Review.objects.exists()
