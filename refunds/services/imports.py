@@ -72,6 +72,7 @@ from ..models import (
 )
 from ..permissions import user_serves_shop
 from . import cases as case_services
+from .followups import followup_create_for_review
 from .money import clean_amount, ensure_refundable
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
@@ -521,6 +522,9 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
     Review.objects.bulk_create(creates, batch_size=500)
     if updates:
         Review.objects.bulk_update(updates, sorted(fields), batch_size=500)
+    for review in (*creates, *updates):
+        if review.needs_follow_up:  # 中评/差评: the follow-up opens now (idempotent)
+            followup_create_for_review(review, source="import")
     tally.imported += len(creates)
     return tally
 

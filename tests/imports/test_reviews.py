@@ -47,3 +47,15 @@ def test_another_shops_order_is_unknown_here(shop_a, other_shop, export):
     result = import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [
         review_row(**{"订单编号": theirs.platform_order_id})]))
     assert result.rejected == 1 and not Review.objects.exists()
+
+
+def test_neutral_and_negative_reviews_open_their_follow_ups_once(shop_a):
+    from refunds.models import ReviewFollowUp
+
+    import_orders(shop=shop_a, path_or_file=SAMPLES / "orders.csv")
+    import_reviews(shop=shop_a, path_or_file=SAMPLES / "reviews.csv")
+    import_reviews(shop=shop_a, path_or_file=SAMPLES / "reviews.csv")
+
+    follow_ups = ReviewFollowUp.objects.filter(review__shop=shop_a)
+    assert follow_ups.count() == 9 + 5  # 中评 + 差评; 好评 are kept for statistics only
+    assert not follow_ups.filter(review__rating=ReviewRating.GOOD).exists()
