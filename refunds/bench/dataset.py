@@ -95,6 +95,15 @@ DEADLINE_RULES = {
     CaseState.REFUND_FAILED: (DeadlineOwner.FINANCE, "payout_days"),
 }
 RETURN_PATH = ["agree", "record_return_shipment", "receive", "approve_refund"]
+# States added since (exchanges): the steps that lead there; any other new state is created
+# directly in it, without a deadline.
+EXCHANGE_PATHS = {
+    "replacement_shipped": ["agree", "record_return_shipment", "receive", "ship_replacement"],
+    "completed": ["agree", "record_return_shipment", "receive", "ship_replacement",
+                  "complete_exchange"],
+}
+KNOWN_STATES = {state for state, _weight in STATE_WEIGHTS}
+STATE_WEIGHTS += [(state, 1) for state in CaseState if state not in KNOWN_STATES]
 PATH_STATES = {"agree": CaseState.AWAITING_RETURN,
                "record_return_shipment": CaseState.RETURN_IN_TRANSIT,
                "receive": CaseState.RECEIVED, "approve_refund": CaseState.REFUND_PENDING}
@@ -255,7 +264,9 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
                 state = SWEPT_STATES[index % len(SWEPT_STATES)]
             else:
                 state = rng.choices(states, weights)[0]
-            if state in RETURN_STATES:
+            if state in EXCHANGE_PATHS:
+                kind = CaseKind.EXCHANGE
+            elif state in RETURN_STATES or state not in KNOWN_STATES:
                 kind = CaseKind.RETURN
             elif state == CaseState.REQUESTED:
                 kind = CaseKind.REFUND_ONLY if rng.random() < 0.6 else CaseKind.RETURN
@@ -272,7 +283,8 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
                 deadline = naive_now - timedelta(seconds=rng.randrange(60, 3 * 86_400))
             elif state in (CaseState.REFUND_PENDING, CaseState.REFUND_FAILED):
                 deadline = naive_now + timedelta(seconds=rng.randrange(3_600, 86_400))
-            elif state in (CaseState.REFUNDED, CaseState.CLOSED):
+            elif state in (CaseState.REFUNDED, CaseState.CLOSED) or (
+                    state not in DEADLINE_RULES and state != CaseState.REQUESTED):
                 deadline = None
             else:
                 deadline = naive_now + timedelta(seconds=rng.randrange(2 * 3_600, 10 * 86_400))
@@ -311,6 +323,8 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
                 path = ["refuse"]
             elif state == CaseState.CLOSED:
                 path = (["refuse"] if rng.random() < 0.5 else []) + ["close"]
+            elif state in EXCHANGE_PATHS:
+                path = EXCHANGE_PATHS[state]
             # the timeline: created, then each step an hour apart, maybe a note
             event(pk, EventKind.CREATED, requested_at, target=CaseState.REQUESTED,
                   data='{"source": "import"}')
@@ -320,7 +334,9 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
                 at = at + timedelta(hours=1)
                 target = {"refuse": CaseState.REFUSED, "close": CaseState.CLOSED,
                           "mark_refund_failed": CaseState.REFUND_FAILED,
-                          "mark_refunded": CaseState.REFUNDED}.get(step, PATH_STATES.get(step))
+                          "mark_refunded": CaseState.REFUNDED,
+                          "ship_replacement": "replacement_shipped",
+                          "complete_exchange": "completed"}.get(step, PATH_STATES.get(step))
                 if step == "agree" and kind == CaseKind.REFUND_ONLY:
                     target = CaseState.REFUND_PENDING
                 event(pk, EventKind.TRANSITION, at, actor=assignee, transition=step,
@@ -410,8 +426,10 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
 
     bulk.reset_sequences(Buyer, Order, OrderLine, Case, Refund, Payout)
     if connection.vendor == "postgresql":
+        # what autovacuum does to a live database: statistics, and the visibility map
+        # that lets an index-only scan skip the table (a freshly loaded table has none)
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
     if not detail_case_id:  # a tiny run may lack such a case: take any of the agent's shop
         detail_case_id = own_cases[0] if own_cases else 1
     order_pk = Case.objects.values_list("order_id", flat=True).get(pk=detail_case_id)
@@ -431,4 +449,5 @@ def load() -> Dataset:
     overdue = Case.objects.filter(state__in=SWEPT_STATES, deadline_at__lt=now).count()
     return Dataset(now=now, shop=shop, agent=agent, detail_case_id=first.pk,
                    search_order_id=first.order.platform_order_id, overdue=overdue,
-                   counts={"orders": Order.objects.count(), "cases": Case.objects.count()})
+                   counts={"orders": Order.objects.count(), "cases": Case.objects.count(),
+                           "reviews": Review.objects.count()})

@@ -9,6 +9,7 @@ was after each run, so every run does the same work.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -231,14 +232,20 @@ def measure_sweep(data: Dataset, size: Size) -> Measurement:
 def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
                 log: Callable[[str], Any] = print) -> list[Measurement]:
     results: list[Measurement] = []
-    if not only or "pages" in only:
-        log("measuring the pages…")
-        results += measure_pages(data, size)
-    if not only or "import" in only:
-        log("measuring the order import…")
+
+    def part(name: str, what: str, measure: Callable[[], list[Measurement]]) -> None:
+        if only and name not in only:
+            return
+        log(f"measuring {what}…")
+        began = time.perf_counter()
+        results.extend(measure())
+        log(f"  done in {time.perf_counter() - began:.1f}s")
+
+    def import_in_folder() -> list[Measurement]:
         with tempfile.TemporaryDirectory() as folder:
-            results.append(measure_import(data, size, Path(folder)))
-    if not only or "sweep" in only:
-        log("measuring the nightly sweep…")
-        results.append(measure_sweep(data, size))
+            return [measure_import(data, size, Path(folder))]
+
+    part("pages", "the pages", lambda: measure_pages(data, size))
+    part("import", "the order import", import_in_folder)
+    part("sweep", "the nightly sweep", lambda: [measure_sweep(data, size)])
     return results

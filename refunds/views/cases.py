@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from ..exceptions import DomainError
 from ..filters import CaseFilter
 from ..forms import ACTION_FORMS, AssignForm, CaseCreateForm, ContactForm, NoteForm
 from ..models import Case
+from ..pagination import CappedPaginator
 from ..permissions import user_serves_shop
 from ..replies import CASE_REPLY_CATEGORIES, values_for_case
 from ..selectors import case_detail as select_case_detail
@@ -53,7 +53,8 @@ SERVICES = {
 def case_list(request):
     case_filter = CaseFilter(request.GET or None, queryset=case_queue(request.user),
                              request=request)
-    page = Paginator(case_filter.qs, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    number = request.GET.get("page")
+    page = CappedPaginator(case_filter.qs, settings.CASES_PER_PAGE, page=number).get_page(number)
     query = request.GET.copy()
     query.pop("page", None)
     notifications, unread_count, unread_last_id = unread_notifications(request.user)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from refunds.services.sweep import CHUNK_SIZE, FAILED, Outcome, sweep_deadlines
+from refunds.services.sweep import CHUNK_SIZE, COMMIT_EVERY, FAILED, Outcome, sweep_deadlines
 
 USAGE_ERROR = 2
 
@@ -53,9 +53,12 @@ class Command(BaseCommand):
                                  "not a terminal (0: never)")
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
                             help="cases read per query")
+        parser.add_argument("--commit-every", type=int, default=COMMIT_EVERY, metavar="N",
+                            help="cases per transaction, each in a savepoint of its own "
+                                 "(1: a transaction per case)")
 
     def handle(self, *args, dry_run: bool, now: str | None, progress_every: int,
-               chunk_size: int, verbosity: int, **options):
+               chunk_size: int, commit_every: int, verbosity: int, **options):
         real_now = timezone.now()
         at = parse_now(now) if now else real_now
         if at > real_now and not dry_run:
@@ -67,6 +70,8 @@ class Command(BaseCommand):
             )
         if chunk_size < 1:
             raise CommandError(_("--chunk-size must be at least 1."), returncode=USAGE_ERROR)
+        if commit_every < 1:
+            raise CommandError(_("--commit-every must be at least 1."), returncode=USAGE_ERROR)
         self.verbosity = verbosity
         self.progress_every = progress_every
         self.tty = self.stdout.isatty()
@@ -79,7 +84,8 @@ class Command(BaseCommand):
             )
 
         report = sweep_deadlines(now=at, dry_run=dry_run, chunk_size=chunk_size,
-                                 on_outcome=self.outcome, on_progress=self.progress)
+                                 commit_every=commit_every, on_outcome=self.outcome,
+                                 on_progress=self.progress)
 
         self.end_progress()
         style = self.style.ERROR if report.failures else self.style.SUCCESS

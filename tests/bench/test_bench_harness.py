@@ -1,0 +1,41 @@
+"""`manage.py bench` (issue 6) at its smallest size: builds its own SQLite database, measures
+every page and job, prints the one table and exits 0 (at --size tiny only the query budget
+is checked: the others are meaningless on 40 cases).
+
+It runs in a subprocess on a temporary SQLite file, as `make bench` does, so neither the test
+database nor the developer's db.sqlite3 is touched, whatever DATABASE_URL says.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case detail /cases/",
+        "import 100 order rows", "sweep, 10 overdue of 40"]
+
+
+def test_the_benchmark_builds_its_own_database_measures_and_prints_the_table(tmp_path):
+    app_database = tmp_path / "app.sqlite3"
+    bench_database = tmp_path / "bench.sqlite3"
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{app_database}"}
+
+    run = subprocess.run(
+        [sys.executable, "manage.py", "bench", "--size", "tiny", "--sqlite-path",
+         str(bench_database)],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    table = [line for line in run.stdout.splitlines() if line.startswith("|")]
+    assert table[0].split("|")[1].strip() == "measurement"
+    assert len(table) == 2 + len(ROWS)
+    for expected, line in zip(ROWS, table[2:], strict=True):
+        assert line.startswith(f"| {expected}"), line
+        assert "<=12 queries ok" in line or not line.startswith("| queue")
+    assert "all budgets met" in run.stdout
+    assert not bench_database.exists()  # dropped afterwards
+    assert not app_database.exists()  # the application's database was never opened
