@@ -20,12 +20,19 @@ from .models import (
 from .permissions import staff_number_of
 
 
-def _event(case: Case, kind: str, actor, note: str = "", at: datetime | None = None,
+def _build(case: Case, kind: str, actor, note: str = "", at: datetime | None = None,
            **fields: Any) -> CaseEvent:
-    return CaseEvent.objects.create(
+    return CaseEvent(
         case=case, kind=kind, actor=actor, staff_number=staff_number_of(actor), note=note,
         created_at=at or timezone.now(), **fields,
     )
+
+
+def _event(case: Case, kind: str, actor, note: str = "", at: datetime | None = None,
+           **fields: Any) -> CaseEvent:
+    event = _build(case, kind, actor, note, at, **fields)
+    event.save(force_insert=True)
+    return event
 
 
 def case_created_event(*, case: Case, actor, source: str, at: datetime | None = None,
@@ -38,7 +45,18 @@ def case_created_event(*, case: Case, actor, source: str, at: datetime | None = 
 def transition_event(*, case: Case, actor, transition: str, from_state: str, note: str = "",
                      data: dict[str, Any] | None = None,
                      at: datetime | None = None) -> CaseEvent:
-    return _event(case, EventKind.TRANSITION, actor, note=note, at=at, transition=transition,
+    event = build_transition_event(case=case, actor=actor, transition=transition,
+                                   from_state=from_state, note=note, data=data, at=at)
+    event.save(force_insert=True)
+    return event
+
+
+def build_transition_event(*, case: Case, actor, transition: str, from_state: str,
+                           note: str = "", data: dict[str, Any] | None = None,
+                           at: datetime | None = None) -> CaseEvent:
+    """The transition's timeline row, not saved yet: the set-based services write many with
+    one `bulk_create` (`refunds.services.cases.cases_apply_platform_rules`)."""
+    return _build(case, EventKind.TRANSITION, actor, note=note, at=at, transition=transition,
                   from_state=from_state, to_state=case.state, data=data or {})
 
 

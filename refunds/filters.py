@@ -44,7 +44,7 @@ class CaseFilter(django_filters.FilterSet):
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, request=request, **kwargs)
-        shops = shops_for_user(request.user)
+        shops = shops_for_user(request.user).select_related(None)  # the names only
         self.filters["shop"].queryset = shops
         self.filters["assignee"].queryset = (
             get_user_model().objects.filter(staff_profile__shops__in=shops).distinct()

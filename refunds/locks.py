@@ -7,7 +7,7 @@ keep the same guarantee there.
 
 from __future__ import annotations
 
-from .models import Case, Order
+from .models import Case, Order, Shop
 
 
 def lock_order(order_id: int) -> Order:
@@ -64,13 +64,16 @@ def try_lock_cases(case_ids: list[int]) -> dict[int, tuple[Case, Order]]:
     order_of = dict(Case.objects.filter(pk__in=case_ids).values_list("pk", "order_id"))
     orders = {order.pk: order for order in Order.objects.select_for_update(skip_locked=True)
               .filter(pk__in=set(order_of.values())).order_by("pk")}
-    cases = (Case.objects.select_for_update(skip_locked=True, of=("self",))
-             .select_related("shop__policy", "assignee")
-             .filter(pk__in=[pk for pk, order_id in order_of.items() if order_id in orders])
-             .order_by("pk"))
+    cases = list(Case.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("assignee")
+                 .filter(pk__in=[pk for pk, order_id in order_of.items() if order_id in orders])
+                 .order_by("pk"))
+    # a group's cases belong to a few shops: each shop and its policy read once, not per case
+    shops = Shop.objects.select_related("policy").in_bulk({case.shop_id for case in cases})
     locked = {}
     for case in cases:
         case.order = orders[case.order_id]
+        case.shop = shops[case.shop_id]
         locked[case.pk] = (case, case.order)
     return locked
 

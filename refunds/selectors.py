@@ -68,11 +68,23 @@ def cases_for_user(user) -> QuerySet[Case]:
     return scope_to_user(Case.objects.all(), user)
 
 
+# The columns a queue row shows (templatetags/queue_tags.py). Only these are read: the ORM's
+# work per column and per row (some 75 columns x 25 rows otherwise) was a large part of the
+# queue's server time (docs/PERFORMANCE.md). A row that reads another column would cost a
+# query per row: tests/views/test_queries.py fails then, so add the column here.
+QUEUE_COLUMNS = (
+    "id", "shop_id", "order_id", "platform_refund_id", "kind", "reason", "requested_amount",
+    "state", "deadline_at", "deadline_owner", "assignee_id", "shop__name",
+    "order__platform_order_id", "order__buyer__nick", "order__buyer__mobile",
+    "order__buyer__is_vip", "assignee__username", "assignee__staff_profile__staff_number",
+)
+
+
 def case_queue(user) -> QuerySet[Case]:
     """The queue's rows: everything a row shows comes in the one query."""
     return cases_for_user(user).select_related(
         "shop", "order", "order__buyer", "assignee", "assignee__staff_profile"
-    )
+    ).only(*QUEUE_COLUMNS)
 
 
 def due_filter(due: str, now=None) -> Q:
@@ -118,7 +130,7 @@ def case_detail(user, pk: int) -> Case:
     """A case of the user's shops with all the detail page shows, or 404."""
     queryset = cases_for_user(user).select_related(
         "shop", "shop__policy", "order", "order__buyer", "assignee", "assignee__staff_profile",
-        "created_by", "exchange", "exchange__payout",
+        "exchange", "exchange__payout",
     ).prefetch_related(
         "order__lines",
         Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),

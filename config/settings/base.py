@@ -141,7 +141,9 @@ if DEBUG:
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-DJANGO_FSM_LOG_STORAGE_METHOD = "django_fsm_log.backends.SimpleBackend"
+# django-fsm-log's SimpleBackend (one StateLog row per transition, written at once), which the
+# set-based services can batch (refunds/fsmlog.py).
+DJANGO_FSM_LOG_STORAGE_METHOD = "refunds.fsmlog.BatchingBackend"
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"

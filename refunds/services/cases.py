@@ -12,7 +12,9 @@ code, never a request, can pass it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,8 +26,16 @@ from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
+from ..bulk import insert_many
 from ..deadlines import apply_deadline
-from ..exceptions import ActionNotAllowed, AmountError, CaseChanged, PermissionDeniedError
+from ..exceptions import (
+    ActionNotAllowed,
+    AmountError,
+    CaseChanged,
+    DomainError,
+    PermissionDeniedError,
+)
+from ..fsmlog import batched_state_logs
 from ..locks import lock_case, lock_order
 from ..models import (
     Case,
@@ -37,6 +47,7 @@ from ..models import (
     GoodsStatus,
     Order,
     OrderLine,
+    Payout,
     Refund,
     RefundDeduction,
     RefundStatus,
@@ -44,7 +55,7 @@ from ..models import (
 )
 from ..permissions import user_serves_shop
 from . import contacts, payouts
-from .money import clean_amount, ensure_refundable
+from .money import clean_amount, ensure_refundable, ensure_within, refundable_amounts
 
 Prepare = Callable[[Case, Order], tuple[list[str], dict[str, Any]]]
 
@@ -443,6 +454,162 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
     return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,
                 note=note or _("Refunded by the platform."), prepare=prepare, now=when,
                 locked=locked)
+
+
+# --- the platform's rules on many cases at once (the nightly sweep) --------------------------
+
+PLATFORM_RULES = ("agree", "close", "platform_refund")
+
+
+@dataclass
+class PlatformStep:
+    """One case a platform rule moves, for `cases_apply_platform_rules`.
+
+    `case` and `case.order` are rows the caller locked in its open transaction. After the
+    call, `error` says why this case was left as it was (None: it moved)."""
+
+    case: Case
+    transition: str  # one of PLATFORM_RULES
+    expected_state: str
+    note: str
+    close_reason: str = CloseReason.TIMEOUT
+    error: DomainError | None = None
+    amount: Decimal | None = field(default=None, repr=False)  # money it commits, once checked
+
+
+def cases_apply_platform_rules(*, steps: Sequence[PlatformStep],
+                               now: datetime | None = None) -> None:
+    """The platform's rules, as "system", on many locked cases at once: the set-based twin of
+    `case_agree`, `case_close` (timed out) and `case_platform_refund` with `actor=None` and
+    `locked=True`, for the nightly sweep (issue 6: 1,000 transitions a second).
+
+    Every case is checked as those services check it — the state it was selected in, the
+    django-fsm transition's sources and conditions, and, for the money it commits, the money
+    rule against its order read under the caller's lock, spending case after case from one
+    reading of all the orders (`refundable_amounts`) exactly as one call per case would. A
+    case that fails a check gets `step.error` and is left untouched; the others run their
+    django-fsm transition one by one, and what they change is written together: one UPDATE
+    of the cases per (state before, values set), one INSERT each of refunds, payouts, timeline
+    rows and django-fsm-log rows. Each row is the one the single-case service writes.
+
+    A platform refund that settles a refund approved earlier (pending or failed, with its
+    payout) is rare and goes through `case_platform_refund` itself, in a savepoint.
+
+    All of it happens in the caller's transaction: an unexpected error (or an UPDATE that
+    finds a case changed under the lock) raises, and the caller rolls the whole group back.
+    """
+    now = now or timezone.now()
+    if not transaction.get_connection().in_atomic_block:
+        raise ValueError("cases_apply_platform_rules needs the caller's transaction holding "
+                         "the row locks")
+    ready = [step for step in steps if _platform_step_allowed(step)]
+    settling = set(Refund.objects.filter(
+        case__in=[step.case.pk for step in ready if step.transition == "platform_refund"],
+        status__in=[RefundStatus.PENDING, RefundStatus.FAILED]).values_list("case_id", flat=True))
+    for step in [step for step in ready if step.case.pk in settling]:
+        ready.remove(step)
+        try:
+            with transaction.atomic():
+                case_platform_refund(case=step.case, note=step.note, now=now, locked=True,
+                                     expected_state=step.expected_state)
+        except DomainError as error:
+            step.error = error
+    ready = _spend_platform_money(ready)
+    if ready:
+        _write_platform_steps(ready, now)
+
+
+def _platform_step_allowed(step: PlatformStep) -> bool:
+    if step.transition not in PLATFORM_RULES:
+        raise ValueError(f"{step.transition!r} is not a platform rule")
+    case = step.case
+    if case.state != step.expected_state:
+        step.error = CaseChanged()
+    elif not can_proceed(getattr(case, step.transition)):
+        step.error = ActionNotAllowed(
+            _("“%(action)s” is not possible: the case is now “%(state)s”.")
+            % {"action": action_label(step.transition), "state": case.get_state_display()})
+    elif step.transition == "close" and step.close_reason not in CloseReason.values:
+        step.error = ActionNotAllowed(_("Choose why the case is closed."))
+    return step.error is None
+
+
+def _commits_money(step: PlatformStep) -> bool:
+    """Agreeing a refund-only request, or the platform paying a refund not approved yet."""
+    return step.transition == "platform_refund" or (
+        step.transition == "agree" and step.case.kind == CaseKind.REFUND_ONLY)
+
+
+def _spend_platform_money(steps: list[PlatformStep]) -> list[PlatformStep]:
+    """The money rule for every step that commits money, in the steps' order; returns the
+    steps that may go on."""
+    orders = {step.case.order.pk: step.case.order for step in steps if _commits_money(step)}
+    available = refundable_amounts(orders.values())
+    allowed = []
+    for step in steps:
+        if _commits_money(step):
+            order = step.case.order
+            try:
+                amount = clean_amount(step.case.requested_amount)
+                ensure_within(order, amount, available[order.pk])
+            except DomainError as error:
+                step.error = error
+                continue
+            available[order.pk] -= amount
+            step.amount = amount
+        allowed.append(step)
+    return allowed
+
+
+def _write_platform_steps(steps: list[PlatformStep], now: datetime) -> None:
+    stamp = timezone.now()  # updated_at, and the money rows' creation, as save() would set
+    refunds: list[Refund] = []
+    payout_rows = []
+    timeline = []
+    updates: dict[tuple, list[int]] = defaultdict(list)
+    with batched_state_logs():
+        for step in steps:
+            case, order = step.case, step.case.order
+            source = case.state
+            getattr(case, step.transition)(by=None, description=step.note or None)
+            values: dict[str, Any] = {}
+            if step.transition == "agree" and case.kind == CaseKind.REFUND_ONLY:
+                refund = Refund(case=case, order=order, amount=step.amount, approved_by=None)
+                refunds.append(refund)
+                payout_rows.append(payouts.build_payout_for_refund(refund=refund, actor=None,
+                                                                   now=stamp))
+                data = {"amount": str(refund.amount)}
+            elif step.transition == "agree":
+                case.return_address = values["return_address"] = case.shop.policy.return_address
+                data = {"return_address": case.return_address}
+            elif step.transition == "close":
+                case.close_reason = values["close_reason"] = step.close_reason
+                data = {"reason": step.close_reason}
+            else:  # the platform paid a refund nobody had approved: approved and paid at once
+                refund = Refund(case=case, order=order, amount=step.amount, approved_by=None,
+                                status=RefundStatus.PAID, payment_reference="PLATFORM",
+                                paid_at=now)
+                refunds.append(refund)
+                payout = payouts.build_payout_for_refund(refund=refund, actor=None, now=stamp)
+                payouts.settle_new_payout_paid(payout=payout, actor=None, now=now,
+                                               reference=refund.payment_reference)
+                payout_rows.append(payout)
+                data = {"amount": str(refund.amount), "by_platform": True}
+            apply_deadline(case, case.shop.policy, now)
+            values |= {"state": case.state, "updated_at": stamp, "deadline_at": case.deadline_at,
+                       "deadline_owner": case.deadline_owner,
+                       "deadline_rule": case.deadline_rule}
+            updates[(source, tuple(sorted(values.items())))].append(case.pk)
+            timeline.append(events.build_transition_event(
+                case=case, actor=None, transition=step.transition, from_state=source,
+                note=step.note, data=data, at=now))
+        Refund.objects.bulk_create(refunds)
+        Payout.objects.bulk_create(payout_rows)
+        for (source, values), case_ids in updates.items():
+            changed = Case.objects.filter(pk__in=case_ids, state=source).update(**dict(values))
+            if changed != len(case_ids):  # the caller's lock should have made this impossible
+                raise CaseChanged()
+        insert_many(timeline)
 
 
 # --- work on a case that does not change its state ---------------------------------------

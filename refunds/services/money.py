@@ -10,6 +10,7 @@ the same money. Call `ensure_refundable` only with the order row locked (see `re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum
@@ -55,6 +56,29 @@ def _order_sum(queryset, paid: Q | None = None) -> Coalesce:
     return Coalesce(Subquery(total, output_field=money), ZERO, output_field=money)
 
 
+def _sums(paid_too: bool) -> dict[str, Coalesce]:
+    """The money rule's sums per order: committed per source, and what of it is paid."""
+    compensation = Compensation.objects.filter(state__in=COUNTED_STATES)
+    reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS)
+    sums = {
+        "refunds": _order_sum(Refund.objects.all()),
+        "compensation": _order_sum(compensation),
+        "reimbursements": _order_sum(reimbursements),
+    }
+    if paid_too:
+        sums |= {
+            "refunds_paid": _order_sum(Refund.objects.all(), Q(status=RefundStatus.PAID)),
+            "compensation_paid": _order_sum(compensation, Q(state=CompensationState.PAID)),
+            "reimbursements_paid": _order_sum(reimbursements, Q(state=PayoutState.PAID)),
+        }
+    return sums
+
+
+def _figures(row: dict, keys) -> dict[str, Decimal]:
+    # SQLite sums decimals without their scale (188 for 188.00): put the fen back.
+    return {key: Decimal(row[f"sum_{key}"]).quantize(CENT) for key in keys}
+
+
 def money_breakdown(order: Order) -> dict[str, Decimal]:
     """The money rule's figures for one order, from one query.
 
@@ -62,21 +86,11 @@ def money_breakdown(order: Order) -> dict[str, Decimal]:
     `<source>_paid`; then the totals `refunded` (paid out), `pending` (committed, not paid
     yet) and `refundable` (what may still be promised).
     """
-    compensation = Compensation.objects.filter(state__in=COUNTED_STATES)
-    reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS)
-    sums = {
-        "refunds": _order_sum(Refund.objects.all()),
-        "refunds_paid": _order_sum(Refund.objects.all(), Q(status=RefundStatus.PAID)),
-        "compensation": _order_sum(compensation),
-        "compensation_paid": _order_sum(compensation, Q(state=CompensationState.PAID)),
-        "reimbursements": _order_sum(reimbursements),
-        "reimbursements_paid": _order_sum(reimbursements, Q(state=PayoutState.PAID)),
-    }
+    sums = _sums(paid_too=True)
     row = Order.objects.filter(pk=order.pk).annotate(
         **{f"sum_{key}": value for key, value in sums.items()}
     ).values(*(f"sum_{key}" for key in sums)).get()
-    # SQLite sums decimals without their scale (188 for 188.00): put the fen back.
-    figures = {key: Decimal(row[f"sum_{key}"]).quantize(CENT) for key in sums}
+    figures = _figures(row, sums)
     committed = figures["refunds"] + figures["compensation"] + figures["reimbursements"]
     paid_out = (figures["refunds_paid"] + figures["compensation_paid"]
                 + figures["reimbursements_paid"])
@@ -96,12 +110,34 @@ def money_summary(order: Order) -> dict[str, Decimal]:
 
 
 def refundable_amount(order: Order) -> Decimal:
-    return money_summary(order)["refundable"]
+    return refundable_amounts([order])[order.pk]
+
+
+def refundable_amounts(orders: Iterable[Order]) -> dict[int, Decimal]:
+    """`refundable_amount` of many orders in one query: {order id: still refundable}.
+
+    For the set-based services (the nightly sweep), which hold every one of these order rows
+    locked and then spend from the figures in memory, case after case, exactly as
+    `ensure_refundable` would one at a time."""
+    paid = {order.pk: order.paid_amount for order in orders}
+    if not paid:
+        return {}
+    sums = _sums(paid_too=False)
+    rows = Order.objects.filter(pk__in=paid).annotate(
+        **{f"sum_{key}": value for key, value in sums.items()}
+    ).values("pk", *(f"sum_{key}" for key in sums))
+    return {row["pk"]: max(paid[row["pk"]] - sum(_figures(row, sums).values(), ZERO), ZERO)
+            for row in rows}
 
 
 def ensure_refundable(order: Order, amount: Decimal) -> None:
     """Raise AmountError when `amount` is more than what is still refundable on `order`."""
-    available = refundable_amount(order)
+    ensure_within(order, amount, refundable_amount(order))
+
+
+def ensure_within(order: Order, amount: Decimal, available: Decimal) -> None:
+    """Raise AmountError when `amount` is more than `available`, what the caller read as
+    still refundable on `order` (row locked) minus what it has spent since."""
     if amount > available:
         raise AmountError(
             _(

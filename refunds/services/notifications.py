@@ -1,13 +1,16 @@
-"""In-app notifications (shown on the queue page) and the email that goes with each one.
+"""In-app notifications (shown on the queue page) and the email that goes with each one
+(or, for the nightly sweep, one email per person for the whole run: `Digest`).
 
 A notification exists at most once per person, case, kind and deadline (the model's unique
-constraint): whoever calls `notify` twice for the same deadline adds nothing and sends
+constraint): whoever notifies twice for the same deadline adds nothing and sends
 nothing the second time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -16,8 +19,11 @@ from django.core import mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from ..bulk import insert_many
 from ..models import Case, Notification
 from ..roles import SUPERVISOR
+
+logger = logging.getLogger(__name__)
 
 
 def case_recipients(case: Case, supervisors_by_shop: dict[int, list[User]] | None = None,
@@ -41,45 +47,127 @@ def case_recipients(case: Case, supervisors_by_shop: dict[int, list[User]] | Non
     return users
 
 
-def notify(*, users: Iterable[User], case: Case, kind: str, message: str, subject: str,
-           deadline_at: datetime | None) -> list[Notification]:
-    """Notify each user once for (case, kind, deadline); email the new ones after commit.
+@dataclass(frozen=True)
+class Notice:
+    """What `notify_many` tells: `message` to each of `users` about `case`."""
 
-    Returns the notifications created now (not those that already existed). One email per
-    recipient with an address, sent only if the caller's transaction commits.
+    users: Sequence[User]
+    case: Case
+    kind: str
+    message: str
+    subject: str
+    deadline_at: datetime | None
+
+
+def notify_many(notices: Sequence[Notice], digest: Digest | None = None) -> list[Notification]:
+    """Notify each notice's users once for (case, kind, deadline); email the new ones after
+    commit, only if the caller's transaction commits: one email per notification, or the
+    run's `digest`.
+
+    Three statements whatever the number of notices (the nightly sweep notifies thousands of
+    cases, docs/PERFORMANCE.md): who was already told, one insert of the others, and their
+    emails in one mail connection. Returns the notifications created now, not those that
+    already existed (their ids are not read back).
+
+    `digest`: a long run's emails, collected once committed and sent at its end, one per
+    address (`Digest`), instead of one email per notification.
     """
-    users = list(users)
-    # Those already told, then the others in one insert: two queries instead of two (and a
-    # savepoint) per person; the nightly sweep notifies thousands of cases (PERFORMANCE.md).
+    notices = [notice for notice in notices if notice.users]
+    if not notices:
+        return []
     told = set(Notification.objects.filter(
-        case=case, kind=kind, deadline_at=deadline_at, user__in=[user.pk for user in users],
-    ).values_list("user_id", flat=True))
-    created = [Notification(user=user, case=case, kind=kind, deadline_at=deadline_at,
-                            message=message) for user in users if user.pk not in told]
+        case__in={notice.case.pk for notice in notices},
+        kind__in={notice.kind for notice in notices},
+        user__in={user.pk for notice in notices for user in notice.users},
+    ).values_list("user_id", "case_id", "kind", "deadline_at"))
+    created: list[Notification] = []
+    for notice in notices:
+        for user in notice.users:
+            key = (user.pk, notice.case.pk, notice.kind, notice.deadline_at)
+            if key not in told:
+                told.add(key)
+                created.append(Notification(user=user, case=notice.case, kind=notice.kind,
+                                            deadline_at=notice.deadline_at,
+                                            message=notice.message))
     if created:
         try:
             with transaction.atomic():
-                Notification.objects.bulk_create(created)
-        except IntegrityError:  # someone notified one of them meanwhile: one by one, as before
-            created = []
-            for user in users:
-                notification, is_new = Notification.objects.get_or_create(
-                    user=user, case=case, kind=kind, deadline_at=deadline_at,
-                    defaults={"message": message},
-                )
-                if is_new:
-                    created.append(notification)
-    addresses = [n.user.email for n in created if n.user.email]
-    if addresses:
-        body = f"{message}\n\n{case.get_absolute_url()}"
+                insert_many(created)
+        except IntegrityError:  # someone notified one of them meanwhile: one by one
+            created = [notification for notice in notices for notification in _one_by_one(notice)]
+    texts = {}  # one text per notice, whoever receives it
+    for notice in notices:
+        texts[notice.case.pk, notice.kind] = (
+            notice.subject, f"{notice.message}\n\n{notice.case.get_absolute_url()}")
+    emails = [(*texts[notification.case_id, notification.kind], notification.user.email)
+              for notification in created if notification.user.email]
+    if emails and digest is not None:
+        transaction.on_commit(partial(digest.add, emails))
+    elif emails:
         # robust: a mail server that is down must not undo or stop the work already committed
-        transaction.on_commit(partial(_send, subject, body, addresses), robust=True)
+        transaction.on_commit(partial(_send, emails), robust=True)
     return created
 
 
-def _send(subject: str, body: str, addresses: list[str]) -> None:
+class Digest:
+    """The emails of a long run (the nightly sweep), one per address, sent when it ends.
+
+    A night can notify thousands of cases and each supervisor of a shop hears about every
+    one of them: one email per notification was thousands of emails per person (and a
+    quarter of the sweep's time). Each person gets one email listing what concerns them,
+    in the order it happened; the in-app notifications are unchanged, one per case. Only
+    committed work is collected (`notify_many` adds to it after commit).
+    """
+
+    def __init__(self, subject: Callable[[int], str]) -> None:
+        self.subject = subject  # the email's subject for a number of entries
+        self.entries: dict[str, list[tuple[str, str]]] = {}
+
+    def add(self, emails: list[tuple[str, str, str]]) -> None:
+        for subject, body, address in emails:
+            self.entries.setdefault(address, []).append((subject, body))
+
+    def messages(self) -> list[mail.EmailMessage]:
+        return [
+            mail.EmailMessage(
+                subject=self.subject(len(entries)),
+                body="\n\n\n".join(f"{subject}\n\n{body}" for subject, body in entries),
+                to=[address])
+            for address, entries in self.entries.items()
+        ]
+
+    def send(self) -> int:
+        """Send the emails; returns how many. A mail server that is down is logged, and
+        never undoes or stops what the run committed (as `on_commit(robust=True)`)."""
+        messages = self.messages()
+        self.entries = {}
+        if not messages:
+            return 0
+        try:
+            with mail.get_connection() as connection:
+                connection.send_messages(messages)
+        except Exception:  # noqa: BLE001 - the work is committed; the emails are a courtesy
+            logger.exception("could not send %s digest emails", len(messages))
+            return 0
+        return len(messages)
+
+
+def _one_by_one(notice: Notice) -> list[Notification]:
+    created = []
+    for user in notice.users:
+        notification, is_new = Notification.objects.get_or_create(
+            user=user, case=notice.case, kind=notice.kind, deadline_at=notice.deadline_at,
+            defaults={"message": notice.message},
+        )
+        if is_new:
+            created.append(notification)
+    return created
+
+
+def _send(emails: list[tuple[str, str, str]]) -> None:
+    """One message per (subject, body, address), all through one connection."""
     messages = [mail.EmailMessage(subject=subject, body=body, to=[address])
-                for address in addresses]
+                for subject, body, address in emails]
     with mail.get_connection() as connection:
         connection.send_messages(messages)
 

@@ -24,6 +24,7 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
+from ..labels import choice_label
 from ..locks import lock_payout
 from ..models import (
     Case,
@@ -73,15 +74,15 @@ def _route_for(order: Order, kind: str) -> tuple[str, str]:
     return PayoutRoute.ORIGINAL, ""
 
 
-def _create(*, case: Case, order: Order, kind: str, amount: Decimal, reason: str,
-            actor: User | None, now: datetime, route: str | None = None,
-            refund: Refund | None = None, compensation: Compensation | None = None) -> Payout:
+def _build(*, case: Case, order: Order, kind: str, amount: Decimal, reason: str,
+           actor: User | None, now: datetime, route: str | None = None,
+           refund: Refund | None = None, compensation: Compensation | None = None) -> Payout:
     default_route, account = _route_for(order, kind)
     route = route or default_route
     if route == PayoutRoute.ALIPAY and not account:
         raise ActionNotAllowed(_("The buyer has no Alipay account on record: pay by the "
                                  "original route or record the account first."))
-    return Payout.objects.create(
+    return Payout(
         shop_id=case.shop_id, order=order, case=case, kind=kind, refund=refund,
         compensation=compensation, amount=amount, reason=reason[:200], route=route,
         account=account if route == PayoutRoute.ALIPAY else "", created_by=actor,
@@ -89,13 +90,37 @@ def _create(*, case: Case, order: Order, kind: str, amount: Decimal, reason: str
     )
 
 
+def _create(**kwargs) -> Payout:
+    payout = _build(**kwargs)
+    payout.save(force_insert=True)
+    return payout
+
+
+def build_payout_for_refund(*, refund: Refund, actor: User | None,
+                            now: datetime | None = None) -> Payout:
+    """`payout_for_refund`, not saved yet (the set-based services insert many at once)."""
+    case = refund.case
+    return _build(case=case, order=refund.order, kind=PayoutKind.REFUND, amount=refund.amount,
+                  reason=_("Refund: %(reason)s") % {"reason": choice_label(case, "reason")},
+                  actor=actor, now=now or timezone.now(), refund=refund)
+
+
 def payout_for_refund(*, refund: Refund, actor: User | None,
                       now: datetime | None = None) -> Payout:
     """The payout finance makes for an approved refund (called where the refund is approved)."""
-    case = refund.case
-    return _create(case=case, order=refund.order, kind=PayoutKind.REFUND, amount=refund.amount,
-                   reason=_("Refund: %(reason)s") % {"reason": case.get_reason_display()},
-                   actor=actor, now=now or timezone.now(), refund=refund)
+    payout = build_payout_for_refund(refund=refund, actor=actor, now=now)
+    payout.save(force_insert=True)
+    return payout
+
+
+def settle_new_payout_paid(*, payout: Payout, actor: User | None, now: datetime,
+                           reference: str) -> None:
+    """A payout that is paid the moment it is made (the platform refunded the buyer itself):
+    the same `mark_paid` transition and fields as `settle_refund_payout`, before the row is
+    inserted. For the set-based services; the row has no batch to close."""
+    payout.mark_paid()
+    payout.settled_by, payout.settled_staff_number = actor, staff_number_of(actor)
+    payout.payment_reference, payout.paid_at = reference[:100], now
 
 
 def payout_for_compensation(*, compensation: Compensation, actor: User | None,

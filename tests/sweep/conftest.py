@@ -121,3 +121,17 @@ def received(shop) -> Case:
 
 def refund_pending(shop) -> Case:
     return svc.case_agree(case=requested_refund(shop), actor=None)
+
+
+# --- the run's emails -------------------------------------------------------------------------
+
+
+def mailed(outbox) -> list[tuple[str, str, str]]:
+    """(address, subject, body) of each entry of the digest emails: the sweep sends one email
+    per person per run, listing what it notified them of, one entry per notification."""
+    entries = []
+    for message in outbox:
+        for entry in message.body.split("\n\n\n"):
+            subject, _blank, body = entry.partition("\n\n")
+            entries.extend((address, subject, body) for address in message.to)
+    return entries

@@ -101,14 +101,15 @@ def test_failures_exit_1_after_the_others_are_done(shop, clock, sweep, monkeypat
     from refunds.services import sweep as sweep_service
 
     cases = [refused(shop) for _ in range(3)]
-    real_close = sweep_service.case_close
+    real_apply = sweep_service.cases_apply_platform_rules
 
-    def close(**kwargs):
-        if kwargs["case"].pk == cases[1].pk:
+    def apply(*, steps, now):
+        # the group of three fails, then each case is done on its own: only one fails again
+        if any(step.case.pk == cases[1].pk for step in steps):
             raise RuntimeError("disk on fire")
-        return real_close(**kwargs)
+        return real_apply(steps=steps, now=now)
 
-    monkeypatch.setattr(sweep_service, "case_close", close)
+    monkeypatch.setattr(sweep_service, "cases_apply_platform_rules", apply)
     clock.move_to(T0 + timedelta(days=30))
     run = sweep()
     assert run.code == 1
@@ -125,11 +126,11 @@ def test_call_command_raises_command_error_with_returncode_1(shop, clock, sweep,
 
     from refunds.services import sweep as sweep_service
 
-    def broken_close(**kwargs):
+    def broken_apply(**kwargs):
         raise RuntimeError("boom")
 
     refused(shop)
-    monkeypatch.setattr(sweep_service, "case_close", broken_close)
+    monkeypatch.setattr(sweep_service, "cases_apply_platform_rules", broken_apply)
     clock.move_to(T0 + timedelta(days=30))
     with pytest.raises(CommandError) as error:
         call_command("sweep_deadlines", stdout=StringIO(), stderr=StringIO())

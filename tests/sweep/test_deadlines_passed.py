@@ -28,6 +28,7 @@ from .conftest import (
     SHANGHAI,
     T0,
     awaiting_return,
+    mailed,
     received,
     refund_pending,
     refused,
@@ -190,14 +191,15 @@ def test_a_case_that_breaks_mid_way_is_rolled_back_alone(shop, clock, sweep, mon
     """The close is written, then something fails in the same case: the close is undone."""
     victim = refused(shop)
     survivor = awaiting_return(shop)
-    real_notify = sweep_service.notify
+    real_notify = sweep_service.notify_many
 
-    def broken_notify(**kwargs):
-        if kwargs["case"].pk == victim.pk:
+    def broken_notify(notices, **kwargs):
+        # after the close is written: the group is undone, then each case is done on its own
+        if any(notice.case.pk == victim.pk for notice in notices):
             raise RuntimeError("mail queue full")
-        return real_notify(**kwargs)
+        return real_notify(notices, **kwargs)
 
-    monkeypatch.setattr(sweep_service, "notify", broken_notify)
+    monkeypatch.setattr(sweep_service, "notify_many", broken_notify)
     clock.move_to(victim.deadline_at + MINUTE)
     run = sweep()
 
@@ -248,8 +250,11 @@ def test_second_run_changes_nothing(shop, clock, sweep, people):
                                        deadline_at=payout_due).count() == 4
     actions = Notification.objects.filter(kind=NotificationKind.DEADLINE_ACTION)
     assert actions.count() == 6 * 3 + 1  # three supervisors per case, plus the assignee
-    assert sorted(m.to[0] for m in mail.outbox
-                  if f"#{cases[0].pk}: deadline passed" in m.subject) == [
+    assert sorted(address for address, subject, _body in mailed(mail.outbox)
+                  if f"#{cases[0].pk}: deadline passed" in subject) == [
+        "agent_x@example.com", "sup_a@example.com", "sup_both@example.com"]
+    # one email per person for the whole run
+    assert sorted(m.to[0] for m in mail.outbox) == [
         "agent_x@example.com", "sup_a@example.com", "sup_both@example.com"]
 
     snapshot = (

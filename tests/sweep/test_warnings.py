@@ -9,7 +9,7 @@ from django.core import mail
 from refunds.models import Case, CaseEvent, Notification, NotificationKind
 from refunds.services import cases as svc
 
-from .conftest import MINUTE, requested_refund
+from .conftest import MINUTE, mailed, requested_refund
 
 WARNINGS = {"kind": NotificationKind.DEADLINE_WARNING}
 
@@ -48,12 +48,20 @@ def test_assignee_and_the_shops_supervisors_are_warned_once(shop, other_shop, cl
     assert "must act by 2026-11-07 10:00" in message and "agree_shipped_days" in message
     assert case.order.platform_order_id in message
 
-    mine = sorted(m.to for m in mail.outbox if f"Case #{case.pk}:" in m.subject)
-    assert mine == [["agent_x@example.com"], ["sup_a@example.com"], ["sup_both@example.com"]]
-    assert all(case.get_absolute_url() in m.body and "must act by" in m.body
-               for m in mail.outbox if f"Case #{case.pk}:" in m.subject)
-    other_mail = sorted(m.to[0] for m in mail.outbox if f"Case #{case.pk}:" not in m.subject)
+    # one email per person for the run, one entry per notification (a digest)
+    assert sorted(address for m in mail.outbox for address in m.to) == [
+        "agent_x@example.com", "sup_a@example.com", "sup_b@example.com", "sup_both@example.com"]
+    entries = mailed(mail.outbox)
+    mine = sorted(address for address, subject, _body in entries
+                  if subject.startswith(f"Case #{case.pk}:"))
+    assert mine == ["agent_x@example.com", "sup_a@example.com", "sup_both@example.com"]
+    assert all(case.get_absolute_url() in body and "must act by" in body
+               for _address, subject, body in entries if subject.startswith(f"Case #{case.pk}:"))
+    other_mail = sorted(address for address, subject, _body in entries
+                        if not subject.startswith(f"Case #{case.pk}:"))
     assert other_mail == ["sup_b@example.com", "sup_both@example.com"]
+    both = next(m for m in mail.outbox if m.to == ["sup_both@example.com"])
+    assert "2 cases need attention" in both.subject
 
     case.refresh_from_db()
     assert case.warned_deadline_at == case.deadline_at
@@ -71,7 +79,8 @@ def test_a_supervisor_who_is_also_the_assignee_is_warned_once(shop, clock, sweep
     clock.move_to(case.deadline_at - timedelta(hours=1))
     sweep()
     assert Notification.objects.filter(case=case, user=people["sup_a"]).count() == 1
-    assert [m.to for m in mail.outbox].count(["sup_a@example.com"]) == 1
+    assert [address for address, _subject, _body in mailed(mail.outbox)].count(
+        "sup_a@example.com") == 1
 
 
 def test_a_new_deadline_is_warned_again(shop, clock, sweep, people):
@@ -91,6 +100,7 @@ def test_a_new_deadline_is_warned_again(shop, clock, sweep, people):
     assert set(Notification.objects.filter(**WARNINGS).values_list("deadline_at", flat=True)) == {
         first_deadline, new_deadline}
     assert len(mail.outbox) == emails + 2  # the two supervisors with an address
+    assert all(f"Case #{case.pk}:" in body for body in (m.body for m in mail.outbox[emails:]))
     case.refresh_from_db()
     assert case.warned_deadline_at == new_deadline
 

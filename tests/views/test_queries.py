@@ -21,17 +21,18 @@ from tests.factories import BuyerFactory, OrderFactory, make_case, make_staff
 
 from .helpers import row_ids
 
-# Measured (10): session, user (with the 工号 of the navbar: refunds.authentication), the
-# user's shop ids, the paginator's count, the unread notifications, the user's and the
-# groups' permissions, the filter form's shop and assignee choices, the page's rows (one
-# query with shop, order, buyer, assignee and 工号 joined).
-QUEUE_QUERIES = 10
-# Measured (12, agent): session, user (with the 工号 of the navbar), shop ids, the case
-# (shop, policy, order, buyer, assignee, created_by joined), its order lines, its events
-# (+ actors), its refunds, the permissions (user + groups), the money aggregate, the contact
-# card's canned replies and the buyer's contacts (12).
-# The supervisor's page adds the assign form's colleague choices (13).
-DETAIL_QUERIES_AGENT = 12
+# Measured (9): session, user (with the 工号 of the navbar: refunds.authentication), the
+# user's shop ids, the paginator's count, the unread notifications, the permissions (the
+# user's and the groups' in one query: refunds.authentication), the filter form's shop and
+# assignee choices, the page's rows (one query with shop, order, buyer, assignee and 工号
+# joined).
+QUEUE_QUERIES = 9
+# Measured (11, agent): session, user (with the 工号 of the navbar), shop ids, the case
+# (shop, policy, order, buyer, assignee, exchange joined), its order lines, its events
+# (+ actors), its refunds, the permissions (user + groups, one query), the money aggregate,
+# the contact card's canned replies and the buyer's contacts (11).
+# The supervisor's page adds the assign form's colleague choices (12).
+DETAIL_QUERIES_AGENT = 11
 DETAIL_QUERIES_SUPERVISOR = DETAIL_QUERIES_AGENT + 1
 
 

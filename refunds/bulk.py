@@ -1,0 +1,36 @@
+"""`insert_many`: the ORM's bulk_create for rows whose ids nobody reads back.
+
+`QuerySet.bulk_create` compiles one INSERT with a placeholder per value of every row (and
+asks for the new ids back); for the nightly sweep's thousands of timeline, django-fsm-log and
+notification rows that compilation was as costly as the database's work (docs/PERFORMANCE.md).
+Here the statement is compiled once and sent with `executemany`; every value still goes through
+its field's `pre_save` and `get_db_prep_save`, exactly as `save()` and `bulk_create` adapt it
+(auto_now_add times, JSON, decimals, time zones). No signals are sent, as with bulk_create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connections, models, router
+
+
+def insert_many(rows: Sequence[models.Model]) -> None:
+    """Insert unsaved instances of one model (primary keys left to the database; the
+    instances' `pk` stays None). Their foreign keys must point at saved rows."""
+    if not rows:
+        return
+    model = type(rows[0])
+    if any(type(row) is not model for row in rows):
+        raise TypeError("insert_many takes instances of one model")
+    connection = connections[router.db_for_write(model)]
+    fields = [field for field in model._meta.concrete_fields
+              if not (field.primary_key and getattr(rows[0], field.attname) is None)]
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(model._meta.db_table)} "
+           f"({', '.join(quote(field.column) for field in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    params = [[field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+              for row in rows]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
