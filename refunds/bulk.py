@@ -3,9 +3,10 @@
 `QuerySet.bulk_create` compiles one INSERT with a placeholder per value of every row (and
 asks for the new ids back); for the nightly sweep's thousands of timeline, django-fsm-log and
 notification rows that compilation was as costly as the database's work (docs/PERFORMANCE.md).
-Here the statement is compiled once and sent with `executemany`; every value still goes through
-its field's `pre_save` and `get_db_prep_save`, exactly as `save()` and `bulk_create` adapt it
-(auto_now_add times, JSON, decimals, time zones). No signals are sent, as with bulk_create.
+Here the statement is compiled once and sent with `executemany` (`COPY` on PostgreSQL); every
+value still goes through its field's `pre_save` and `get_db_prep_save`, exactly as `save()`
+and `bulk_create` adapt it (auto_now_add times, JSON, decimals, time zones). No signals are
+sent, as with bulk_create; a constraint violation raises Django's IntegrityError, as always.
 """
 
 from __future__ import annotations
@@ -33,4 +34,13 @@ def insert_many(rows: Sequence[models.Model]) -> None:
     params = [[field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
               for row in rows]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            # COPY: the rows stream in one statement (executemany still runs one INSERT per
+            # row on the server: three times slower here).
+            copy_sql = (f"COPY {quote(model._meta.db_table)} "
+                        f"({', '.join(quote(field.column) for field in fields)}) FROM STDIN")
+            with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+                for values in params:
+                    copy.write_row(values)
+        else:
+            cursor.executemany(sql, params)

@@ -184,3 +184,16 @@ def test_insert_many_adapts_values_like_save(shop, agent):
     insert_many([])  # nothing to do
     with pytest.raises(TypeError):
         insert_many([Notification(user=agent, case=case, kind="x", message=""), case])
+
+
+def test_insert_many_raises_integrity_error_on_a_duplicate(shop, agent):
+    """notify_many relies on it to fall back to one notification at a time."""
+    from django.db import IntegrityError
+
+    case = requested_refund(shop)
+    row = {"user": agent, "case": case, "kind": NotificationKind.DEADLINE_WARNING,
+           "deadline_at": timezone.now(), "message": "once"}
+    insert_many([Notification(**row)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many([Notification(**row)])
+    assert Notification.objects.filter(case=case).count() == 1
