@@ -22,11 +22,14 @@ def insert_many(rows: Sequence[models.Model]) -> None:
     if not rows:
         return
     model = type(rows[0])
-    if any(type(row) is not model for row in rows):
-        raise TypeError("insert_many takes instances of one model")
+    if any(type(row) is not model or row.pk is not None for row in rows):
+        raise TypeError("insert_many takes new instances (no primary key) of one model")
     connection = connections[router.db_for_write(model)]
-    fields = [field for field in model._meta.concrete_fields
-              if not (field.primary_key and getattr(rows[0], field.attname) is None)]
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    if any(getattr(field, "generated", False)
+           or field.db_default is not models.NOT_PROVIDED for field in fields):
+        raise TypeError(f"{model.__name__} has database-computed columns: use bulk_create")
+    connection.validate_no_broken_transaction()
     quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(model._meta.db_table)} "
            f"({', '.join(quote(field.column) for field in fields)}) "
@@ -36,7 +39,8 @@ def insert_many(rows: Sequence[models.Model]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: the rows stream in one statement (executemany still runs one INSERT per
-            # row on the server: three times slower here).
+            # row on the server: three times slower here). It goes to the driver's cursor,
+            # so Django's query log and execute_wrappers do not see it.
             copy_sql = (f"COPY {quote(model._meta.db_table)} "
                         f"({', '.join(quote(field.column) for field in fields)}) FROM STDIN")
             with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:

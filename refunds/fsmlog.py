@@ -2,9 +2,10 @@
 
 Outside a batch this is django-fsm-log's own SimpleBackend: every transition writes its
 `StateLog` row at once (one INSERT). Inside `batched_state_logs()` the rows are collected and
-written with one `executemany` when the block ends — the nightly sweep moves thousands of cases
-and one INSERT per transition was a third of its statements (docs/PERFORMANCE.md). Either way
-the rows are written in the caller's transaction, so they are undone with it.
+written with one statement when the block ends (`refunds.bulk.insert_many`): the nightly
+sweep moves thousands of cases and one INSERT per transition was a third of its statements
+(docs/PERFORMANCE.md). Either way the rows are written in the caller's transaction, so they
+are undone with it.
 
 Settings: ``DJANGO_FSM_LOG_STORAGE_METHOD = "refunds.fsmlog.BatchingBackend"``.
 """

@@ -27,36 +27,12 @@ def lock_case(case_id: int) -> tuple[Case, Order]:
     return case, order
 
 
-def try_lock_case(case_id: int) -> tuple[Case, Order] | None:
-    """`lock_case` for nightly commands: None at once if anyone else holds either row.
-
-    Same order (the order row, then the case), but `skip_locked`: a case someone is working
-    on right now, or that a concurrent run is handling, is left for the next run instead
-    of waited for.
-    """
-    order_id = Case.objects.filter(pk=case_id).values_list("order_id", flat=True).first()
-    if order_id is None:
-        return None
-    order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
-    if order is None:
-        return None
-    case = (
-        Case.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("shop__policy")
-        .filter(pk=case_id)
-        .first()
-    )
-    if case is None:
-        return None
-    case.order = order
-    return case, order
-
-
 def try_lock_cases(case_ids: list[int]) -> dict[int, tuple[Case, Order]]:
-    """`try_lock_case` for a group of cases at once (the nightly sweep): their order rows in
-    pk order, then the cases in pk order, each `skip_locked`; two queries for the group
-    instead of three per case. Returns {case id: (case, order)} for the cases it could lock,
-    with the shop's policy and the assignee read too; the others are held by someone else.
+    """Lock a group of cases for a nightly command (the sweep), never waiting: their order
+    rows in pk order, then the cases in pk order, each `skip_locked` — a case someone is
+    working on right now, or that a concurrent run is handling, is left for the next run.
+    Returns {case id: (case, order)} for the cases it could lock, with the shop's policy and
+    the assignee read too; the others are held by someone else.
 
     The locks last until the caller's transaction ends, and this never waits for a lock, so
     holding several cases at once cannot deadlock with a service locking one of them.

@@ -95,8 +95,11 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a concurrent writer instead of failing at once with "database is locked".
+    # Wait for a concurrent writer instead of failing at once with "database is locked":
+    # `timeout`, and transactions that take the write lock when they begin (a deferred one
+    # that reads first and then writes is refused at once while the nightly sweep writes).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,5 +1,5 @@
-"""In-app notifications (shown on the queue page) and the email that goes with each one
-(or, for the nightly sweep, one email per person for the whole run: `Digest`).
+"""In-app notifications (shown on the queue page), emailed as a digest: one email per person
+per run of the nightly sweep (`Digest`).
 
 A notification exists at most once per person, case, kind and deadline (the model's unique
 constraint): whoever notifies twice for the same deadline adds nothing and sends
@@ -59,18 +59,14 @@ class Notice:
     deadline_at: datetime | None
 
 
-def notify_many(notices: Sequence[Notice], digest: Digest | None = None) -> list[Notification]:
-    """Notify each notice's users once for (case, kind, deadline); email the new ones after
-    commit, only if the caller's transaction commits: one email per notification, or the
-    run's `digest`.
+def notify_many(notices: Sequence[Notice], *, digest: Digest) -> list[Notification]:
+    """Notify each notice's users once for (case, kind, deadline); their emails join
+    `digest` once the caller's transaction commits (nothing is emailed for work rolled back).
 
     Three statements whatever the number of notices (the nightly sweep notifies thousands of
-    cases, docs/PERFORMANCE.md): who was already told, one insert of the others, and their
-    emails in one mail connection. Returns the notifications created now, not those that
-    already existed (their ids are not read back).
-
-    `digest`: a long run's emails, collected once committed and sent at its end, one per
-    address (`Digest`), instead of one email per notification.
+    cases, docs/PERFORMANCE.md): who was already told, then one insert of the others. Returns
+    the notifications created now, not those that already existed (their ids are not read
+    back).
     """
     notices = [notice for notice in notices if notice.users]
     if not notices:
@@ -99,57 +95,69 @@ def notify_many(notices: Sequence[Notice], digest: Digest | None = None) -> list
     for notice in notices:
         texts[notice.case.pk, notice.kind] = (
             notice.subject, f"{notice.message}\n\n{notice.case.get_absolute_url()}")
-    emails = [(*texts[notification.case_id, notification.kind], notification.user.email)
+    emails = [DigestEntry(notification.user.email, notification.case_id,
+                          *texts[notification.case_id, notification.kind])
               for notification in created if notification.user.email]
-    if emails and digest is not None:
-        transaction.on_commit(partial(digest.add, emails))
-    elif emails:
-        # robust: a mail server that is down must not undo or stop the work already committed
-        transaction.on_commit(partial(_send, emails), robust=True)
+    if emails:
+        transaction.on_commit(partial(digest.add, emails), robust=True)
     return created
 
 
+@dataclass(frozen=True)
+class DigestEntry:
+    address: str
+    case_id: int
+    subject: str
+    body: str
+
+
 class Digest:
-    """The emails of a long run (the nightly sweep), one per address, sent when it ends.
+    """The emails of a long run (the nightly sweep): one per person, listing what concerns
+    them, instead of one per notification.
 
     A night can notify thousands of cases and each supervisor of a shop hears about every
     one of them: one email per notification was thousands of emails per person (and a
-    quarter of the sweep's time). Each person gets one email listing what concerns them,
-    in the order it happened; the in-app notifications are unchanged, one per case. Only
-    committed work is collected (`notify_many` adds to it after commit).
+    quarter of the sweep's time). The in-app notifications are unchanged, one per case. Only
+    committed work is collected (`notify_many` adds to it on commit); `send` empties it.
     """
 
-    def __init__(self, subject: Callable[[int], str]) -> None:
-        self.subject = subject  # the email's subject for a number of entries
-        self.entries: dict[str, list[tuple[str, str]]] = {}
+    MAX_ENTRIES = 100  # per email; the rest is counted, and listed on the queue page
 
-    def add(self, emails: list[tuple[str, str, str]]) -> None:
-        for subject, body, address in emails:
-            self.entries.setdefault(address, []).append((subject, body))
+    def __init__(self, subject: Callable[[int], str], more: Callable[[int], str]) -> None:
+        self.subject = subject  # the subject for a number of cases
+        self.more = more  # the last line when entries were left out: "… and N more"
+        self.entries: dict[str, list[DigestEntry]] = {}
+        self.sent = 0
+        self.failed: list[str] = []  # addresses whose email could not be sent
 
-    def messages(self) -> list[mail.EmailMessage]:
-        return [
-            mail.EmailMessage(
-                subject=self.subject(len(entries)),
-                body="\n\n\n".join(f"{subject}\n\n{body}" for subject, body in entries),
-                to=[address])
-            for address, entries in self.entries.items()
-        ]
+    def add(self, emails: list[DigestEntry]) -> None:
+        for entry in emails:
+            self.entries.setdefault(entry.address, []).append(entry)
 
-    def send(self) -> int:
-        """Send the emails; returns how many. A mail server that is down is logged, and
-        never undoes or stops what the run committed (as `on_commit(robust=True)`)."""
-        messages = self.messages()
-        self.entries = {}
-        if not messages:
-            return 0
-        try:
-            with mail.get_connection() as connection:
-                connection.send_messages(messages)
-        except Exception:  # noqa: BLE001 - the work is committed; the emails are a courtesy
-            logger.exception("could not send %s digest emails", len(messages))
-            return 0
-        return len(messages)
+    def message(self, address: str, entries: list[DigestEntry]) -> mail.EmailMessage:
+        shown = entries[:self.MAX_ENTRIES]
+        parts = [f"{entry.subject}\n\n{entry.body}" for entry in shown]
+        if len(entries) > len(shown):
+            parts.append(self.more(len(entries) - len(shown)))
+        return mail.EmailMessage(subject=self.subject(len({e.case_id for e in entries})),
+                                 body="\n\n\n".join(parts), to=[address])
+
+    def send(self) -> None:
+        """Send what was collected, one email at a time: an address the server refuses, or a
+        server that is down, is logged and counted in `failed`, and never undoes or stops
+        what the run committed, nor the others' emails."""
+        entries, self.entries = self.entries, {}
+        if not entries:
+            return
+        connection = mail.get_connection()  # each send opens (and closes) it: a server
+        for address, mine in entries.items():  # that drops one does not lose the others
+            try:
+                connection.send_messages([self.message(address, mine)])
+            except Exception:  # noqa: BLE001 - the work is committed; report, go on
+                logger.exception("could not send the digest email to %s", address)
+                self.failed.append(address)
+            else:
+                self.sent += 1
 
 
 def _one_by_one(notice: Notice) -> list[Notification]:
@@ -162,14 +170,6 @@ def _one_by_one(notice: Notice) -> list[Notification]:
         if is_new:
             created.append(notification)
     return created
-
-
-def _send(emails: list[tuple[str, str, str]]) -> None:
-    """One message per (subject, body, address), all through one connection."""
-    messages = [mail.EmailMessage(subject=subject, body=body, to=[address])
-                for subject, body, address in emails]
-    with mail.get_connection() as connection:
-        connection.send_messages(messages)
 
 
 def notifications_mark_read(*, user: User, notification_id: int | None = None,

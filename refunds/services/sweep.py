@@ -1,7 +1,8 @@
 """The nightly deadline sweep (DOMAIN.md, "Platform deadlines").
 
-When a deadline passes, the platform acts on its own. We apply the same rule first, through
-the same services staff use, as the platform (actor=None: staff number SYSTEM on the
+When a deadline passes, the platform acts on its own. We apply the same rule first, with the
+same transitions, checks and timeline rows as the services staff use (their set-based twin,
+`cases_apply_platform_rules`), as the platform (actor=None: staff number SYSTEM on the
 timeline), with a note naming the policy deadline that passed:
 
 | state past its deadline      | what the platform does                         |
@@ -22,16 +23,20 @@ a group never waits, so it cannot deadlock with a service), the state and the de
 re-checked on the locked rows, and the whole group goes through one call of the set-based
 service `cases_apply_platform_rules` — the same django-fsm transitions, checks, money rule and
 timeline rows as `case_agree`/`case_close`/`case_platform_refund`, written with one statement
-per table instead of fifteen per case. A case the money rule refuses is reported and its
-people notified; the others go on. If anything else fails in a group, the group is undone
-and done again one case per transaction, so the failure stays with its case. What a run
+per table instead of fifteen per case. A case the service refuses (the money rule, a state
+it can no longer leave) is reported and its people notified; the others go on. If anything
+else fails in a group, the group is undone and done again one case per transaction, so the
+failure stays with its case. What a run
 reports is only ever what was committed. A second run, or two runs at once, change nothing
 more.
 
-The price of a group: its rows stay locked until it commits (a few hundred milliseconds for
-200 cases on this machine); staff acting on one of them wait that long. On SQLite, which has
-one writer at a time, every staff write waits for it: `--commit-every 20` is gentler during
-working hours.
+The price of a group: its rows stay locked until it commits (about 200 milliseconds for 200
+cases on this machine); staff acting on one of them wait that long. On SQLite, which has one
+writer at a time, every staff write waits for it (transactions begin IMMEDIATE, see
+config/settings/base.py): `--commit-every 20` is gentler during working hours.
+
+Emails: one digest per person per phase of the run (`Digest`), sent as soon as the phase
+is done, listing what was committed; the in-app notifications are one per case.
 """
 
 from __future__ import annotations
@@ -163,7 +168,8 @@ class SweepReport:
     warning_notifications: int = 0
     skipped: int = 0
     failures: list[Outcome] = field(default_factory=list)
-    emails: int = 0  # digest emails sent at the end of the run (once committed)
+    emails: int = 0  # digest emails sent (once committed)
+    email_failures: list[str] = field(default_factory=list)  # addresses that could not be sent
 
     @property
     def applied_total(self) -> int:
@@ -204,10 +210,8 @@ def sweep_deadlines(*, now: datetime | None = None, dry_run: bool = False,
         _run_phases(sweep, chunk_size=chunk_size, commit_every=commit_every,
                     on_progress=on_progress)
     finally:
-        # What was committed is emailed, even when the run stops half way: after the digest
-        # has collected it (each group adds to it once committed; at once outside a
-        # transaction, after the caller's commit inside one).
-        transaction.on_commit(sweep.send_digest, robust=True)
+        # What was committed is emailed, even when the run stops half way.
+        sweep.send_digest()
     return sweep.report
 
 
@@ -235,9 +239,11 @@ def _run_phases(sweep: _Sweep, *, chunk_size: int, commit_every: int,
                 for group in groups:
                     sweep.run_group(group, handle)
             for group in groups:
-                done += len(group)
-                if on_progress is not None:
-                    on_progress(str(label), done, total)
+                for _item in group:  # once per case: the caller prints every N cases
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(str(label), done, total)
+        sweep.send_digest()  # each phase's emails as soon as it is done
 
 
 # --- texts ------------------------------------------------------------------------------------
@@ -292,36 +298,51 @@ class _Sweep:
         self.supervisors: dict[int, list[User]] = {}  # shop id → its supervisors, read once
         self.planned_money: Counter = Counter()  # dry run: order id → money it would commit
         # one email per person for the whole run, sent at its end
-        self.digest = Digest(subject=lambda count: ngettext(
-            "After-sales desk: %(count)s case needs attention (nightly sweep)",
-            "After-sales desk: %(count)s cases need attention (nightly sweep)", count)
+        self.digest = Digest(
+            subject=lambda count: ngettext(
+                "After-sales desk: %(count)s case needs attention (nightly sweep)",
+                "After-sales desk: %(count)s cases need attention (nightly sweep)", count)
+            % {"count": count},
+            more=lambda count: ngettext(
+                "… and %(count)s more notification: see the queue page.",
+                "… and %(count)s more notifications: see the queue page.", count)
             % {"count": count})
 
     def run_group(self, group: list[tuple[int, str]], handle: GroupHandler) -> None:
         """Handle a group of cases in one transaction; if anything in it fails, undo the group
         and handle its cases again one transaction each, so the failure stays with its case."""
-        try:
-            with transaction.atomic():
-                outcomes = handle(group, try_lock_cases([case_id for case_id, _state in group]))
-        except Exception:  # noqa: BLE001 - e.g. the commit failed: nothing of it was written
-            if len(group) > 1:
+        if len(group) == 1:
+            outcomes = [self._one(group[0], handle)]
+        else:
+            try:
+                with transaction.atomic():
+                    outcomes = handle(group, try_lock_cases([pk for pk, _state in group]))
+            except Exception:  # noqa: BLE001 - e.g. the commit failed: nothing was written
                 logger.exception("sweep: a group of %s cases failed; doing them one by one",
                                  len(group))
-            outcomes = [self._one(item, handle) for item in group]
+                outcomes = [self._one(item, handle) for item in group]
         for outcome in outcomes:
             self._count(outcome)
 
     def send_digest(self) -> None:
-        self.report.emails = self.digest.send()
+        """Email what the digest collected: at once outside a transaction, or after the
+        caller's commit inside one (the groups add to it when they commit, in order)."""
+        def send() -> None:
+            self.digest.send()
+            self.report.emails, self.report.email_failures = self.digest.sent, self.digest.failed
+
+        transaction.on_commit(send, robust=True)
 
     def _one(self, item: tuple[int, str], handle: GroupHandler) -> Outcome:
         case_id, state = item
+        action = WARN if handle == self.warn_group else ACTION_FOR_STATE.get(state, WARN)
         try:
             with transaction.atomic():
                 outcomes = handle([item], try_lock_cases([case_id]))
+        except CaseChanged:  # found changed when written, under the lock: leave it
+            return Outcome(case_id, action, SKIPPED, _("changed since it was selected"))
         except Exception as error:  # noqa: BLE001 - one broken case must not stop the night
             logger.exception("sweep: case %s failed", case_id)
-            action = WARN if handle == self.warn_group else ACTION_FOR_STATE.get(state, WARN)
             return Outcome(case_id, action, FAILED, f"{type(error).__name__}: {error}")
         return outcomes[0] if outcomes else Outcome(case_id, WARN, SKIPPED)
 
@@ -413,13 +434,10 @@ class _Sweep:
             % {"case": case.pk, "deadline": _local(case.deadline_at)})
 
     def plan_overdue(self, case: Case, state: str) -> None:
-        """Dry run: what `overdue_group` would do to this case, reading only."""
+        """Dry run: what `overdue_group` would do, money rule included, reading only."""
         action = ACTION_FOR_STATE.get(state)
-        if action is not None:
-            self._plan_overdue(case, action)
-
-    def _plan_overdue(self, case: Case, action: str) -> None:
-        """Dry run: what `_apply` would do, money rule included, reading only."""
+        if action is None:
+            return
         if action == PAYOUT_OVERDUE:
             self.report.payouts_overdue += 1
             self._emit(Outcome(case.pk, action, OVERDUE, deadline_passed_text(case,
@@ -529,9 +547,6 @@ class _Sweep:
                     "deadline": _local(case.deadline_at), "count": count}, notified=count)
         return [outcomes[case_id] for case_id, _state in group]
 
-    def plan_warning(self, case: Case, state: str) -> None:
-        self._plan_warning(case)
-
     def _due_soon(self, case: Case) -> bool:
         if not case.is_open or case.deadline_at is None:
             return False
@@ -539,7 +554,8 @@ class _Sweep:
         return (self.now <= case.deadline_at <= self.now + window
                 and case.warned_deadline_at != case.deadline_at)
 
-    def _plan_warning(self, case: Case) -> None:
+    def plan_warning(self, case: Case, state: str) -> None:
+        """Dry run: whether `warn_group` would warn this case, and how many people."""
         if not self._due_soon(case):
             return
         users = self._recipients(case)

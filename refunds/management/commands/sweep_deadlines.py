@@ -54,8 +54,8 @@ class Command(BaseCommand):
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
                             help="cases read per query")
         parser.add_argument("--commit-every", type=int, default=COMMIT_EVERY, metavar="N",
-                            help="cases per transaction, each in a savepoint of its own "
-                                 "(1: a transaction per case)")
+                            help="cases per transaction (1: a transaction per case); a "
+                                 "group that fails is done again case by case")
 
     def handle(self, *args, dry_run: bool, now: str | None, progress_every: int,
                chunk_size: int, commit_every: int, verbosity: int, **options):
@@ -90,6 +90,10 @@ class Command(BaseCommand):
         self.end_progress()
         style = self.style.ERROR if report.failures else self.style.SUCCESS
         self.stdout.write(style(report.summary()))
+        if report.email_failures:
+            self.stderr.write(self.style.WARNING(
+                _("Could not send the email to %(addresses)s: their notifications are on the "
+                  "queue page.") % {"addresses": ", ".join(report.email_failures)}))
         if report.failures:
             raise CommandError(
                 ngettext("%(count)s case failed (listed above).",
