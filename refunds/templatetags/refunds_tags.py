@@ -2,9 +2,9 @@ from datetime import timedelta
 
 from django import template
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from ..labels import choice_label
 from ..models import CaseState
 
 register = template.Library()
@@ -75,19 +75,8 @@ def outcome_label(value: str) -> str:
     return ContactOutcome(value).label if value in ContactOutcome.values else value
 
 
-_CHOICE_LABELS: dict[tuple, dict] = {}
-
-
 @register.filter
 def display(obj, field_name: str):
-    """`{{ case|display:"state" }}` is `case.get_state_display()`, read from a dict of the
-    field's labels made once per language: Django's method translates every label of the
-    field on each call, which was a fifth of the queue page's time (docs/PERFORMANCE.md)."""
-    model = type(obj)
-    key = (model, field_name, get_language())
-    labels = _CHOICE_LABELS.get(key)
-    if labels is None:
-        field = model._meta.get_field(field_name)
-        labels = _CHOICE_LABELS[key] = {value: str(label) for value, label in field.flatchoices}
-    value = getattr(obj, field_name)
-    return labels.get(value, value)
+    """`{{ case|display:"state" }}` is `case.get_state_display()`, without its cost
+    (`refunds.labels.choice_label`)."""
+    return choice_label(obj, field_name)
