@@ -236,9 +236,9 @@ def _run_phases(sweep: _Sweep, *, chunk_size: int, commit_every: int,
                 groups = [chunk]
             else:
                 groups = [chunk[start:start + step] for start in range(0, len(chunk), step)]
-                for group in groups:
-                    sweep.run_group(group, handle)
             for group in groups:
+                if not dry_run:
+                    sweep.run_group(group, handle)
                 for _item in group:  # once per case: the caller prints every N cases
                     done += 1
                     if on_progress is not None:
