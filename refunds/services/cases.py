@@ -506,15 +506,14 @@ def cases_apply_platform_rules(*, steps: Sequence[PlatformStep],
     settling = set(Refund.objects.filter(
         case__in=[step.case.pk for step in ready if step.transition == "platform_refund"],
         status__in=[RefundStatus.PENDING, RefundStatus.FAILED]).values_list("case_id", flat=True))
-    for step in [step for step in ready if step.case.pk in settling]:
-        ready.remove(step)
+    for step in (step for step in ready if step.case.pk in settling):
         try:
             with transaction.atomic():
                 case_platform_refund(case=step.case, note=step.note, now=now, locked=True,
                                      expected_state=step.expected_state)
         except DomainError as error:
             step.error = error
-    ready = _spend_platform_money(ready)
+    ready = _spend_platform_money([step for step in ready if step.case.pk not in settling])
     if ready:
         _write_platform_steps(ready, now)
 

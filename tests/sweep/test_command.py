@@ -191,3 +191,18 @@ def test_a_terminal_gets_one_progress_line_rewritten_in_place(shop, clock):
     text = out.getvalue()
     assert "\rdeadlines passed: 3/3\n" in text
     assert text.strip().splitlines()[-1].startswith("applied 3 ")
+
+
+def test_progress_is_reported_after_each_committed_group(shop, clock, sweep):
+    """Groups of two in a chunk of five: each group's outcomes, then its progress."""
+    cases = [refused(shop) for _ in range(5)]
+    clock.move_to(T0 + timedelta(days=30))
+    run = sweep("-v", "2", "--progress-every", "1", "--chunk-size", "5", "--commit-every", "2")
+    lines = [line for line in run.out.splitlines()
+             if line.startswith(("deadlines passed:", "case #"))]
+    expected = []
+    for start in range(0, 5, 2):
+        group = cases[start:start + 2]
+        expected += [f"case #{case.pk}: close (timed out): done (now Closed)" for case in group]
+        expected += [f"deadlines passed: {n}/5" for n in range(start + 1, start + len(group) + 1)]
+    assert lines == expected
