@@ -24,6 +24,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
+from ..escaping import escape as _e
+
 register = template.Library()
 
 _WIDGETS = "django/forms/widgets/"
@@ -50,7 +52,7 @@ def _has_defaults(options: dict) -> bool:
 def _attrs(attrs: dict) -> str:
     """Django's widgets/attrs.html: `False` leaves the attribute out, `True` writes its name."""
     return "".join(
-        f" {name}" if value is True else format_html(' {}="{}"', name, str(value))
+        f" {name}" if value is True else f' {_e(name)}="{_e(str(value))}"'
         for name, value in attrs.items() if value is not False
     )
 
@@ -70,9 +72,8 @@ def _options(groups) -> str:
     for group_name, options, _index in groups:
         if group_name:
             html.append(format_html('\n  <optgroup label="{}">', group_name))
-        html.extend(format_html('\n  <option value="{}"{}>{}</option>', str(option["value"]),
-                                mark_safe(_attrs(option["attrs"])), option["label"])
-                    for option in options)
+        html.extend(f'\n  <option value="{_e(str(option["value"]))}"{_attrs(option["attrs"])}>'
+                    f'{_e(option["label"])}</option>' for option in options)
         if group_name:
             html.append("\n  </optgroup>")
     return "".join(html)
