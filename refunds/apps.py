@@ -6,3 +6,6 @@ class RefundsConfig(AppConfig):
     name = "refunds"
     verbose_name = _("After-sales")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks  # noqa: F401 - registers the system checks

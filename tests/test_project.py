@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_production_settings_pass_check_deploy_without_warnings():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
            "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-check-" + "y" * 20,
-           "ALLOWED_HOSTS": "desk.example.com"}
+           "ALLOWED_HOSTS": "desk.example.com", "SITE_URL": "https://desk.example.com"}
     env.pop("DEBUG", None)
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level",
                              "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -6,6 +6,8 @@ DEBUG          "1"/"true" to turn on (default on for local development)
 ALLOWED_HOSTS  comma-separated
 TIME_ZONE      default Asia/Shanghai (the platforms' deadlines are China time)
 USE_TZ         default true
+SITE_URL       the address staff open the desk at (https://desk.example.com): links in
+               emails; default http://127.0.0.1:8000 when DEBUG is on, required by --deploy
 """
 
 import os
@@ -38,6 +40,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Emails are read outside the site: their links need its address (refunds/links.py).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

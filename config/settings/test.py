@@ -10,3 +10,4 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 ALLOWED_HOSTS = ["*"]
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests: serve from the finders
+SITE_URL = "https://desk.example.com"  # not the DEBUG default: the emails' links are tested

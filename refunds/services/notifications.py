@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..bulk import insert_many
+from ..links import absolute_url
 from ..models import Case, Notification
 from ..roles import SUPERVISOR
 
@@ -93,8 +94,8 @@ def notify_many(notices: Sequence[Notice], *, digest: Digest) -> list[Notificati
             created = [notification for notice in notices for notification in _one_by_one(notice)]
     texts = {}  # one text per notice, whoever receives it
     for notice in notices:
-        texts[notice.case.pk, notice.kind] = (
-            notice.subject, f"{notice.message}\n\n{notice.case.get_absolute_url()}")
+        link = absolute_url(notice.case.get_absolute_url())
+        texts[notice.case.pk, notice.kind] = (notice.subject, f"{notice.message}\n\n{link}")
     emails = [DigestEntry(notification.user.email, notification.case_id,
                           *texts[notification.case_id, notification.kind])
               for notification in created if notification.user.email]

@@ -28,6 +28,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from .. import selectors
+from ..links import absolute_url
 from ..locks import try_lock_followup
 from ..models import OPEN_FOLLOWUP_STATES, Notification, NotificationKind, ReviewFollowUp
 from ..roles import SUPERVISOR
@@ -88,7 +89,7 @@ def followup_warn(*, follow_up: ReviewFollowUp, now: datetime) -> list[Notificat
     follow_up.save(update_fields=["warned_deadline_at"])
     addresses = [n.user.email for n in created if n.user.email]
     if addresses:
-        body = f"{message}\n\n{follow_up.get_absolute_url()}"
+        body = f"{message}\n\n{absolute_url(follow_up.get_absolute_url())}"
         transaction.on_commit(partial(_send, _("Review revision window closing"), body,
                                       addresses), robust=True)
     return created

@@ -87,6 +87,7 @@ def test_the_sweep_expires_warns_and_creates_and_a_second_run_changes_nothing(wo
     assert notification.deadline_at == world["soon"].deadline_at
     assert "until 2026-11-22 10:00 (2 days left)" in notification.message
     assert [m.to for m in mail.outbox] == [["agent@example.com"]]
+    assert f"https://desk.example.com/reviews/{world['soon'].pk}/" in mail.outbox[0].body
 
     before = _snapshot()
     again = sweep()
