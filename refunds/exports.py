@@ -118,8 +118,9 @@ def payout_batch_file(batch, fmt: str) -> tuple[bytes, str, str]:
 def return_batch_sheet(parcels) -> tuple[list[str], list[list[Cell]]]:
     """The returns batch (退货明细表): each parcel, its case, condition and staff."""
     from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
 
-    headers = [_("Batch"), _("Received"), _("Shop"), _("Tracking no."), _("Carrier"),
+    headers = [_("Batch"), pgettext("date", "Received"), _("Shop"), _("Tracking no."), _("Carrier"),
                _("Case"), _("Order no."), _("Buyer"), _("Items"), _("Quantity received"),
                _("Condition"), _("Note"), _("Photos"), _("Received by"), _("Inspected by")]
     rows = []

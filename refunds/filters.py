@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import (
     OPEN_FOLLOWUP_STATES,
@@ -38,7 +39,8 @@ class CaseFilter(django_filters.FilterSet):
         label=_("Sort"),
         fields=(("deadline_at", "deadline"), ("requested_at", "requested"),
                 ("requested_amount", "amount")),
-        field_labels={"deadline_at": _("Deadline"), "requested_at": _("Requested"),
+        field_labels={"deadline_at": _("Deadline"),
+                      "requested_at": pgettext_lazy("sort by date", "Requested"),
                       "requested_amount": _("Amount")},
     )
 

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import (
     Buyer,
@@ -342,7 +343,8 @@ class ImportForm(forms.Form):
     """Upload a platform export (managers): which shop, which export, the file, dry run."""
 
     shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
-    kind = forms.ChoiceField(label=_("Export"), choices=ImportKind.choices)
+    kind = forms.ChoiceField(label=pgettext_lazy("platform export file", "Export"),
+                             choices=ImportKind.choices)
     file = forms.FileField(
         label=_("File"),
         help_text=_("The seller centre's CSV export as downloaded (GBK, GB18030 or UTF-8)."),

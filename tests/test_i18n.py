@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django.urls import reverse
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,3 +74,16 @@ def test_language_switcher_sets_the_language(client, agent):
     response = client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/cases/"})
     assert response.status_code == 302
     assert '<html lang="zh-hans">' in client.get("/cases/").content.decode()
+
+
+def test_a_word_with_two_meanings_has_a_translation_for_each(client, agent, warehouse):
+    """"Requested" is a state (待处理) and a sort by date (申请时间); "Received" a state and a
+    date column (收货时间): one msgid each gave the sort option the state's word."""
+    client.force_login(agent)
+    page = client.get("/cases/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert '<option value="requested">待处理</option>' in page  # the state filter
+    assert '<option value="requested">申请时间</option>' in page  # the sort
+    client.force_login(warehouse)
+    page = client.get(reverse("refunds:parcel_unmatched"),
+                      HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "<th>收货时间</th>" in page and "<th>仓库已收货</th>" not in page
