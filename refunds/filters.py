@@ -19,7 +19,18 @@ from .models import (
 from .selectors import due_filter, search_filter, shops_for_user
 
 
-class CaseFilter(django_filters.FilterSet):
+class QueueFilters:
+    """The filter bar above a queue (templates/refunds/partials/queue_filters.html): each
+    field in the Bootstrap columns `columns` gives it, in that order."""
+
+    columns: dict[str, str] = {}
+
+    @property
+    def layout(self) -> list[tuple]:
+        return [(self.form[name], css) for name, css in self.columns.items()]
+
+
+class CaseFilter(QueueFilters, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"), method="filter_search",
         help_text=_("Order id, refund id, buyer nick, tracking number or mobile's last 4 digits"),
@@ -43,6 +54,11 @@ class CaseFilter(django_filters.FilterSet):
                       "requested_at": pgettext_lazy("sort by date", "Requested"),
                       "requested_amount": _("Amount")},
     )
+
+    columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-2", "kind": "col-6 col-lg-1",
+               "shop": "col-6 col-lg-1", "reason": "col-6 col-lg-1",
+               "assignee": "col-6 col-lg-1", "due": "col-6 col-lg-1", "mine": "col-6 col-lg-1",
+               "sort": "col-6 col-lg-1"}
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, request=request, **kwargs)
@@ -73,7 +89,7 @@ class CaseFilter(django_filters.FilterSet):
         return queryset
 
 
-class FollowUpFilter(django_filters.FilterSet):
+class FollowUpFilter(QueueFilters, django_filters.FilterSet):
     """The review follow-up queue: state, category, shop, assignee, days left."""
 
     state = django_filters.MultipleChoiceFilter(label=_("State"), choices=FollowUpState.choices)
@@ -91,6 +107,11 @@ class FollowUpFilter(django_filters.FilterSet):
     )
     mine = django_filters.BooleanFilter(label=_("Mine"), method="filter_mine",
                                         widget=django_filters.widgets.BooleanWidget())
+
+    columns = {"state": "col-6 col-lg-2", "category": "col-6 col-lg-2",
+               "rating": "col-6 col-lg-1", "shop": "col-6 col-lg-2",
+               "assignee": "col-6 col-lg-2", "days_left": "col-6 col-lg-2",
+               "mine": "col-6 col-lg-1"}
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, request=request, **kwargs)

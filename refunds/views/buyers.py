@@ -7,18 +7,18 @@ page shows only what belongs to those shops.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..exceptions import DomainError
 from ..forms import ContactForm, DoNotContactForm
 from ..models import Buyer, BuyerEvent
 from ..replies import BUYER_REPLY_CATEGORIES, values_for_buyer
 from ..selectors import buyer_detail as select_buyer
 from ..selectors import buyer_orders, scope_to_user, shops_for_user
 from ..services import contacts as services
+from .actions import submit
 from .contacts import contact_context
 
 
@@ -73,32 +73,23 @@ def buyer_contact(request, pk: int):
     form = ContactForm(request.POST, action=reverse("refunds:buyer_contact", args=[buyer.pk]),
                        can_override=services.can_override(request.user),
                        shops=_buyer_shops(request, buyer))
-    if not form.is_valid():
-        return _invalid(request, buyer, "contact", form)
-    try:
-        services.buyer_contact_log_create(buyer=buyer, actor=request.user, **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Contact logged."))
-    return redirect(buyer)
+    return submit(
+        request, form,
+        lambda data: services.buyer_contact_log_create(buyer=buyer, actor=request.user, **data),
+        back=buyer, done=_("Contact logged."),
+        invalid=lambda form: _invalid(request, buyer, "contact", form))
 
 
 def _do_not_contact(request, pk: int, *, lift: bool):
     buyer = select_buyer(request.user, pk)
     form = DoNotContactForm(request.POST, buyer=buyer, shops=_buyer_shops(request, buyer),
                             lift=lift)
-    if not form.is_valid():
-        return _invalid(request, buyer, "lift" if lift else "dnc", form)
     service = services.buyer_lift_do_not_contact if lift else services.buyer_set_do_not_contact
-    try:
-        service(buyer=buyer, actor=request.user, **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Contact is allowed again.") if lift
-                         else _("The buyer will not be contacted any more."))
-    return redirect(buyer)
+    return submit(
+        request, form, lambda data: service(buyer=buyer, actor=request.user, **data),
+        back=buyer, done=_("Contact is allowed again.") if lift
+        else _("The buyer will not be contacted any more."),
+        invalid=lambda form: _invalid(request, buyer, "lift" if lift else "dnc", form))
 
 
 @require_POST

@@ -29,6 +29,7 @@ from ..services import cases as case_services
 from ..services import exchanges as exchange_services
 from ..services.contacts import can_override
 from ..services.money import money_breakdown
+from .actions import attempt, expected_assignee, submit
 from .compensation import compensation_context
 from .contacts import contact_context
 from .exchanges import after_inspection_context
@@ -135,88 +136,57 @@ def case_action(request, pk: int, action: str):
     if form_class is None:
         raise Http404
     form = form_class(request.POST, case=case)
-    if not form.is_valid():
-        if "expected_state" in form.errors:  # a tampered or truncated post
-            messages.error(request, _("This case changed while you were looking at it. "
-                                      "Reload and try again."))
-            return redirect(case)
-        return _render_invalid(request, case, action, form)
-    try:
-        SERVICES[action](case=case, actor=request.user,
-                         expected_state=form.cleaned_data["expected_state"],
-                         **form.service_kwargs())
-    except DomainError as error:
-        messages.error(request, error.message)
-        return redirect(case)
-    messages.success(request, _("Done: %(action)s.") % {
-        "action": case_services.action_label(action)})
-    return redirect(case)
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](case=case, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=case, done=_("Done: %(action)s.") % {"action": case_services.action_label(action)},
+        invalid=lambda form: _render_invalid(request, case, action, form),
+        changed=_("This case changed while you were looking at it. Reload and try again."))
 
 
 @require_POST
 def case_contact(request, pk: int):
     case = get_object_or_404(
         cases_for_user(request.user).select_related("shop__policy", "order__buyer"), pk=pk)
-    form = ContactForm(request.POST, case=case, can_override=can_override(request.user))
-    if not form.is_valid():
-        return _render_invalid(request, case, "contact", form)
-    try:
-        case_services.contact_log_create(case=case, actor=request.user, **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Contact logged."))
-    return redirect(case)
+    return submit(
+        request, ContactForm(request.POST, case=case, can_override=can_override(request.user)),
+        lambda data: case_services.contact_log_create(case=case, actor=request.user, **data),
+        back=case, done=_("Contact logged."),
+        invalid=lambda form: _render_invalid(request, case, "contact", form))
 
 
 @require_POST
 def case_note(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
-    form = NoteForm(request.POST, case=case)
-    if not form.is_valid():
-        return _render_invalid(request, case, "note", form)
-    try:
-        case_services.case_add_note(case=case, actor=request.user, note=form.cleaned_data["note"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Note added."))
-    return redirect(case)
+    return submit(
+        request, NoteForm(request.POST, case=case),
+        lambda data: case_services.case_add_note(case=case, actor=request.user,
+                                                 note=data["note"]),
+        back=case, done=_("Note added."),
+        invalid=lambda form: _render_invalid(request, case, "note", form))
 
 
 @require_POST
 def case_assign(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
-    form = AssignForm(request.POST, case=case)
-    if not form.is_valid():
-        messages.error(request, _("Choose a colleague who serves this shop."))
-        return redirect(case)
-    try:
-        case_services.case_assign(case=case, actor=request.user,
-                                  assignee=form.cleaned_data["assignee"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Case assigned."))
-    return redirect(case)
+    return submit(
+        request, AssignForm(request.POST, case=case),
+        lambda data: case_services.case_assign(case=case, actor=request.user,
+                                               assignee=data["assignee"]),
+        back=case, done=_("Case assigned."),
+        invalid=_("Choose a colleague who serves this shop."))
 
 
 @require_POST
 def case_claim(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
-    expected = request.POST.get("expected_assignee") or None
-    try:
-        expected_id = int(expected) if expected else None
-    except ValueError:
-        expected_id = "any"
-    try:
-        case_services.case_assign(case=case, actor=request.user, assignee=request.user,
-                                  expected_assignee_id=expected_id)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The case is yours."))
-    return redirect(case)
+    return attempt(
+        request,
+        lambda: case_services.case_assign(case=case, actor=request.user, assignee=request.user,
+                                          expected_assignee_id=expected_assignee(request.POST)),
+        back=case, done=_("The case is yours."))
 
 
 def case_create(request):

@@ -6,19 +6,18 @@ message and a redirect to the case.
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..exceptions import DomainError
 from ..forms import COMPENSATION_FORMS, CompensationProposeForm
 from ..models import Case
 from ..permissions import user_serves_shop
 from ..selectors import case_compensations, cases_for_user, compensations_for_user
 from ..services import compensation as compensation_services
+from .actions import submit
 
 SERVICES = {
     "approve": compensation_services.compensation_approve,
@@ -59,19 +58,12 @@ def compensation_propose(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
     if not request.user.has_perm("refunds.propose_compensation"):
         raise PermissionDenied
-    form = CompensationProposeForm(request.POST, case=case)
-    if not form.is_valid():
-        from .cases import render_case_with
-
-        return render_case_with(request, case, {"propose": form}, "compensation")
-    try:
-        compensation_services.compensation_propose(case=case, actor=request.user,
-                                                   **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Compensation proposed."))
-    return redirect(case)
+    return submit(
+        request, CompensationProposeForm(request.POST, case=case),
+        lambda data: compensation_services.compensation_propose(case=case, actor=request.user,
+                                                                **data),
+        back=case, done=_("Compensation proposed."),
+        invalid=lambda form: _render_case_with(request, case, {"propose": form}))
 
 
 @require_POST
@@ -84,22 +76,19 @@ def compensation_action(request, pk: int, action: str):
         raise Http404
     case = compensation.case
     form = form_class(request.POST, compensation=compensation)
-    if not form.is_valid():
-        if "expected_state" in form.errors:
-            messages.error(request, _("This compensation changed while you were looking at "
-                                      "it. Reload and try again."))
-            return redirect(case)
-        from .cases import render_case_with
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](compensation=compensation, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=case,
+        done=_("Done: %(action)s.") % {"action": compensation_services.action_label(action)},
+        invalid=lambda form: _render_case_with(request, case, {(compensation.pk, action): form}),
+        changed=_("This compensation changed while you were looking at it. Reload and try "
+                  "again."))
 
-        return render_case_with(request, case, {(compensation.pk, action): form},
-                                "compensation")
-    try:
-        SERVICES[action](compensation=compensation, actor=request.user,
-                         expected_state=form.cleaned_data["expected_state"],
-                         **form.service_kwargs())
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Done: %(action)s.") % {
-            "action": compensation_services.action_label(action)})
-    return redirect(case)
+
+def _render_case_with(request, case, bound: dict):
+    from .cases import render_case_with  # cases imports this module
+
+    return render_case_with(request, case, bound, "compensation")

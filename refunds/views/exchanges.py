@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..exceptions import DomainError
 from ..forms import BuyerPaidForm, ChooseReplacementForm, ReturnPostageForm
 from ..models import Case, CaseKind, CaseReason, ParcelCondition
 from ..permissions import user_serves_shop
 from ..selectors import cases_for_user
 from ..services import exchanges as exchange_services
+from .actions import submit
 
 
 def _can(user, case: Case, perm: str) -> bool:
@@ -69,48 +68,34 @@ def _invalid(request, case: Case, name: str, form):
 @require_POST
 def exchange_choose(request, pk: int):
     case = _case(request, pk)
-    form = ChooseReplacementForm(request.POST, case=case)
-    if not form.is_valid():
-        return _invalid(request, case, "choose", form)
-    try:
-        exchange_services.exchange_choose_replacement(case=case, actor=request.user,
-                                                      **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Replacement chosen."))
-    return redirect(case)
+    return submit(
+        request, ChooseReplacementForm(request.POST, case=case),
+        lambda data: exchange_services.exchange_choose_replacement(case=case, actor=request.user,
+                                                                   **data),
+        back=case, done=_("Replacement chosen."),
+        invalid=lambda form: _invalid(request, case, "choose", form))
 
 
 @require_POST
 def exchange_buyer_paid(request, pk: int):
     case = _case(request, pk)
-    form = BuyerPaidForm(request.POST, case=case)
-    if not form.is_valid():
-        return _invalid(request, case, "buyer_paid", form)
-    try:
-        exchange_services.exchange_buyer_paid(case=case, actor=request.user,
-                                              reference=form.cleaned_data["reference"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The buyer's payment is recorded."))
-    return redirect(case)
+    return submit(
+        request, BuyerPaidForm(request.POST, case=case),
+        lambda data: exchange_services.exchange_buyer_paid(case=case, actor=request.user,
+                                                           reference=data["reference"]),
+        back=case, done=_("The buyer's payment is recorded."),
+        invalid=lambda form: _invalid(request, case, "buyer_paid", form))
 
 
 @require_POST
 def return_postage(request, pk: int):
     case = _case(request, pk)
-    form = ReturnPostageForm(request.POST, case=case)
-    if not form.is_valid():
-        return _invalid(request, case, "postage", form)
-    try:
-        payout = exchange_services.return_postage_settle(case=case, actor=request.user,
-                                                         **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Return postage: finance will pay ¥%(amount)s.")
-                         % {"amount": payout.amount} if payout
-                         else _("Return postage: recorded who pays."))
-    return redirect(case)
+    return submit(
+        request, ReturnPostageForm(request.POST, case=case),
+        lambda data: exchange_services.return_postage_settle(case=case, actor=request.user,
+                                                             **data),
+        back=case,
+        done=lambda payout: (_("Return postage: finance will pay ¥%(amount)s.")
+                             % {"amount": payout.amount} if payout
+                             else _("Return postage: recorded who pays.")),
+        invalid=lambda form: _invalid(request, case, "postage", form))

@@ -28,6 +28,7 @@ from ..selectors import (
     shops_for_user,
 )
 from ..services import payouts as payout_services
+from .actions import submit
 
 PAYOUTS_PER_PAGE = 50
 
@@ -150,24 +151,23 @@ def payout_action(request, pk: int, action: str):
     if form_class is None:
         raise Http404
     form = form_class(request.POST, payout=payout)
-    if not form.is_valid():
-        if "expected_state" in form.errors:
-            messages.error(request, _("This payout changed while you were looking at it. "
-                                      "Reload and try again."))
-        else:
-            messages.error(request, _("%(action)s: %(errors)s") % {
-                "action": payout_services.action_label(action),
-                "errors": " ".join(str(e) for errors in form.errors.values() for e in errors)})
-        return _back(request, payout)
-    try:
-        SERVICES[action](payout=payout, actor=request.user,
-                         expected_state=form.cleaned_data["expected_state"],
-                         **form.service_kwargs())
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Payout #%(id)s: %(action)s.") % {
-            "id": payout.pk, "action": payout_services.action_label(action)})
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](payout=payout, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=lambda: _back(request, payout),
+        done=_("Payout #%(id)s: %(action)s.") % {
+            "id": payout.pk, "action": payout_services.action_label(action)},
+        invalid=lambda form: _form_refused(request, payout, action, form),
+        changed=_("This payout changed while you were looking at it. Reload and try again."))
+
+
+def _form_refused(request, payout: Payout, action: str, form):
+    """The finance list has no room for a form's errors: they are said in one message."""
+    messages.error(request, _("%(action)s: %(errors)s") % {
+        "action": payout_services.action_label(action),
+        "errors": " ".join(str(e) for errors in form.errors.values() for e in errors)})
     return _back(request, payout)
 
 
@@ -175,17 +175,11 @@ def payout_action(request, pk: int, action: str):
 def payout_route(request, pk: int):
     _require_view(request.user)
     payout = get_object_or_404(payouts_for_user(request.user), pk=pk)
-    form = PayoutRouteForm(request.POST, payout=payout)
-    if not form.is_valid():
-        messages.error(request, _("Choose how the money is paid."))
-        return _back(request, payout)
-    try:
-        payout_services.payout_change_route(payout=payout, actor=request.user,
-                                            route=form.cleaned_data["route"],
-                                            account=form.cleaned_data["account"],
-                                            expected_state=form.cleaned_data["expected_state"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Payout #%(id)s: route changed.") % {"id": payout.pk})
-    return _back(request, payout)
+    return submit(
+        request, PayoutRouteForm(request.POST, payout=payout),
+        lambda data: payout_services.payout_change_route(
+            payout=payout, actor=request.user, route=data["route"], account=data["account"],
+            expected_state=data["expected_state"]),
+        back=lambda: _back(request, payout),
+        done=_("Payout #%(id)s: route changed.") % {"id": payout.pk},
+        invalid=_("Choose how the money is paid."))

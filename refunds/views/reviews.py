@@ -33,6 +33,7 @@ from ..selectors import (
 )
 from ..services import followups as services
 from ..services.contacts import can_override
+from .actions import attempt, expected_assignee, submit
 from .contacts import contact_context
 
 SERVICES = {
@@ -129,22 +130,14 @@ def followup_action(request, pk: int, action: str):
     if form_class is None:
         raise Http404
     form = form_class(request.POST, follow_up=follow_up)
-    if not form.is_valid():
-        if "expected_state" in form.errors:
-            messages.error(request, _("This follow-up changed while you were looking at it. "
-                                      "Reload and try again."))
-            return redirect(follow_up)
-        return _render_invalid(request, follow_up, action, form)
-    try:
-        SERVICES[action](follow_up=follow_up, actor=request.user,
-                         expected_state=form.cleaned_data["expected_state"],
-                         **form.service_kwargs())
-    except DomainError as error:
-        messages.error(request, error.message)
-        return redirect(follow_up)
-    messages.success(request, _("Done: %(action)s.") % {
-        "action": services.action_label(action)})
-    return redirect(follow_up)
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](follow_up=follow_up, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=follow_up, done=_("Done: %(action)s.") % {"action": services.action_label(action)},
+        invalid=lambda form: _render_invalid(request, follow_up, action, form),
+        changed=_("This follow-up changed while you were looking at it. Reload and try again."))
 
 
 @require_POST
@@ -152,67 +145,45 @@ def followup_contact(request, pk: int):
     follow_up = _followup_or_404(request, pk)
     form = ContactForm(request.POST, action=follow_up_url(follow_up, "followup_contact"),
                        can_override=can_override(request.user))
-    if not form.is_valid():
-        return _render_invalid(request, follow_up, "contact", form)
-    try:
-        services.followup_contact_log_create(follow_up=follow_up, actor=request.user,
-                                             **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Contact logged."))
-    return redirect(follow_up)
+    return submit(
+        request, form,
+        lambda data: services.followup_contact_log_create(follow_up=follow_up,
+                                                          actor=request.user, **data),
+        back=follow_up, done=_("Contact logged."),
+        invalid=lambda form: _render_invalid(request, follow_up, "contact", form))
 
 
 @require_POST
 def followup_details(request, pk: int):
     follow_up = _followup_or_404(request, pk)
-    form = FollowUpDetailsForm(request.POST, follow_up=follow_up)
-    if not form.is_valid():
-        return _render_invalid(request, follow_up, "details", form)
-    try:
-        services.followup_update_details(follow_up=follow_up, actor=request.user,
-                                         **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Saved."))
-    return redirect(follow_up)
+    return submit(
+        request, FollowUpDetailsForm(request.POST, follow_up=follow_up),
+        lambda data: services.followup_update_details(follow_up=follow_up, actor=request.user,
+                                                      **data),
+        back=follow_up, done=_("Saved."),
+        invalid=lambda form: _render_invalid(request, follow_up, "details", form))
 
 
 @require_POST
 def followup_assign(request, pk: int):
     follow_up = _followup_or_404(request, pk)
-    form = FollowUpAssignForm(request.POST, follow_up=follow_up)
-    if not form.is_valid():
-        messages.error(request, _("Choose a colleague who serves this shop."))
-        return redirect(follow_up)
-    try:
-        services.followup_assign(follow_up=follow_up, actor=request.user,
-                                 assignee=form.cleaned_data["assignee"])
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Follow-up assigned."))
-    return redirect(follow_up)
+    return submit(
+        request, FollowUpAssignForm(request.POST, follow_up=follow_up),
+        lambda data: services.followup_assign(follow_up=follow_up, actor=request.user,
+                                              assignee=data["assignee"]),
+        back=follow_up, done=_("Follow-up assigned."),
+        invalid=_("Choose a colleague who serves this shop."))
 
 
 @require_POST
 def followup_claim(request, pk: int):
     follow_up = _followup_or_404(request, pk)
-    expected = request.POST.get("expected_assignee") or None
-    try:
-        expected_id = int(expected) if expected else None
-    except ValueError:
-        expected_id = "any"
-    try:
-        services.followup_assign(follow_up=follow_up, actor=request.user,
-                                 assignee=request.user, expected_assignee_id=expected_id)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The follow-up is yours."))
-    return redirect(follow_up)
+    return attempt(
+        request,
+        lambda: services.followup_assign(follow_up=follow_up, actor=request.user,
+                                         assignee=request.user,
+                                         expected_assignee_id=expected_assignee(request.POST)),
+        back=follow_up, done=_("The follow-up is yours."))
 
 
 def followup_create(request):

@@ -1,0 +1,72 @@
+"""The one shape of the desk's action POSTs (thin views, STYLE.md): read the form, call the
+service, turn a domain refusal into its message, go back to the page.
+
+    return submit(request, form, lambda data: services.case_add_note(case=case, ...),
+                  back=case, done=_("Note added."),
+                  invalid=lambda form: render_case_with(request, case, {"note": form}, "note"))
+
+Every case, follow-up, compensation, exchange, buyer and payout action goes through here, so
+they all answer alike: an invalid form shows its errors (or a message) and changes nothing; a
+post whose `expected_state` is missing or forged says the object changed; a `DomainError`
+(the state moved on, the money rule, a permission) is shown as its message, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from ..exceptions import DomainError
+
+
+def _back(back) -> HttpResponse:
+    """`back` is what `redirect` takes (an object with get_absolute_url, a URL name or a URL),
+    or a function that returns the response."""
+    return back() if callable(back) else redirect(back)
+
+
+def attempt(request: HttpRequest, perform: Callable[[], Any], *, back,
+            done: str | Callable[[Any], str]) -> HttpResponse:
+    """Call `perform()`; say `done` (or `done(result)`) when it succeeds, the refusal's
+    message when it raises a DomainError; then go `back`."""
+    try:
+        result = perform()
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done(result) if callable(done) else done)
+    return _back(back)
+
+
+def submit(request: HttpRequest, form, perform: Callable[[dict], Any], *, back,
+           done: str | Callable[[Any], str],
+           invalid: str | Callable[[Any], HttpResponse],
+           changed: str | None = None) -> HttpResponse:
+    """`attempt(perform(form.cleaned_data))` for a valid `form`.
+
+    An invalid one: `invalid(form)` (the page again with its errors), or `invalid` as an error
+    message and back. `changed`: the message when the state the user saw (`expected_state`)
+    is what is wrong with the post — a tampered or truncated form."""
+    if not form.is_valid():
+        if changed is not None and "expected_state" in form.errors:
+            messages.error(request, changed)
+            return _back(back)
+        if callable(invalid):
+            return invalid(form)
+        messages.error(request, invalid)
+        return _back(back)
+    return attempt(request, lambda: perform(form.cleaned_data), back=back, done=done)
+
+
+def expected_assignee(post) -> int | str | None:
+    """The assignee the user saw when claiming: an id, None (nobody), or "any" for a value
+    that is not an id (the service then refuses: the page was not ours)."""
+    expected = post.get("expected_assignee") or None
+    try:
+        return int(expected) if expected else None
+    except ValueError:
+        return "any"
