@@ -35,7 +35,7 @@ def _deadline(case) -> str:
     if case.deadline_owner and case.is_open:
         owner = (f'<br><small class="text-body-secondary">{_e(display(case, "deadline_owner"))}'
                  "</small>")
-    return f'<span class="{left["css"]}">{_e(left["text"])}</span>{owner}'
+    return f'<span class="{_e(left["css"])}">{_e(left["text"])}</span>{owner}'
 
 
 def _assignee(case) -> str:
