@@ -45,6 +45,7 @@ class ReviewSweepResult:
     skipped: int = 0  # locked by someone else, or changed meanwhile: next run
     failed: int = 0
     failures: list[str] = field(default_factory=list)
+    email_failures: list[str] = field(default_factory=list)  # addresses that could not be sent
 
     def fail(self, what: str, error: Exception) -> None:
         self.failed += 1
@@ -61,14 +62,24 @@ def warning_recipients(follow_up: ReviewFollowUp) -> list[User]:
                 .distinct().order_by("pk"))
 
 
-def _send(subject: str, body: str, addresses: list[str]) -> None:
-    with mail.get_connection() as connection:
-        connection.send_messages([mail.EmailMessage(subject=subject, body=body, to=[address])
-                                  for address in addresses])
+def _send(subject: str, body: str, addresses: list[str], failed: list[str]) -> None:
+    """One email per address: one the server refuses (or a server that is down) is logged
+    and added to `failed`, and loses nobody else's email; the warning is committed."""
+    connection = mail.get_connection()
+    for address in addresses:
+        try:
+            connection.send_messages([mail.EmailMessage(subject=subject, body=body,
+                                                        to=[address])])
+        except Exception:  # noqa: BLE001 - the work is committed; report, go on
+            logger.exception("could not send the review warning email to %s", address)
+            failed.append(address)
 
 
-def followup_warn(*, follow_up: ReviewFollowUp, now: datetime) -> list[Notification]:
-    """Warn once per deadline (the follow-up is locked by the caller); email after commit."""
+def followup_warn(*, follow_up: ReviewFollowUp, now: datetime,
+                  email_failures: list[str] | None = None) -> list[Notification]:
+    """Warn once per deadline (the follow-up is locked by the caller); email after commit.
+    Addresses the email could not be sent to are added to `email_failures`."""
+    email_failures = [] if email_failures is None else email_failures
     local_deadline = timezone.localtime(follow_up.deadline_at)
     days = max((follow_up.deadline_at - now).days, 0)
     message = _(
@@ -91,7 +102,7 @@ def followup_warn(*, follow_up: ReviewFollowUp, now: datetime) -> list[Notificat
     if addresses:
         body = f"{message}\n\n{absolute_url(follow_up.get_absolute_url())}"
         transaction.on_commit(partial(_send, _("Review revision window closing"), body,
-                                      addresses), robust=True)
+                                      addresses, email_failures), robust=True)
     return created
 
 
@@ -147,7 +158,7 @@ def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> Revi
             if (locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at < now
                     or locked.warned_deadline_at == locked.deadline_at):
                 return False
-            followup_warn(follow_up=locked, now=now)
+            followup_warn(follow_up=locked, now=now, email_failures=result.email_failures)
             return True
 
         result.warned += _one(result, "warn", pk, warn)

@@ -8,6 +8,7 @@ from io import StringIO
 
 import pytest
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -127,10 +128,10 @@ def test_a_failing_follow_up_is_reported_the_others_are_done_and_the_exit_is_1(
         world, sweep, monkeypatch):
     real = review_sweep.followup_warn
 
-    def broken(*, follow_up, now):
+    def broken(*, follow_up, now, **options):
         if follow_up.pk == world["soon"].pk:
             raise RuntimeError("mail server on fire")
-        return real(follow_up=follow_up, now=now)
+        return real(follow_up=follow_up, now=now, **options)
 
     monkeypatch.setattr(review_sweep, "followup_warn", broken)
     run = sweep()
@@ -163,3 +164,27 @@ def test_now_in_the_future_needs_a_dry_run(db, sweep):
 def test_the_sweep_as_of_an_earlier_time(world, sweep):
     run = sweep("--now", (T0 - timedelta(days=2)).isoformat())
     assert "0 expired" in run.out  # the window of "past" closed one day ago, not three
+
+
+class RefusingBackend(EmailBackend):
+    """The mail server refuses the agent's address."""
+
+    def send_messages(self, messages):
+        if any("agent@example.com" in message.to for message in messages):
+            raise OSError("550 mailbox unavailable")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the emails go before the exit
+def test_an_email_that_could_not_be_sent_is_named_and_the_exit_is_1(
+        world, sweep, settings, supervisor):
+    settings.EMAIL_BACKEND = "tests.reviews.test_sweep.RefusingBackend"
+    supervisor.email = "sup@example.com"
+    supervisor.save()
+    run = sweep()
+    assert run.code == 1
+    assert "Could not send the email to agent@example.com" in run.err
+    assert "2 warned" in run.err  # the warnings are committed all the same
+    assert ReviewFollowUp.objects.get(pk=world["soon"].pk).warned_deadline_at is not None
+    # the unassigned follow-up's warning reached the supervisor
+    assert [m.to for m in mail.outbox] == [["sup@example.com"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 
@@ -103,3 +104,18 @@ def test_a_case_found_changed_when_written_is_skipped_not_failed(shop, clock, sw
     assert run.code == 0
     assert "skipped 1" in run.summary and run.summary.endswith("failed 0")
     assert not Notification.objects.filter(kind=NotificationKind.SWEEP_FAILURE).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the digest is sent before the exit
+def test_the_command_exits_1_and_names_the_address_when_an_email_could_not_be_sent(
+        shop, clock, people, settings, sweep):
+    """The work is committed, but the operator running it from cron must hear of it."""
+    settings.EMAIL_BACKEND = "tests.sweep.test_digest.RefusingBackend"
+    case = refused(shop)
+    clock.move_to(T0 + timedelta(days=30))
+    run = sweep()
+    assert run.code == 1
+    assert "Could not send the email to sup_a@example.com" in run.err
+    assert "The email to 1 person could not be sent (listed above)." in run.err
+    assert Case.objects.get(pk=case.pk).state == CaseState.CLOSED  # done all the same
+    assert [m.to for m in mail.outbox] == [["sup_both@example.com"]]

@@ -4,7 +4,8 @@
 
 The work is `refunds.services.sweep.sweep_deadlines`; this command parses the options,
 shows progress and the summary line, and exits 1 when any case failed (after handling all
-the others), 2 when the options are wrong, 0 otherwise.
+the others) or an email could not be sent (the work and the in-app notifications are
+committed: the operator must still hear of it), 2 when the options are wrong, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -99,6 +100,14 @@ class Command(BaseCommand):
                 ngettext("%(count)s case failed (listed above).",
                          "%(count)s cases failed (listed above).", len(report.failures))
                 % {"count": len(report.failures)},
+                returncode=1,
+            )
+        if report.email_failures:
+            raise CommandError(
+                ngettext("The email to %(count)s person could not be sent (listed above).",
+                         "The emails to %(count)s people could not be sent (listed above).",
+                         len(report.email_failures))
+                % {"count": len(report.email_failures)},
                 returncode=1,
             )
 

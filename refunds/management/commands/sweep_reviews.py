@@ -4,7 +4,7 @@
 
 The work is `refunds.services.review_sweep.sweep_reviews`; this command parses the options
 and prints the summary line. Exit 1 when any follow-up failed (after handling all the
-others), 2 when the options are wrong, 0 otherwise.
+others) or a warning email could not be sent, 2 when the options are wrong, 0 otherwise.
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ class Command(BaseCommand):
              "dry": _(" (dry run, nothing written)") if dry_run else "",
              "created": result.created, "expired": result.expired, "warned": result.warned,
              "skipped": result.skipped, "failed": result.failed}
-        if result.failed:
+        if result.email_failures:
+            self.stderr.write(self.style.WARNING(
+                _("Could not send the email to %(addresses)s: their notifications are on the "
+                  "queue page.") % {"addresses": ", ".join(result.email_failures)}))
+        if result.failed or result.email_failures:
             raise CommandError(summary, returncode=1)
         self.stdout.write(summary)
