@@ -936,6 +936,11 @@ def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
         if locked.state == row.state:
             return "updated" if _record_platform_facts(locked, locked_order, row, now) \
                 else "unchanged"
+        if seen_status == row.platform_status and row.state == CaseState.REFUNDED:
+            # 退款成功 is final on the platform: a later row of it (修改时间 touched) is the
+            # same refund, not a new one, even if staff reopened the case since (复核).
+            return conflict(_("the platform's refund is already recorded on this case, which "
+                              "was moved on the desk since; not applied"))
 
         path = platform_path(state=locked.state, target=row.state, kind=locked.kind,
                              last_platform_status=seen_status)

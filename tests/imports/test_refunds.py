@@ -321,3 +321,21 @@ def test_platform_paths_follow_only_platform_moves():
     assert path("received", "closed") is None
     assert path("refunded", "requested") is None
     assert path("closed", "refunded") is None
+
+
+def test_a_platform_success_seen_again_after_a_reopen_is_not_a_second_refund(
+        shop_a, refunds_file, paid_order, supervisor):
+    import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "SUCCESS", "2026-11-05 09:00:00", **{"退款金额": "50.00", "是否需要退货": "否"})))
+    case = Case.objects.get()
+    svc.case_reopen(case=case, actor=supervisor, reason="买家申请复核")  # 复核 on the desk
+
+    # the same platform refund of 50.00, its 修改时间 touched later
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "SUCCESS", "2026-11-08 09:00:00", **{"退款金额": "50.00", "是否需要退货": "否"})))
+
+    assert list(Refund.objects.filter(order=paid_order).values_list("amount", flat=True)) == [
+        Decimal("50.00")]
+    assert Case.objects.get().state == CaseState.REQUESTED  # the review goes on on the desk
+    [conflict] = result.conflicts
+    assert "already recorded" in conflict.reason
