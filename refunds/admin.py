@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group, User
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import DomainError
@@ -37,7 +40,35 @@ from .models import (
     StaffProfile,
 )
 from .permissions import user_shop_ids
+from .roles import ROLE_PERMISSIONS
 from .services import cases as case_services
+
+# A shop filter on a list offers only the shops of the rows the manager may see (a plain
+# "shop" filter would list every shop's name).
+SHOP_FILTER = ("shop", admin.RelatedOnlyFieldListFilter)
+
+
+def staff_users_for(user):
+    """The accounts a manager may see and edit: staff of their shops, and accounts with no
+    staff profile yet (just created); never a superuser. A superuser: every account."""
+    shop_ids = user_shop_ids(user)
+    if shop_ids is None:
+        return User.objects.all()
+    profiles = StaffProfile.objects.filter(user=OuterRef("pk"))
+    return User.objects.filter(
+        Q(staff_profile__shops__in=shop_ids) | ~Exists(profiles), is_superuser=False,
+    ).distinct()
+
+
+def buyers_for_admin(user):
+    """Buyers a manager may pick for an order: those of their shops' orders, and buyers with
+    no order yet (added by hand for the order being entered)."""
+    shop_ids = user_shop_ids(user)
+    if shop_ids is None:
+        return Buyer.objects.all()
+    return Buyer.objects.filter(
+        Q(pk__in=Order.objects.filter(shop_id__in=shop_ids).values("buyer_id"))
+        | ~Exists(Order.objects.filter(buyer=OuterRef("pk"))))
 
 
 class ShopScopedAdmin(admin.ModelAdmin):
@@ -53,10 +84,18 @@ class ShopScopedAdmin(admin.ModelAdmin):
         return queryset.filter(**{f"{self.shop_field}__in": shop_ids})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "shop":
-            shop_ids = user_shop_ids(request.user)
-            if shop_ids is not None:
+        # Every choice (select, raw id or autocomplete) is limited to the manager's shops:
+        # a typed id of another shop's order is refused by the form, not saved.
+        shop_ids = user_shop_ids(request.user)
+        if shop_ids is not None:
+            if db_field.name == "shop":
                 kwargs["queryset"] = Shop.objects.filter(pk__in=shop_ids)
+            elif db_field.related_model is Order:
+                kwargs["queryset"] = Order.objects.filter(shop_id__in=shop_ids)
+            elif db_field.related_model is Buyer:
+                kwargs["queryset"] = buyers_for_admin(request.user)
+            elif db_field.related_model is User:
+                kwargs["queryset"] = staff_users_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
@@ -78,6 +117,13 @@ class ShopAdmin(ShopScopedAdmin):
     search_fields = ["code", "name", "platform_shop_id"]
     inlines = [PolicyInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        profile = StaffProfile.objects.filter(user=request.user).first()
+        if not change and profile is not None:
+            # the manager who opens a shop serves it (else only a superuser could staff it)
+            profile.shops.add(obj)
+
 
 @admin.register(Policy)
 class PolicyAdmin(ShopScopedAdmin):
@@ -94,7 +140,7 @@ class PolicyAdmin(ShopScopedAdmin):
 class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["staff_number", "user", "roles", "shop_list"]
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
-    list_filter = ["shops", "user__groups"]
+    list_filter = [("shops", admin.RelatedOnlyFieldListFilter), "user__groups"]
     filter_horizontal = ["shops"]
     autocomplete_fields = ["user"]
 
@@ -103,6 +149,27 @@ class StaffProfileAdmin(admin.ModelAdmin):
             "shops", "user__groups")
         shop_ids = user_shop_ids(request.user)
         return queryset if shop_ids is None else queryset.filter(shops__in=shop_ids).distinct()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = staff_users_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        # A manager gives only their own shops: joining another shop would open all its data.
+        shop_ids = user_shop_ids(request.user)
+        if db_field.name == "shops" and shop_ids is not None:
+            kwargs["queryset"] = Shop.objects.filter(pk__in=shop_ids)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The form only knows the manager's shops: the profile keeps the others it serves.
+        shop_ids = user_shop_ids(request.user)
+        hidden = [] if shop_ids is None or not change else list(
+            form.instance.shops.exclude(pk__in=shop_ids).values_list("pk", flat=True))
+        super().save_related(request, form, formsets, change)
+        if hidden:
+            form.instance.shops.add(*hidden)
 
     @admin.display(description=_("roles"))
     def roles(self, obj):
@@ -149,22 +216,36 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
     list_display = ["platform_order_id", "shop", "buyer", "paid_amount", "postage", "status",
                     "shipped_at"]
-    list_filter = ["shop", "status"]
+    list_filter = [SHOP_FILTER, "status"]
     search_fields = ["=platform_order_id", "buyer__nick", "=tracking_no"]
     list_select_related = ["shop", "buyer"]
     raw_id_fields = ["buyer"]
     inlines = [OrderLineInline]
     date_hierarchy = "paid_at"
+    # What the buyer paid bounds every refund, compensation and payout: once money or a
+    # case hangs on the order, it (and whose order it is) changes only through an import,
+    # which checks it against what is committed, with the order row locked.
+    money_fields = ["shop", "buyer", "paid_amount", "goods_amount", "postage"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.has_after_sales():
+            return [*super().get_readonly_fields(request, obj), *self.money_fields]
+        return super().get_readonly_fields(request, obj)
 
 
 @admin.register(OrderLine)
 class OrderLineAdmin(NoDeleteMixin, ShopScopedAdmin):
     shop_field = "order__shop_id"
     list_display = ["order", "platform_sub_order_id", "title", "sku", "quantity", "paid_amount"]
-    list_filter = ["order__shop"]
+    list_filter = [("order__shop", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["=order__platform_order_id", "=platform_sub_order_id", "title", "sku"]
     list_select_related = ["order"]
     raw_id_fields = ["order"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # a line stays on its order (and so in its shop)
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, "order"] if obj is not None else readonly
 
 
 class CaseEventInline(admin.TabularInline):
@@ -224,7 +305,7 @@ def _run_admin_transition(modeladmin, request, queryset, label, call):
 class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
     list_display = ["id", "shop", "order", "kind", "state", "requested_amount", "deadline_at",
                     "deadline_owner", "assignee"]
-    list_filter = ["state", "kind", "shop", "reason", "deadline_owner"]
+    list_filter = ["state", "kind", SHOP_FILTER, "reason", "deadline_owner"]
     search_fields = ["=order__platform_order_id", "=platform_refund_id", "order__buyer__nick",
                      "=return_tracking_no"]
     list_select_related = ["shop", "order", "assignee"]
@@ -359,7 +440,7 @@ class ReadOnlyAdmin(ShopScopedAdmin):
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
     list_display = ["posted_at", "shop", "order", "buyer_nick", "rating", "item_title"]
-    list_filter = ["rating", "shop"]
+    list_filter = ["rating", SHOP_FILTER]
     search_fields = ["=order__platform_order_id", "buyer_nick", "content"]
     list_select_related = ["shop", "order"]
     date_hierarchy = "posted_at"
@@ -369,7 +450,7 @@ class ReviewAdmin(ReadOnlyAdmin):
 class ImportRunAdmin(ReadOnlyAdmin):
     list_display = ["started_at", "shop", "kind", "filename", "dry_run", "imported", "updated",
                     "unchanged", "rejected", "started_by"]
-    list_filter = ["kind", "shop", "dry_run"]
+    list_filter = ["kind", SHOP_FILTER, "dry_run"]
     search_fields = ["filename"]
     list_select_related = ["shop", "started_by"]
 
@@ -423,7 +504,7 @@ CaseAdmin.inlines = [*CaseAdmin.inlines, CompensationInline, PayoutInline]
 class CompensationAdmin(ReadOnlyAdmin):
     list_display = ["id", "case", "kind", "amount", "state", "proposed_staff_number",
                     "decided_staff_number", "proposed_at"]
-    list_filter = ["state", "kind", "shop"]
+    list_filter = ["state", "kind", SHOP_FILTER]
     search_fields = ["=case__id", "=order__platform_order_id", "reason"]
     list_select_related = ["case", "case__order"]
 
@@ -432,7 +513,7 @@ class CompensationAdmin(ReadOnlyAdmin):
 class PayoutAdmin(ReadOnlyAdmin):
     list_display = ["id", "shop", "case", "kind", "amount", "state", "route", "batch",
                     "payment_reference", "created_at", "paid_at"]
-    list_filter = ["state", "kind", "route", "shop"]
+    list_filter = ["state", "kind", "route", SHOP_FILTER]
     search_fields = ["=case__id", "=order__platform_order_id", "payment_reference"]
     list_select_related = ["shop", "case", "case__order", "batch"]
 
@@ -441,7 +522,7 @@ class PayoutAdmin(ReadOnlyAdmin):
 class PayoutBatchAdmin(ReadOnlyAdmin):
     list_display = ["id", "shop", "created_at", "staff_number", "payout_count", "total",
                     "closed_at", "source"]
-    list_filter = ["shop", "source"]
+    list_filter = [SHOP_FILTER, "source"]
     list_select_related = ["shop"]
 
 
@@ -489,7 +570,7 @@ class ReviewFollowUpAdmin(ReadOnlyAdmin):
 
     list_display = ["id", "shop", "order", "state", "category", "deadline_at", "assignee",
                     "remedy_case"]
-    list_filter = ["state", "category", "shop"]
+    list_filter = ["state", "category", SHOP_FILTER]
     search_fields = ["=order__platform_order_id", "buyer__nick", "review__content"]
     list_select_related = ["shop", "order", "assignee", "remedy_case"]
     inlines = [FollowUpEventInline]
@@ -499,7 +580,7 @@ class ReviewFollowUpAdmin(ReadOnlyAdmin):
 class ReturnParcelAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "batch_date", "shop", "tracking_no", "case", "condition",
                     "quantity_received", "inspected_staff_number"]
-    list_filter = ["shop", "condition", "batch_date"]
+    list_filter = [SHOP_FILTER, "condition", "batch_date"]
     search_fields = ["=tracking_no", "=case__id"]
     list_select_related = ["shop", "case", "case__order"]
 
@@ -511,3 +592,35 @@ class ExchangeAdmin(ReadOnlyAdmin):
                     "buyer_owes", "buyer_settled_at", "tracking_no", "shipped_at"]
     search_fields = ["=case__id", "replacement_title", "=tracking_no"]
     list_select_related = ["case", "case__order"]
+
+
+# --- staff accounts ---------------------------------------------------------------------------
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin, limited for a manager: the accounts of their shops' staff (and new
+    accounts without a staff profile), never a superuser's; roles only from the five role
+    groups; the superuser flag and single permissions stay with superusers, so a manager
+    can give no more than the roles give."""
+
+    superuser_only_fields = ["is_superuser", "user_permissions"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(pk__in=staff_users_for(request.user).values("pk"))
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += self.superuser_only_fields
+        return readonly
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(name__in=ROLE_PERMISSIONS)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

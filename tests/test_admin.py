@@ -96,3 +96,149 @@ def test_admin_action_without_required_reason_changes_nothing(manager_client, sh
     })
     assert Case.objects.get(pk=case.pk).state == "requested"
     assert not CaseEvent.objects.filter(case=case, kind="transition").exists()
+
+
+# --- a manager's reach: their shops' staff, orders and names only ---------------------------
+
+
+def _change_form_data(client, url):
+    """What the admin change form at `url` would post back unchanged."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None:
+            continue
+        widget = form.fields[name].widget
+        if hasattr(widget, "widgets"):  # a split date and time
+            parts = value if isinstance(value, (list, tuple)) else widget.decompress(value)
+            for n, part in enumerate(parts):
+                data[f"{name}_{n}"] = part or ""
+        else:
+            data[name] = value
+    return data
+
+
+def test_a_manager_cannot_make_anyone_superuser_or_give_single_permissions(
+        manager_client, manager, agent):
+    from django.contrib.auth.models import Permission, User
+
+    url = f"/admin/auth/user/{agent.pk}/change/"
+    page = manager_client.get(url)
+    assert page.status_code == 200
+    assert 'name="is_superuser"' not in page.content.decode()
+    assert 'name="user_permissions"' not in page.content.decode()
+    data = _change_form_data(manager_client, url)
+    anything = Permission.objects.get(codename="delete_case")
+    data.update({"is_superuser": "on", "user_permissions": [anything.pk],
+                 "first_name": "小王"})
+    response = manager_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    agent = User.objects.get(pk=agent.pk)
+    assert agent.first_name == "小王"  # the edit itself went through
+    assert not agent.is_superuser and not agent.user_permissions.exists()
+
+
+def test_a_manager_gives_only_the_role_groups(manager_client, agent):
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name="site admins")
+    form = manager_client.get(f"/admin/auth/user/{agent.pk}/change/").context[
+        "adminform"].form
+    assert set(form.fields["groups"].queryset.values_list("name", flat=True)) == {
+        "agent", "supervisor", "warehouse", "finance", "manager"}
+
+
+def test_a_manager_sees_only_their_shops_staff_accounts_and_no_superuser(
+        manager_client, agent, agent_b):
+    from django.contrib.auth.models import User
+
+    root = User.objects.create_superuser("root", "root@example.com", "pw-12345-test")
+    newcomer = User.objects.create_user("newcomer")  # no staff profile yet: being set up
+    page = manager_client.get("/admin/auth/user/").content.decode()
+    assert f"/admin/auth/user/{agent.pk}/change/" in page
+    assert f"/admin/auth/user/{newcomer.pk}/change/" in page
+    for theirs in (agent_b, root):
+        assert f"/admin/auth/user/{theirs.pk}/change/" not in page
+        assert manager_client.get(f"/admin/auth/user/{theirs.pk}/change/").status_code == 302
+        assert manager_client.get(
+            f"/admin/auth/user/{theirs.pk}/password/").status_code in (302, 404)
+
+
+def test_a_manager_cannot_join_another_shop_and_keeps_the_shops_they_cannot_see(
+        manager_client, manager, agent, shop, other_shop):
+    from refunds.models import StaffProfile
+
+    own = StaffProfile.objects.get(user=manager)
+    url = f"/admin/refunds/staffprofile/{own.pk}/change/"
+    form = manager_client.get(url).context["adminform"].form
+    assert list(form.fields["shops"].queryset) == [shop]
+    response = manager_client.post(url, {"staff_number": own.staff_number, "user": manager.pk,
+                                         "shops": [shop.pk, other_shop.pk]})
+    assert response.status_code == 200  # the form refuses the unknown choice
+    assert list(StaffProfile.objects.get(pk=own.pk).shops.all()) == [shop]
+
+    # an agent serving both shops, edited by shop A's manager, still serves shop B
+    both = StaffProfile.objects.get(user=agent)
+    both.shops.add(other_shop)
+    url = f"/admin/refunds/staffprofile/{both.pk}/change/"
+    response = manager_client.post(url, {"staff_number": "A1002", "user": agent.pk,
+                                         "shops": [shop.pk]})
+    assert response.status_code == 302
+    both.refresh_from_db()
+    assert both.staff_number == "A1002" and set(both.shops.all()) == {shop, other_shop}
+
+
+def test_a_shop_a_manager_opens_is_theirs_to_staff(manager_client, manager):
+    from refunds.models import Shop, StaffProfile
+
+    response = manager_client.post("/admin/refunds/shop/add/", {
+        "code": "shop-new", "name": "新店", "platform": "taobao", "shop_type": "C",
+        "platform_shop_id": "", "policy-TOTAL_FORMS": "0", "policy-INITIAL_FORMS": "0",
+        "policy-MIN_NUM_FORMS": "0", "policy-MAX_NUM_FORMS": "1"})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Shop.objects.get(code="shop-new") in StaffProfile.objects.get(user=manager).shops.all()
+
+
+def test_a_manager_cannot_put_a_line_on_another_shops_order(manager_client, other_shop):
+    from refunds.models import OrderLine
+
+    theirs = OrderFactory(shop=other_shop)
+    lines = list(OrderLine.objects.filter(order=theirs))
+    response = manager_client.post("/admin/refunds/orderline/add/", {
+        "order": theirs.pk, "platform_sub_order_id": "X1", "title": "x", "sku": "",
+        "quantity": 1, "paid_amount": "1.00"})
+    assert response.status_code == 200 and "order" in response.context["adminform"].form.errors
+    assert list(OrderLine.objects.filter(order=theirs)) == lines
+
+
+def test_an_orders_paid_amount_is_read_only_once_after_sales_hangs_on_it(manager_client, shop):
+    untouched = OrderFactory(shop=shop)
+    page = manager_client.get(f"/admin/refunds/order/{untouched.pk}/change/").content.decode()
+    assert 'name="paid_amount"' in page  # a plain order can be corrected by hand
+
+    order = OrderFactory(shop=shop, paid_amount=Decimal("188.00"))
+    case = make_case(order=order, amount="150.00")
+    svc.case_agree(case=case, actor=None)
+    url = f"/admin/refunds/order/{order.pk}/change/"
+    page = manager_client.get(url).content.decode()
+    for name in ("paid_amount", "postage", "shop", "buyer"):
+        assert f'name="{name}"' not in page
+    data = _change_form_data(manager_client, url)
+    data.update({"paid_amount": "10.00", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
+                 "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000"})
+    manager_client.post(url, data)
+    order.refresh_from_db()
+    assert order.paid_amount == Decimal("188.00")
+
+
+@pytest.mark.parametrize("url", ["/admin/refunds/case/", "/admin/refunds/order/",
+                                 "/admin/refunds/payout/", "/admin/refunds/staffprofile/",
+                                 "/admin/refunds/orderline/", "/admin/refunds/importrun/"])
+def test_the_shop_filters_do_not_name_other_shops(manager_client, shop, other_shop, agent_b,
+                                                  url):
+    make_case(order=OrderFactory(shop=shop))
+    make_case(order=OrderFactory(shop=other_shop))
+    page = manager_client.get(url)
+    assert page.status_code == 200
+    assert other_shop.name not in page.content.decode()

@@ -109,6 +109,11 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.platform_order_id
 
+    def has_after_sales(self) -> bool:
+        """A case, refund or compensation hangs on this order (its paid amount bounds them)."""
+        return (self.cases.exists() or self.refunds.exists()
+                or self.compensations.exists())
+
     @property
     def is_shipped(self) -> bool:
         # Exports often carry the status but no ship time (no 发货时间 column).
