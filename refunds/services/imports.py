@@ -36,7 +36,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -80,7 +79,7 @@ from ..models import (
 from ..permissions import user_serves_shop
 from . import cases as case_services
 from .followups import followup_create_for_review
-from .money import clean_amount, ensure_refundable
+from .money import clean_amount, committed_amounts, ensure_refundable
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
 CHUNK_SIZE = 5000  # rows per transaction: fewer commits and lookups (docs/PERFORMANCE.md)
@@ -581,25 +580,29 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
         changes = {name: value for name, value in values.items() if current[name] != value}
         updates.append((pk, current, row, changes))
 
-    # A lower paid amount may never fall below what has already been refunded on the order.
+    # A lower paid amount may never fall below what is already committed on the order
+    # (refunds, compensation, reimbursements: the money rule's sums), read with those order
+    # rows locked so that nothing is approved on them between the check and the update.
     lowered = [pk for pk, current, _row, changes in updates
                if changes.get("paid_amount", current["paid_amount"]) < current["paid_amount"]]
-    committed = dict(Refund.objects.filter(order_id__in=lowered).values("order_id")
-                     .annotate(total=Sum("amount")).values_list("order_id", "total")) \
-        if lowered else {}
+    if lowered:
+        list(Order.objects.select_for_update().filter(pk__in=lowered).order_by("pk")
+             .values_list("pk", flat=True))
+    committed = {pk: total for pk, total in committed_amounts(lowered).items() if total}
     with_lines = set(OrderLine.objects.filter(order_id__in=[pk for pk, *_rest in updates])
                      .order_by().values_list("order_id", flat=True).distinct()) \
         if updates else set()
 
     to_update, fields, new_lines = [], set(), []
     for pk, current, row, changes in updates:
-        refunded = committed.get(pk)
-        if refunded is not None and changes["paid_amount"] < refunded:
+        promised = committed.get(pk)
+        if promised is not None and changes["paid_amount"] < promised:
             tally.errors.append((row.line, _(
-                "Order %(order)s: the paid amount ¥%(paid)s is less than the ¥%(refunded)s "
-                "already refunded on it.") % {
+                "Order %(order)s: the paid amount ¥%(paid)s is less than the ¥%(committed)s "
+                "already refunded or promised on it (refunds, compensation, "
+                "reimbursements).") % {
                     "order": row.order_id, "paid": changes["paid_amount"],
-                    "refunded": Decimal(refunded).quantize(Decimal("0.01"))}))
+                    "committed": promised}))
             continue
         merged = {**current, **changes}
         needs_line = bool(row.item_title) and pk not in with_lines

@@ -120,14 +120,21 @@ def refundable_amounts(orders: Iterable[Order]) -> dict[int, Decimal]:
     locked and then spend from the figures in memory, case after case, exactly as
     `ensure_refundable` would one at a time."""
     paid = {order.pk: order.paid_amount for order in orders}
-    if not paid:
+    committed = committed_amounts(paid)
+    return {pk: max(paid[pk] - committed[pk], ZERO) for pk in committed}
+
+
+def committed_amounts(order_ids: Iterable[int]) -> dict[int, Decimal]:
+    """{order id: what is committed on it}: refunds, counted compensation and reimbursements,
+    paid or not — the part of the paid amount that is no longer free. One query."""
+    order_ids = list(order_ids)
+    if not order_ids:
         return {}
     sums = _sums(paid_too=False)
-    rows = Order.objects.filter(pk__in=paid).annotate(
+    rows = Order.objects.filter(pk__in=order_ids).annotate(
         **{f"sum_{key}": value for key, value in sums.items()}
     ).values("pk", *(f"sum_{key}" for key in sums))
-    return {row["pk"]: max(paid[row["pk"]] - sum(_figures(row, sums).values(), ZERO), ZERO)
-            for row in rows}
+    return {row["pk"]: sum(_figures(row, sums).values(), ZERO) for row in rows}
 
 
 def ensure_refundable(order: Order, amount: Decimal) -> None:

@@ -182,6 +182,51 @@ def test_paid_amount_cannot_drop_below_what_was_refunded(shop_a, export):
     assert order.paid_amount == Decimal("188.00")
 
 
+@pytest.mark.parametrize("new_paid, rejected", [("179.99", 1), ("180.00", 0)])
+def test_paid_amount_cannot_drop_below_refunds_plus_compensation(shop_a, export, roles,
+                                                                 new_paid, rejected):
+    from refunds.services.compensation import compensation_propose
+    from tests.factories import make_staff
+
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
+        "订单编号": "5001"})]))
+    order = Order.objects.get()
+    case = make_case(order=order, amount="100.00")
+    case_agree(case=case, actor=None)  # a refund of 100.00 committed
+    compensation_propose(case=case, actor=agent, kind="coupon", amount="80.00",
+                         reason="差评补偿")  # and 80.00 of compensation promised
+
+    result = import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
+        "订单编号": "5001", "买家实际支付金额": new_paid})]))
+
+    assert result.rejected == rejected
+    order.refresh_from_db()
+    if rejected:
+        assert "¥180.00 already refunded or promised" in result.errors[0][1]
+        assert order.paid_amount == Decimal("188.00")
+    else:
+        assert order.paid_amount == Decimal("180.00")
+
+
+def test_a_lower_paid_amount_is_refused_below_compensation_alone(shop_a, export, roles):
+    from refunds.services.compensation import compensation_propose
+    from tests.factories import make_staff
+
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row()]))
+    order = Order.objects.get()
+    case = make_case(order=order, amount="10.00")  # requested only: nothing committed yet
+    compensation_propose(case=case, actor=agent, kind="coupon", amount="150.00",
+                         reason="差评补偿")
+
+    result = import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [
+        order_row(**{"买家实际支付金额": "100.00"})]))
+
+    order.refresh_from_db()
+    assert (result.rejected, order.paid_amount) == (1, Decimal("188.00"))
+
+
 def test_a_buyer_keeps_the_first_known_mobile(shop_a, export):
     import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [
         order_row(**{"订单编号": "6001", "联系手机": ""}),
