@@ -39,6 +39,9 @@ class PayoutState(models.TextChoices):
     EXPORTED = "exported", _("Exported")
     PAID = "paid", _("Paid")
     FAILED = "failed", _("Failed")
+    # what it was for did not happen (an exchange that ended in a refund or a refusal):
+    # never paid, and no longer counted against what the buyer paid
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 def can_pay(payout: Payout, user) -> bool:
@@ -175,6 +178,13 @@ class Payout(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=PayoutState.FAILED, target=PayoutState.PENDING,
                 permission=can_pay, custom={"label": _("Retry")})
     def retry(self):
+        pass
+
+    # Only with the case transition that makes it pointless (its permission is checked
+    # there), and only before the money left: an exported or paid payout cannot be undone.
+    @transition(field=state, source=[PayoutState.PENDING, PayoutState.FAILED],
+                target=PayoutState.CANCELLED, custom={"label": _("Cancel")})
+    def cancel(self):
         pass
 
 

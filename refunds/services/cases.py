@@ -44,10 +44,12 @@ from ..models import (
     ContactChannel,
     ContactLog,
     ContactOutcome,
+    Exchange,
     GoodsStatus,
     Order,
     OrderLine,
     Payout,
+    PayoutState,
     Refund,
     RefundDeduction,
     RefundStatus,
@@ -101,9 +103,62 @@ def _run(*, case: Case, actor: User | None, name: str, expected_state: str | Non
             )
         if actor is not None and not has_transition_perm(method, actor):
             raise PermissionDeniedError()
+        if locked.kind == CaseKind.EXCHANGE and name in EXCHANGE_ENDINGS:
+            _cancel_exchange_difference(locked, actor, now)  # before the money is checked
         fields, data = prepare(locked, order) if prepare else ([], {})
         return _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
                                  fields=fields, data=data)
+
+
+# The transitions after which an exchange's replacement will not ship: the case ends in a
+# refund (the buyer's money back instead), a refusal or a close.
+EXCHANGE_ENDINGS = frozenset({"refuse", "approve_refund", "platform_refund", "close"})
+
+
+def live_exchange_difference(case_ids: Iterable[int]) -> set[int]:
+    """The cases among `case_ids` whose chosen replacement left a difference payout that is
+    not cancelled (so an ending transition must deal with it)."""
+    return set(Exchange.objects.filter(case__in=list(case_ids), payout__isnull=False)
+               .exclude(payout__state=PayoutState.CANCELLED)
+               .values_list("case_id", flat=True))
+
+
+def exchange_difference_to_cancel(case: Case, lock: bool = False) -> Payout | None:
+    """The exchange's difference payout an ending transition cancels (None: nothing to
+    cancel); ActionNotAllowed when its money already left (exported or paid)."""
+    payout_id = Exchange.objects.filter(case=case).values_list("payout_id", flat=True).first()
+    if payout_id is None:
+        return None
+    payout = (Payout.objects.select_for_update() if lock else Payout.objects).get(pk=payout_id)
+    if payout.state == PayoutState.CANCELLED:
+        return None
+    if not can_proceed(payout.cancel):
+        raise ActionNotAllowed(_(
+            "The exchange difference of ¥%(amount)s (payout #%(payout)s) is already "
+            "“%(state)s”: the exchange cannot end this way until finance has settled it.")
+            % {"amount": payout.amount, "payout": payout.pk,
+               "state": payout.get_state_display()})
+    return payout
+
+
+def _cancel_exchange_difference(case: Case, actor: User | None, now: datetime) -> None:
+    """The difference the shop owed for a replacement (多退) is cancelled with the exchange:
+    it is not paid, and no longer counted against what the buyer paid. Money that already
+    left (exported to the bank file, or paid) cannot be: the transition is refused, and a
+    person settles it with finance first."""
+    payout = exchange_difference_to_cancel(case, lock=True)
+    if payout is None:
+        return
+    source = payout.state
+    payout.cancel()
+    try:
+        payout.save(update_fields=["state"])
+    except ConcurrentTransition:
+        raise payouts.PayoutChanged() from None
+    events.payout_event(case=case, actor=actor, payout=payout, action="cancel",
+                        from_state=source, at=now, note=_(
+                            "The replacement will not ship: the exchange difference is not "
+                            "paid."))
 
 
 def action_label(name: str) -> str:
@@ -506,16 +561,32 @@ def cases_apply_platform_rules(*, steps: Sequence[PlatformStep],
     settling = set(Refund.objects.filter(
         case__in=[step.case.pk for step in ready if step.transition == "platform_refund"],
         status__in=[RefundStatus.PENDING, RefundStatus.FAILED]).values_list("case_id", flat=True))
+    # an exchange ending with a difference payout: that payout is cancelled (or the step
+    # refused) by the single-case service
+    settling |= live_exchange_difference(
+        step.case.pk for step in ready
+        if step.case.kind == CaseKind.EXCHANGE and step.transition in EXCHANGE_ENDINGS)
     for step in (step for step in ready if step.case.pk in settling):
         try:
             with transaction.atomic():
-                case_platform_refund(case=step.case, note=step.note, now=now, locked=True,
-                                     expected_state=step.expected_state)
+                _one_platform_step(step, now)
         except DomainError as error:
             step.error = error
     ready = _spend_platform_money([step for step in ready if step.case.pk not in settling])
     if ready:
         _write_platform_steps(ready, now)
+
+
+def _one_platform_step(step: PlatformStep, now: datetime) -> None:
+    """A step the set-based path leaves to its single-case service (rows already locked)."""
+    common = {"case": step.case, "note": step.note, "now": now, "locked": True,
+              "expected_state": step.expected_state}
+    if step.transition == "platform_refund":
+        case_platform_refund(**common)
+    elif step.transition == "close":
+        case_close(actor=None, reason=step.close_reason, **common)
+    else:
+        case_agree(actor=None, **common)
 
 
 def _platform_step_allowed(step: PlatformStep) -> bool:

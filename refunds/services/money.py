@@ -59,7 +59,8 @@ def _order_sum(queryset, paid: Q | None = None) -> Coalesce:
 def _sums(paid_too: bool) -> dict[str, Coalesce]:
     """The money rule's sums per order: committed per source, and what of it is paid."""
     compensation = Compensation.objects.filter(state__in=COUNTED_STATES)
-    reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS)
+    reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS).exclude(
+        state=PayoutState.CANCELLED)
     sums = {
         "refunds": _order_sum(Refund.objects.all()),
         "compensation": _order_sum(compensation),

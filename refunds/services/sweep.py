@@ -46,6 +46,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 
 from django.contrib.auth.models import User
@@ -70,7 +71,7 @@ from ..models import (
     Policy,
     RefundStatus,
 )
-from .cases import PlatformStep, cases_apply_platform_rules
+from .cases import PlatformStep, cases_apply_platform_rules, exchange_difference_to_cancel
 from .money import clean_amount, refundable_amount
 from .notifications import Digest, Notice, case_recipients, notify_many
 
@@ -478,6 +479,11 @@ class _Sweep:
         Money the run would already have committed on the same order counts: two requests
         of 150 on an order of 188 cannot both be agreed, in a dry run either.
         """
+        freed = Decimal("0.00")
+        if case.kind == CaseKind.EXCHANGE and action in (CLOSE, AUTO_REFUND):
+            # the service cancels a chosen replacement's difference first (or refuses)
+            difference = exchange_difference_to_cancel(case)
+            freed = difference.amount if difference is not None else Decimal("0.00")
         needs_money = (action == AUTO_AGREE and case.kind == CaseKind.REFUND_ONLY) or (
             action == AUTO_REFUND and not case.refunds.filter(
                 status__in=[RefundStatus.PENDING, RefundStatus.FAILED]).exists()
@@ -486,7 +492,7 @@ class _Sweep:
             return
         amount = clean_amount(case.requested_amount)
         order = case.order
-        available = refundable_amount(order) - self.planned_money[order.pk]
+        available = refundable_amount(order) + freed - self.planned_money[order.pk]
         if amount > available:
             raise AmountError(
                 _("¥%(amount)s is more than the ¥%(available)s still refundable on order "

@@ -14,9 +14,12 @@ from refunds.models import (
     CaseKind,
     CaseReason,
     CaseState,
+    CloseReason,
+    EventKind,
     Exchange,
     Payout,
     PayoutKind,
+    PayoutState,
     Refund,
     RefundDeduction,
 )
@@ -240,3 +243,92 @@ def test_nobody_works_another_shops_exchange(shop, roles, other_shop):
         svc.exchange_choose_replacement(case=case, actor=outsider, title="x", price="188")
     with pytest.raises(PermissionDeniedError):
         svc.return_postage_settle(case=case, actor=outsider, amount="1")
+
+
+# --- an exchange that ends otherwise: its difference payout is cancelled ----------------------
+
+
+def in_transit_exchange(shop, agent, price="150.00"):
+    """An exchange whose cheaper replacement was chosen before the parcel is back."""
+    order = OrderFactory(shop=shop, paid_amount=Decimal("188.00"))
+    case = make_case(order=order, kind=CaseKind.EXCHANGE, reason=CaseReason.SIZE,
+                     amount="188.00")
+    case = case_svc.case_agree(case=case, actor=None)
+    case = case_svc.case_record_return_shipment(case=case, actor=None, carrier="中通",
+                                                tracking_no="ZT1")
+    exchange = svc.exchange_choose_replacement(case=case, actor=agent, title="同款 M 码",
+                                               price=price)
+    return Case.objects.get(pk=case.pk), exchange.payout
+
+
+def test_a_closed_exchange_leaves_no_difference_to_pay(shop, agent, finance):
+    case, payout = in_transit_exchange(shop, agent)
+    assert refundable_amount(case.order) == Decimal("150.00")
+
+    case_svc.case_close(case=case, actor=agent, reason=CloseReason.TIMEOUT)
+
+    payout.refresh_from_db()
+    assert payout.state == PayoutState.CANCELLED
+    assert refundable_amount(case.order) == Decimal("188.00")  # no longer committed
+    event = CaseEvent.objects.filter(case=case, kind=EventKind.PAYOUT).latest("id")
+    assert (event.transition, event.from_state, event.to_state) == (
+        "cancel", "pending", "cancelled")
+    with pytest.raises(ActionNotAllowed):
+        payout_svc.payout_mark_paid(payout=payout, actor=finance, payment_reference="ALI-1")
+    assert payout_svc.payout_batch_export(shop=shop, actor=finance) is None
+
+
+def test_a_refused_exchange_leaves_no_difference_to_pay(shop, agent):
+    case = received(shop)
+    payout = svc.exchange_choose_replacement(case=case, actor=agent, title="同款 M 码",
+                                             price="150.00").payout
+    case_svc.case_refuse(case=case, actor=agent, reason="影响二次销售")
+    payout.refresh_from_db()
+    assert payout.state == PayoutState.CANCELLED
+
+
+def test_the_platform_refunding_an_exchange_cancels_the_difference_first(shop, agent):
+    case = received(shop)
+    payout = svc.exchange_choose_replacement(case=case, actor=agent, title="同款 M 码",
+                                             price="150.00").payout
+    # the whole 188.00 back: possible only because the 38.00 difference is no longer owed
+    case_svc.case_platform_refund(case=case, amount="188.00", reference="PLATFORM")
+    payout.refresh_from_db()
+    assert payout.state == PayoutState.CANCELLED
+    figures = money_breakdown(case.order)
+    assert (figures["refunds"], figures["reimbursements"]) == (Decimal("188.00"), Decimal("0"))
+
+
+def test_an_exported_difference_blocks_the_ending_and_changes_nothing(shop, agent, finance):
+    case, payout = in_transit_exchange(shop, agent)
+    payout_svc.payout_batch_export(shop=shop, actor=finance)
+    events = CaseEvent.objects.filter(case=case).count()
+    with pytest.raises(ActionNotAllowed, match="already “Exported”"):
+        case_svc.case_close(case=case, actor=agent, reason=CloseReason.TIMEOUT)
+    payout.refresh_from_db()
+    assert (state_of(case), payout.state) == (CaseState.RETURN_IN_TRANSIT, "exported")
+    assert CaseEvent.objects.filter(case=case).count() == events
+
+
+def test_the_nightly_sweep_cancels_the_difference_of_an_exchange_it_refunds(shop, agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from refunds.services.sweep import sweep_deadlines
+
+    case, payout = in_transit_exchange(shop, agent)
+    other, other_payout = in_transit_exchange(shop, agent, price="100.00")
+    Case.objects.filter(pk__in=[case.pk, other.pk]).update(
+        deadline_at=timezone.now() - timedelta(minutes=1))
+
+    preview = sweep_deadlines(dry_run=True)  # foresees the same: both refunded
+    assert not preview.failures and preview.applied_total == 2
+    report = sweep_deadlines()
+
+    assert not report.failures
+    assert state_of(case) == state_of(other) == CaseState.REFUNDED  # platform auto-refund
+    for each in (payout, other_payout):
+        each.refresh_from_db()
+        assert each.state == PayoutState.CANCELLED
+    assert money_breakdown(case.order)["reimbursements"] == Decimal("0")
