@@ -102,7 +102,7 @@ class FollowUpFilter(QueueFilters, django_filters.FilterSet):
     shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
     assignee = django_filters.ModelChoiceFilter(label=_("Assignee"), queryset=None)
     days_left = django_filters.NumberFilter(
-        label=_("Days left at most"), method="filter_days_left", min_value=0,
+        label=_("Days left at most"), method="filter_days_left", min_value=0, max_value=3650,
         help_text=_("Open follow-ups whose revision window closes within this many days."),
     )
     mine = django_filters.BooleanFilter(label=_("Mine"), method="filter_mine",

@@ -14,6 +14,7 @@ from functools import cached_property
 from django.core.paginator import Paginator
 
 CAP = 1000  # rows counted at most (unless a later page is asked for)
+MAX_PAGE = 100_000  # a page number past it is read as this one (then: the last page)
 
 
 class CappedPaginator(Paginator):
@@ -23,8 +24,8 @@ class CappedPaginator(Paginator):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = CAP if cap is None else cap
         try:
-            self.requested = max(1, int(page))
-        except (TypeError, ValueError):
+            self.requested = min(max(1, int(page)), MAX_PAGE)
+        except (TypeError, ValueError, OverflowError):
             self.requested = 1
 
     @cached_property

@@ -29,6 +29,7 @@ from ..selectors import (
 )
 from ..services import payouts as payout_services
 from .actions import submit
+from .params import shop_param
 
 PAYOUTS_PER_PAGE = 50
 
@@ -71,10 +72,7 @@ def finance_home(request):
     if state not in PayoutState.values:
         state = PayoutState.PENDING
     shops = shops_for_user(request.user)
-    try:
-        shop_id = int(request.GET.get("shop") or 0) or None
-    except ValueError:
-        shop_id = None
+    shop_id = shop_param(request)
     page = Paginator(payout_list(request.user, state, shop_id),
                      PAYOUTS_PER_PAGE).get_page(request.GET.get("page"))
     can_export = request.user.has_perm("refunds.export_payouts")

@@ -34,6 +34,7 @@ from ..selectors import (
 )
 from ..services.cases import normalize_tracking_no
 from ..services.warehouse import batch_date_for, parcel_inspect, parcel_register_unmatched
+from .params import shop_param
 
 
 def _require_station(user) -> None:
@@ -179,28 +180,27 @@ def parcel_attach(request, pk: int):
                     f"?parcel={parcel.pk}")
 
 
+# A batch day the desk can have: a date outside these (0001-01-01) is not a page.
+FIRST_BATCH_DAY, LAST_BATCH_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
 def _batch_date(value: str | None) -> date:
     try:
-        return date.fromisoformat(value) if value else timezone.localdate()
+        day = date.fromisoformat(value) if value else timezone.localdate()
     except ValueError:
         raise Http404 from None
-
-
-def _shop_id(request) -> int | None:
-    try:
-        shop_id = int(request.GET.get("shop") or 0) or None
-    except ValueError:
-        return None
-    if shop_id and not user_serves_shop(request.user, shop_id):
+    if not FIRST_BATCH_DAY <= day <= LAST_BATCH_DAY:
         raise Http404
-    return shop_id
+    return day
+
+
 
 
 def return_batch(request):
     """The day's returns batch (退货明细表); ?date=YYYY-MM-DD, ?shop=<id>."""
     _require_view(request.user)
     batch_date = _batch_date(request.GET.get("date"))
-    shop_id = _shop_id(request)
+    shop_id = shop_param(request)
     shops = shops_for_user(request.user)
     parcels = list(batch_parcels(request.user, batch_date, shop_id))
     # the batch a parcel received now goes to, for each shop, to say where "now" falls
@@ -221,7 +221,7 @@ def return_batch_download(request, fmt: str):
     if fmt not in ("xlsx", "csv"):
         raise Http404
     batch_date = _batch_date(request.GET.get("date"))
-    parcels = batch_parcels(request.user, batch_date, _shop_id(request))
+    parcels = batch_parcels(request.user, batch_date, shop_param(request))
     content, content_type, name = return_batch_file(parcels, batch_date, fmt)
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'

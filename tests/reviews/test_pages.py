@@ -280,3 +280,12 @@ def test_a_buyer_marked_do_not_contact_is_flagged_in_the_queue(login, agent, fol
                              reason="骚扰投诉")
     page = login(agent).get("/reviews/").content.decode()
     assert "Do not contact" in page
+
+
+@pytest.mark.parametrize("days", ["3000000", "99999999999999999999", "3651"])
+def test_a_days_left_filter_past_ten_years_is_refused_on_the_page(login, agent, follow_up, days):
+    client = login(agent)
+    client.raise_request_exception = False
+    response = client.get("/reviews/", {"days_left": days})
+    assert response.status_code == 200
+    assert "days_left" in response.context["filter"].form.errors
