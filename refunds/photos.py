@@ -13,6 +13,7 @@ import warnings
 
 from django.core.files.base import ContentFile
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .exceptions import DomainError
@@ -25,7 +26,7 @@ ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 
 class PhotoError(DomainError):
-    default_message = _("This file is not a photo we can accept.")
+    default_message = gettext_lazy("This file is not a photo we can accept.")
 
 
 def clean_photo(upload) -> tuple[ContentFile, int, int]:

@@ -13,6 +13,7 @@ from django.utils.formats import date_format
 
 from .models import Buyer, Case, ReplyCategory, ReviewFollowUp
 from .selectors import canned_replies
+from .services.contacts import BUYER_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class OfferedReply:
 
 
 def _when(value) -> str:
-    return date_format(timezone.localtime(value), "Y-m-d H:i") if value else ""
+    # what the buyer reads: China time, whatever the server's TIME_ZONE
+    return date_format(timezone.localtime(value, BUYER_TIMEZONE), "Y-m-d H:i") if value else ""
 
 
 def values_for_case(case: Case) -> dict[str, str]:

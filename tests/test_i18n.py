@@ -87,3 +87,22 @@ def test_a_word_with_two_meanings_has_a_translation_for_each(client, agent, ware
     page = client.get(reverse("refunds:parcel_unmatched"),
                       HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "<th>收货时间</th>" in page and "<th>仓库已收货</th>" not in page
+
+
+def test_refusals_raised_at_request_time_speak_the_readers_language():
+    """A class-level message must be lazy: translated when raised, not when imported."""
+    from django.utils import translation
+
+    from refunds.exceptions import CaseChanged
+    from refunds.photos import PhotoError
+    from refunds.services.compensation import CompensationChanged
+    from refunds.services.followups import FollowUpChanged
+    from refunds.services.payouts import PayoutChanged
+
+    for error_class in (CaseChanged, PayoutChanged, CompensationChanged, FollowUpChanged,
+                        PhotoError):
+        with translation.override("en"):
+            english = str(error_class().message)
+        with translation.override("zh-hans"):
+            chinese = str(error_class().message)
+        assert chinese != english and not chinese.isascii(), error_class.__name__

@@ -22,6 +22,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
@@ -35,7 +36,7 @@ Prepare = Callable[[Compensation, Order], tuple[list[str], dict[str, Any]]]
 
 
 class CompensationChanged(CaseChanged):
-    default_message = _("This compensation changed while you were looking at it. "
+    default_message = gettext_lazy("This compensation changed while you were looking at it. "
                         "Reload and try again.")
 
 

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
@@ -63,7 +64,7 @@ COMPENSATION_KIND_FOR_REMEDY = {
 
 
 class FollowUpChanged(CaseChanged):
-    default_message = _("This follow-up changed while you were looking at it. "
+    default_message = gettext_lazy("This follow-up changed while you were looking at it. "
                         "Reload and try again.")
 
 

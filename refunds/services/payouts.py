@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
@@ -45,7 +46,8 @@ from .money import clean_amount, ensure_refundable
 
 
 class PayoutChanged(CaseChanged):
-    default_message = _("This payout changed while you were looking at it. Reload and try again.")
+    default_message = gettext_lazy(
+        "This payout changed while you were looking at it. Reload and try again.")
 
 
 def action_label(name: str) -> str:

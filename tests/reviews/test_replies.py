@@ -99,3 +99,21 @@ def test_choosing_a_reply_fills_the_note_without_javascript(login, agent, shop, 
     textarea = re.search(r'<textarea name="contact-note"[^>]*>(.*?)</textarea>', page, re.S)
     assert textarea.group(1).strip() == note
     assert f'href="?reply={reply.pk}#contact"' in page
+
+
+def test_the_deadline_placeholder_is_china_time_whatever_the_server_time_zone(settings, shop):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+
+    from refunds.models import Case
+    from refunds.replies import values_for_case
+
+    case = make_case(order=OrderFactory(shop=shop), amount="188.00")
+    settings.TIME_ZONE = "UTC"  # TIME_ZONE is read from the environment
+    Case.objects.filter(pk=case.pk).update(
+        deadline_at=datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    case.refresh_from_db()
+    with timezone.override("UTC"):
+        assert values_for_case(case)["deadline"] == "2026-11-25 10:00"  # what the buyer reads
