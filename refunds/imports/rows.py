@@ -346,6 +346,18 @@ class RefundRow:
     return_tracking_no: str = ""
 
 
+def _goods_status(text: str | None) -> str:
+    """货物状态: an empty cell is "not received" (what a request before shipping has); a
+    value the platform does not write is an error, not silently "not received"."""
+    key = _key(text or "")
+    if not key:
+        return GoodsStatus.NOT_RECEIVED
+    status = GOODS_STATUSES.get(key)
+    if status is None:
+        raise RowError(_("Unknown goods status “%(status)s” (货物状态).") % {"status": text})
+    return status
+
+
 def parse_refund(record: Record, columns: set[str]) -> RefundRow:
     refund_id = text_cell(record, "退款编号", 64, required=True)
     order_id = text_cell(record, ORDER_ID, 64, required=True)
@@ -370,7 +382,7 @@ def parse_refund(record: Record, columns: set[str]) -> RefundRow:
         kind=CaseKind.RETURN if is_return else CaseKind.REFUND_ONLY,
         reason=case_reason(reason_text),
         description="\n".join(text for text in (reason_text, explanation) if text),
-        goods_status=GOODS_STATUSES.get(record.get("货物状态"), GoodsStatus.NOT_RECEIVED),
+        goods_status=_goods_status(record.get("货物状态")),
         sub_order_id=text_cell(record, "子订单编号", 64),
         requested_at=time_cell(record, "申请时间"),
         modified_at=time_cell(record, "修改时间"),

@@ -339,3 +339,22 @@ def test_a_platform_success_seen_again_after_a_reopen_is_not_a_second_refund(
     assert Case.objects.get().state == CaseState.REQUESTED  # the review goes on on the desk
     [conflict] = result.conflicts
     assert "already recorded" in conflict.reason
+
+
+@pytest.mark.parametrize("cell, expected", [("买家已退货", "buyer_returned"),
+                                            (" 买家已收到货 ", "buyer_received"),
+                                            ("", "buyer_not_received")])
+def test_the_goods_status_is_read_and_an_empty_cell_is_not_received(
+        shop_a, refunds_file, cell, expected):
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(
+        platform_row("WAIT_SELLER_AGREE", **{"货物状态": cell})))
+    assert result.rejected == 0
+    assert Case.objects.get().goods_status == expected
+
+
+def test_an_unknown_goods_status_is_reported_not_replaced_by_not_received(
+        shop_a, refunds_file):
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(
+        platform_row("WAIT_SELLER_AGREE", **{"货物状态": "卖家已发货"})))
+    assert result.rejected == 1 and not Case.objects.exists()
+    assert "Unknown goods status “卖家已发货”" in result.errors[0][1]
