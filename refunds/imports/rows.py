@@ -63,6 +63,25 @@ def text_cell(record: Record, column: str, max_length: int | None = None,
     return text_value(record.get(column), column, max_length, required)
 
 
+# A platform's order, sub-order and refund numbers: digits (letters, - and _ tolerated).
+# "3.9E+18" or "3.90000000000001E+18" is what a spreadsheet makes of a 19-digit id when the
+# export is opened and saved again: every row would become the same order.
+_PLATFORM_ID = re.compile(r"[0-9A-Za-z_-]+")
+
+
+def id_value(value: str, column: str, required: bool = True) -> str:
+    value = text_value(value, column, 64, required)
+    if value and not _PLATFORM_ID.fullmatch(value):
+        raise RowError(_("“%(column)s” “%(value)s” is not a platform id: the file looks "
+                         "opened and saved in a spreadsheet, which rounds long numbers. Export "
+                         "it again from the seller centre.") % {"column": column, "value": value})
+    return value
+
+
+def id_cell(record: Record, column: str, required: bool = True) -> str:
+    return id_value(record.get(column), column, required)
+
+
 # "188.00", "0.5", "12": what nearly every amount cell holds. Such a cell needs none of
 # parse_money's cleaning and checks (it is finite, not negative, at most two decimals).
 _PLAIN_AMOUNT = re.compile(r"[0-9]{1,10}(?:\.[0-9]{1,2})?")
@@ -253,7 +272,7 @@ def order_parser(columns: set[str]) -> Callable[[Record], OrderRow]:
     def parse(record: Record) -> OrderRow:
         cells = record.cells
         get = cells.get
-        order_id = text_value(get(ORDER_ID, ""), ORDER_ID, 64, required=True)
+        order_id = id_value(get(ORDER_ID, ""), ORDER_ID)
         nick = text_value(get(BUYER_NICK, ""), BUYER_NICK, 100, required=True)
         fields = {name: read(get(column, "")) for name, column, read in readers}
         mobile = (text_value(get("联系手机", ""), "联系手机", 20)
@@ -359,8 +378,8 @@ def _goods_status(text: str | None) -> str:
 
 
 def parse_refund(record: Record, columns: set[str]) -> RefundRow:
-    refund_id = text_cell(record, "退款编号", 64, required=True)
-    order_id = text_cell(record, ORDER_ID, 64, required=True)
+    refund_id = id_cell(record, "退款编号")
+    order_id = id_cell(record, ORDER_ID)
     amount = money_cell(record, "退款金额", positive=True)
     status_text = record.get("退款状态")
     platform_status = _REFUND_STATUSES.get(_key(status_text))
@@ -383,7 +402,7 @@ def parse_refund(record: Record, columns: set[str]) -> RefundRow:
         reason=case_reason(reason_text),
         description="\n".join(text for text in (reason_text, explanation) if text),
         goods_status=_goods_status(record.get("货物状态")),
-        sub_order_id=text_cell(record, "子订单编号", 64),
+        sub_order_id=id_cell(record, "子订单编号", required=False),
         requested_at=time_cell(record, "申请时间"),
         modified_at=time_cell(record, "修改时间"),
         deadline_at=time_cell(record, "超时时间"),
@@ -406,7 +425,7 @@ class ReviewRow:
 
 
 def parse_review(record: Record, columns: set[str]) -> ReviewRow:
-    order_id = text_cell(record, ORDER_ID, 64, required=True)
+    order_id = id_cell(record, ORDER_ID)
     title = text_cell(record, ITEM_TITLE, 200, required=True)
     rating_text = record.get("评价结果")
     rating = RATINGS.get(rating_text)

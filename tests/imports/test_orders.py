@@ -234,3 +234,14 @@ def test_a_buyer_keeps_the_first_known_mobile(shop_a, export):
         order_row(**{"订单编号": "6003", "联系手机": "13733334444"}),
     ]))
     assert Buyer.objects.get().mobile == "13911112222"
+
+
+@pytest.mark.parametrize("mangled", ["3.9E+18", "3.90000000000001E+18", "3900000000 0001"])
+def test_order_ids_a_spreadsheet_rounded_are_rejected_not_merged(shop_a, export, mangled):
+    path = export(ORDER_HEADER, [
+        order_row(**{"订单编号": mangled, "买家会员名": "买家甲", "买家实际支付金额": "188.00"}),
+        order_row(**{"订单编号": mangled, "买家会员名": "买家乙", "买家实际支付金额": "99.00"}),
+    ])
+    result = import_orders(shop=shop_a, path_or_file=path)
+    assert result.rejected == 2 and not Order.objects.exists()
+    assert "looks opened and saved in a spreadsheet" in result.errors[0][1]

@@ -358,3 +358,10 @@ def test_an_unknown_goods_status_is_reported_not_replaced_by_not_received(
         platform_row("WAIT_SELLER_AGREE", **{"货物状态": "卖家已发货"})))
     assert result.rejected == 1 and not Case.objects.exists()
     assert "Unknown goods status “卖家已发货”" in result.errors[0][1]
+
+
+def test_a_refund_id_a_spreadsheet_rounded_is_rejected(shop_a, refunds_file):
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(
+        platform_row("WAIT_SELLER_AGREE", **{"退款编号": "1.8E+14"})))
+    assert result.rejected == 1 and not Case.objects.exists()
+    assert "“退款编号” “1.8E+14” is not a platform id" in result.errors[0][1]
