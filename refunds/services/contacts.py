@@ -91,41 +91,45 @@ def buyer_local_day(now: datetime) -> tuple[datetime, datetime]:
 
 
 def contact_guard_check(*, shop: Shop, buyer: Buyer, channel: str,
-                        now: datetime) -> Block | None:
-    """Why contacting `buyer` by `channel` in `shop`'s name at `now` is harassment, or None."""
+                        now: datetime) -> list[Block]:
+    """Every reason why contacting `buyer` by `channel` in `shop`'s name at `now` is
+    harassment (empty: none). All of them, not the first: an override must say each rule it
+    sets aside (a night call that is also the day's third call breaks two)."""
     if buyer.do_not_contact:
-        return Block(GuardRule.DO_NOT_CONTACT, _(
+        return [Block(GuardRule.DO_NOT_CONTACT, _(
             "%(buyer)s asked not to be contacted (%(reason)s). No call or message may be "
             "logged until a supervisor lifts the request on the buyer page.")
-            % {"buyer": buyer.nick, "reason": buyer.do_not_contact_reason or "—"})
+            % {"buyer": buyer.nick, "reason": buyer.do_not_contact_reason or "—"})]
+    blocks = []
     policy = shop.policy
     local = now.astimezone(BUYER_TIMEZONE)
     start, end = policy.contact_hours_start, policy.contact_hours_end
     if not (start <= local.time() < end):
-        return Block(GuardRule.HOURS, _(
+        blocks.append(Block(GuardRule.HOURS, _(
             "It is %(now)s for the buyer (China time): buyers of %(shop)s may be contacted "
             "only from %(start)s to %(end)s.")
-            % {"now": _hhmm(local), "shop": shop.name, "start": _hhmm(start), "end": _hhmm(end)})
+            % {"now": _hhmm(local), "shop": shop.name, "start": _hhmm(start),
+               "end": _hhmm(end)}))
     day_start, day_end = buyer_local_day(now)
     today = ContactLog.objects.filter(buyer=buyer, shop=shop, created_at__gte=day_start,
                                       created_at__lt=day_end)
     if channel in CALL_CHANNELS:
         calls = today.filter(channel__in=CALL_CHANNELS).count()
         if calls >= policy.max_calls_per_day:
-            return Block(GuardRule.CALLS, _(
+            blocks.append(Block(GuardRule.CALLS, _(
                 "%(buyer)s was already called %(count)s times today: %(shop)s allows "
                 "%(limit)s calls per buyer per day.")
                 % {"buyer": buyer.nick, "count": calls, "shop": shop.name,
-                   "limit": policy.max_calls_per_day})
+                   "limit": policy.max_calls_per_day}))
     elif channel in MESSAGE_CHANNELS:
         sent = today.filter(channel__in=MESSAGE_CHANNELS).count()
         if sent >= policy.max_messages_per_day:
-            return Block(GuardRule.MESSAGES, _(
+            blocks.append(Block(GuardRule.MESSAGES, _(
                 "%(buyer)s already got %(count)s messages today: %(shop)s allows %(limit)s "
                 "messages (IM, SMS, email) per buyer per day.")
                 % {"buyer": buyer.nick, "count": sent, "shop": shop.name,
-                   "limit": policy.max_messages_per_day})
-    return None
+                   "limit": policy.max_messages_per_day}))
+    return blocks
 
 
 def can_override(user: User) -> bool:
@@ -155,16 +159,18 @@ def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, o
             raise ActionNotAllowed(_("An override needs a written reason."))
     with transaction.atomic():
         buyer = lock_buyer(buyer.pk)
-        block = contact_guard_check(shop=shop, buyer=buyer, channel=channel, now=now)
+        blocks = contact_guard_check(shop=shop, buyer=buyer, channel=channel, now=now)
         overridden_rule = ""
-        if block is not None:
-            if not override or block.rule not in OVERRIDABLE_RULES:
-                message = block.message
-                if block.rule in OVERRIDABLE_RULES and can_override(actor):
+        if blocks:
+            overridable = all(block.rule in OVERRIDABLE_RULES for block in blocks)
+            if not override or not overridable:
+                message = " ".join(block.message for block in blocks)
+                if overridable and can_override(actor):
                     message = _("%(reason)s You may override this with a written reason.") % {
                         "reason": message}
-                raise ContactBlocked(message, block.rule)
-            overridden_rule = block.rule
+                raise ContactBlocked(message, blocks[0].rule)
+            # every rule set aside, recorded (e.g. "hours,calls")
+            overridden_rule = ",".join(block.rule for block in blocks)
         return ContactLog.objects.create(
             shop=shop, buyer=buyer, case=case, follow_up=follow_up, channel=channel,
             outcome=outcome, note=(note or "").strip(), actor=actor,

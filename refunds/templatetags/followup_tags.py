@@ -62,9 +62,11 @@ def days_left(follow_up) -> dict:
 
 
 @register.filter
-def guard_rule_label(rule: str) -> str:
-    return {
+def guard_rule_label(rules: str) -> str:
+    """"hours,calls" (every rule one override set aside) → "contact hours, daily call limit"."""
+    labels = {
         "hours": _("contact hours"),
         "calls": _("daily call limit"),
         "messages": _("daily message limit"),
-    }.get(rule, rule)
+    }
+    return ", ".join(str(labels.get(rule, rule)) for rule in rules.split(",") if rule)

@@ -270,3 +270,21 @@ def test_the_case_page_lets_a_supervisor_override(clock, login, supervisor, case
     contact = ContactLog.objects.get()
     assert contact.overridden_rule == "hours"
     assert "Guard overridden (contact hours)" in response.content.decode()
+
+
+def test_a_night_call_over_the_daily_limit_breaks_both_rules_and_an_override_names_both(
+        clock, agent, supervisor, case, login):
+    clock.move_to(china(20, 10))
+    call(case, agent)  # the day's two calls
+    call(case, agent)
+    clock.move_to(china(20, 21, 30))
+    with pytest.raises(ContactBlocked) as refused:
+        call(case, supervisor)
+    assert "China time" in refused.value.message  # the hours …
+    assert "already called 2 times today" in refused.value.message  # … and the limit
+
+    contact = call(case, supervisor, outcome="reached", override=True,
+                   override_reason="买家约定今晚21:30回电")
+    assert contact.overridden_rule == "hours,calls"
+    page = login(supervisor).get(f"/cases/{case.pk}/").content.decode()
+    assert "Guard overridden (contact hours, daily call limit)" in page
