@@ -64,6 +64,15 @@ def note_event(*, case: Case, actor, note: str) -> CaseEvent:
     return _event(case, EventKind.NOTE, actor, note=note)
 
 
+POSTAGE_DECIDED = "postage_payer"  # the data key of the event that decided the return postage
+
+
+def postage_event(*, case: Case, actor, payer: str, note: str,
+                  at: datetime | None = None) -> CaseEvent:
+    """Who pays the return postage (buyer or insurer; the shop's is a payout event)."""
+    return _event(case, EventKind.NOTE, actor, note=note, at=at, data={POSTAGE_DECIDED: payer})
+
+
 def contact_event(*, case: Case, contact: ContactLog) -> CaseEvent:
     return _event(case, EventKind.CONTACT, contact.actor, note=contact.note,
                   at=contact.created_at,

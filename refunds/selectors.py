@@ -25,6 +25,7 @@ from django.db.models import (
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from .events import POSTAGE_DECIDED
 from .models import (
     OPEN_FOLLOWUP_STATES,
     Buyer,
@@ -140,6 +141,8 @@ def case_detail(user, pk: int) -> Case:
         has_compensations=Exists(Compensation.objects.filter(case=OuterRef("pk"))),
         has_parcels=Exists(ReturnParcel.objects.filter(case=OuterRef("pk"))),
         has_postage_payout=Exists(Payout.objects.filter(case=OuterRef("pk"), kind="postage")),
+        has_postage_decision=Exists(CaseEvent.objects.filter(
+            case=OuterRef("pk"), data__has_key=POSTAGE_DECIDED)),
     )
     return get_object_or_404(queryset, pk=pk)
 

@@ -213,7 +213,7 @@ def return_postage_settle(*, case: Case, actor: User | None, amount=None,
             raise ActionNotAllowed(_("Only returned goods have return postage."))
         if locked.state not in POSTAGE_STATES:
             raise ActionNotAllowed(_("Return postage is settled once the goods are back."))
-        if Payout.objects.filter(case=locked, kind=PayoutKind.POSTAGE).exists():
+        if postage_settled(locked):
             raise ActionNotAllowed(_("The return postage of this case is already settled."))
         payer = return_postage_payer(locked, freight_insurance=freight_insurance)
         payout = None
@@ -225,11 +225,18 @@ def return_postage_settle(*, case: Case, actor: User | None, amount=None,
                 now=now, reason=_("Return postage: %(reason)s")
                 % {"reason": locked.get_reason_display()})
             events.payout_event(case=locked, actor=actor, payout=payout, action="postage",
-                                note=note, at=now, data={"payer": payer})
+                                note=note, at=now,
+                                data={"payer": payer, events.POSTAGE_DECIDED: payer})
         else:
-            events.note_event(case=locked, actor=actor, note=(
+            events.postage_event(case=locked, actor=actor, payer=payer, at=now, note=(
                 _("Return postage: paid by the freight insurance (运费险).")
                 if payer == PostagePayer.INSURER
                 else _("Return postage: paid by the buyer (%(reason)s).")
                 % {"reason": locked.get_reason_display()}) + (f" {note}" if note else ""))
     return payout
+
+
+def postage_settled(case: Case) -> bool:
+    """The return postage was decided: a reimbursement, or the buyer's or insurer's."""
+    return (Payout.objects.filter(case=case, kind=PayoutKind.POSTAGE).exists()
+            or case.events.filter(data__has_key=events.POSTAGE_DECIDED).exists())

@@ -107,6 +107,20 @@ def test_return_postage_through_the_page(login, agent, shop):
     assert 'id="return_postage"' not in text(response)  # settled once
 
 
+def test_return_postage_the_buyer_pays_is_decided_once_too(login, agent, shop):
+    case = received(shop, kind=CaseKind.RETURN, reason=CaseReason.NO_REASON)
+    client = login(agent)
+    response = client.post(f"/cases/{case.pk}/return-postage/", {}, follow=True)
+    assert 'id="return_postage"' not in text(response)  # decided: the form is gone
+    events = case.events.count()
+    # a second decision (an old tab): refused, the first one stands
+    response = client.post(f"/cases/{case.pk}/return-postage/",
+                           {"postage-freight_insurance": "on"}, follow=True)
+    assert "already settled" in alert_texts(response)
+    assert case.events.count() == events
+    assert not Payout.objects.filter(case=case).exists()
+
+
 def test_quality_problem_offers_keep_the_item_with_a_partial_refund(login, agent, agent2,
                                                                     shop):
     case = make_case(order=OrderFactory(shop=shop), reason=CaseReason.QUALITY, amount="100.00")
