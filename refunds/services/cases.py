@@ -685,6 +685,11 @@ def _write_platform_steps(steps: list[PlatformStep], now: datetime) -> None:
 # --- work on a case that does not change its state ---------------------------------------
 
 
+# Who may take a case on: after-sales (agents, supervisors, managers), the people who talk
+# to the buyer — not the warehouse or finance, who only see cases for their own work.
+CLAIM_PERMISSION = "refunds.log_contact"
+
+
 def _check_can_work(case: Case, actor: User, perm: str) -> None:
     if not (actor.has_perm(perm) and user_serves_shop(actor, case.shop_id)):
         raise PermissionDeniedError()
@@ -698,7 +703,7 @@ def case_assign(*, case: Case, actor: User, assignee: User | None,
     """
     claiming = assignee is not None and assignee.pk == actor.pk
     if claiming:
-        _check_can_work(case, actor, "refunds.view_case")
+        _check_can_work(case, actor, CLAIM_PERMISSION)
     else:
         _check_can_work(case, actor, "refunds.assign_case")
     if assignee is not None and not (

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from ..escaping import escape as _e
+from ..services.cases import CLAIM_PERMISSION
 from .refunds_tags import display, state_badge, time_left
 
 register = template.Library()
@@ -53,6 +54,8 @@ def case_rows(context, cases) -> SafeString:
     csrf_token = context.get("csrf_token")
     csrf = (f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(csrf_token)}">'
             if csrf_token and csrf_token != "NOTPROVIDED" else "")
+    request = context.get("request")
+    may_claim = request is not None and request.user.has_perm(CLAIM_PERMISSION)
     claim_label = _e(_("Claim"))
     vip = ' <span class="badge text-bg-warning">VIP</span>'
     rows = []
@@ -66,7 +69,7 @@ def case_rows(context, cases) -> SafeString:
                  '          <input type="hidden" name="expected_assignee" value="">\n'
                  '          <button class="btn btn-sm btn-outline-primary" type="submit">'
                  f"{claim_label}</button>\n        </form>"
-                 if case.is_open and not case.assignee_id else "")
+                 if may_claim and case.is_open and not case.assignee_id else "")
         rows.append(
             f'<tr data-case="{pk}">\n'
             f'      <td><a href="{url}">{pk}</a></td>\n'

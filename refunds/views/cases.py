@@ -104,6 +104,7 @@ def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
         "note_form": bound.get("note") or (NoteForm(case=case) if can_log else None),
         "assign_form": AssignForm(case=case) if user.has_perm("refunds.assign_case") else None,
         "can_claim": case.is_open and case.assignee_id != user.pk
+        and user.has_perm(case_services.CLAIM_PERMISSION)
         and (case.assignee_id is None or user.has_perm("refunds.assign_case")),
         **compensation_context(request, case, bound),
         "parcels": parcels,
