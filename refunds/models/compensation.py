@@ -39,6 +39,7 @@ class CompensationState(models.TextChoices):
 # States that count against the order's refundable amount: from the proposal on, so two
 # proposals can never promise the same money; a declined one frees it again.
 COUNTED_STATES = (CompensationState.PROPOSED, CompensationState.APPROVED, CompensationState.PAID)
+APPROVED_STATES = (CompensationState.APPROVED, CompensationState.PAID)
 
 
 # --- transition permissions -------------------------------------------------------------------
@@ -51,7 +52,7 @@ def can_approve_compensation(compensation: Compensation, user) -> bool:
         return False
     if compensation.proposed_by_id == user.pk:
         return False
-    if compensation.amount <= compensation.approval_limit():
+    if compensation.amount_for_approval() <= compensation.approval_limit():
         return True
     return user.has_perm("refunds.approve_over_limit")
 
@@ -128,6 +129,17 @@ class Compensation(ConcurrentTransitionMixin, models.Model):
     @property
     def is_cash(self) -> bool:
         return self.kind in CASH_KINDS
+
+    def amount_for_approval(self) -> Decimal:
+        """This amount plus what is already approved on the case: pieces each below the limit
+        add up, and their total is what a supervisor must see. The approving service reads it
+        with the order row locked; a page may set `approved_before` from the rows it has."""
+        before = getattr(self, "approved_before", None)
+        if before is None:
+            before = Compensation.objects.filter(
+                case_id=self.case_id, state__in=APPROVED_STATES).exclude(pk=self.pk).aggregate(
+                total=models.Sum("amount"))["total"] or Decimal("0.00")
+        return self.amount + before
 
     def approval_limit(self) -> Decimal:
         """Above this a supervisor approves: the policy's limit, or else the order's postage."""

@@ -134,6 +134,14 @@ class Policy(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text=_("Compensation above this needs a supervisor. Empty: the order's postage."),
     )
+    return_postage_limit = models.DecimalField(
+        _("return postage limit"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("30.00"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Return postage an agent may reimburse; above it a supervisor approves."),
+    )
     shop_pays_return_postage = models.JSONField(
         _("reasons for which the shop pays return postage"),
         default=default_shop_pays_postage_reasons,

@@ -102,12 +102,31 @@ def _run(*, case: Case, actor: User | None, name: str, expected_state: str | Non
                 % {"action": action_label(name), "state": locked.get_state_display()}
             )
         if actor is not None and not has_transition_perm(method, actor):
+            _explain_refusal(locked, name, actor)
             raise PermissionDeniedError()
         if locked.kind == CaseKind.EXCHANGE and name in EXCHANGE_ENDINGS:
             _cancel_exchange_difference(locked, actor, now)  # before the money is checked
         fields, data = prepare(locked, order) if prepare else ([], {})
         return _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
                                  fields=fields, data=data)
+
+
+def _explain_refusal(case: Case, name: str, actor: User) -> None:
+    """Say why an agent may not commit this refund (the approval limit), not just "no"."""
+    if name not in ("agree", "approve_refund") or not user_serves_shop(actor, case.shop_id):
+        return
+    if not (actor.has_perm("refunds.agree_case") or actor.has_perm("refunds.approve_refund")):
+        return
+    limit, total = case.shop.policy.agent_approval_limit, case.amount_for_approval()
+    if total > limit and total == case.requested_amount:
+        raise PermissionDeniedError(
+            _("¥%(total)s is above your approval limit of ¥%(limit)s: a supervisor must "
+              "approve it.") % {"total": total, "limit": limit})
+    if total > limit:
+        raise PermissionDeniedError(
+            _("¥%(total)s on this order (this request and the order's other refunds) is above "
+              "your approval limit of ¥%(limit)s: a supervisor must approve it.")
+            % {"total": total, "limit": limit})
 
 
 # The transitions after which an exchange's replacement will not ship: the case ends in a

@@ -88,10 +88,16 @@ def _explain_refusal(compensation: Compensation, name: str, actor: User) -> None
         raise PermissionDeniedError(_("You proposed this compensation: a colleague must "
                                       "approve it."))
     limit = compensation.approval_limit()
-    if compensation.amount > limit and not actor.has_perm("refunds.approve_over_limit"):
+    total = compensation.amount_for_approval()
+    if total > limit and not actor.has_perm("refunds.approve_over_limit"):
+        if total == compensation.amount:
+            raise PermissionDeniedError(
+                _("¥%(amount)s is above the compensation limit of ¥%(limit)s: a supervisor "
+                  "must approve it.") % {"amount": compensation.amount, "limit": limit})
         raise PermissionDeniedError(
-            _("¥%(amount)s is above the compensation limit of ¥%(limit)s: a supervisor must "
-              "approve it.") % {"amount": compensation.amount, "limit": limit})
+            _("¥%(amount)s with what is already approved on this case makes ¥%(total)s, "
+              "above the compensation limit of ¥%(limit)s: a supervisor must approve it.")
+            % {"amount": compensation.amount, "total": total, "limit": limit})
 
 
 def apply_compensation_transition(*, compensation: Compensation, actor: User | None, name: str,

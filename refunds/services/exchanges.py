@@ -45,6 +45,12 @@ def _check(actor: User | None, case: Case, perm: str) -> None:
         raise PermissionDeniedError()
 
 
+def _check_limit(actor: User | None, amount: Decimal, limit: Decimal, message: str) -> None:
+    """Money the shop pays out above `limit` needs a supervisor (approve_over_limit)."""
+    if actor is not None and amount > limit and not actor.has_perm("refunds.approve_over_limit"):
+        raise PermissionDeniedError(message % {"amount": amount, "limit": limit})
+
+
 def _returned_value(case: Case) -> Decimal:
     lines = list(case.lines.all())
     if lines:
@@ -95,6 +101,9 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
         )
         difference = exchange.difference
         if difference < 0:  # 多退: the shop pays the buyer back
+            _check_limit(actor, -difference, locked.shop.policy.agent_approval_limit, _(
+                "The shop would pay back ¥%(amount)s, above your approval limit of "
+                "¥%(limit)s: a supervisor must choose this replacement."))
             exchange.payout = reimbursement_create(
                 case=locked, order=order, kind=PayoutKind.EXCHANGE_DIFFERENCE,
                 amount=-difference, actor=actor, now=now,
@@ -220,6 +229,10 @@ def return_postage_settle(*, case: Case, actor: User | None, amount=None,
         if payer == PostagePayer.SHOP:
             if amount in (None, ""):
                 raise ActionNotAllowed(_("Enter the return postage the buyer paid."))
+            # what a parcel costs is bounded: above the policy's limit a supervisor approves
+            _check_limit(actor, clean_amount(amount), locked.shop.policy.return_postage_limit,
+                         _("Return postage of ¥%(amount)s is above your limit of ¥%(limit)s: "
+                           "a supervisor must approve it."))
             payout = reimbursement_create(
                 case=locked, order=order, kind=PayoutKind.POSTAGE, amount=amount, actor=actor,
                 now=now, reason=_("Return postage: %(reason)s")

@@ -6,6 +6,8 @@ message and a redirect to the case.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -14,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from ..forms import COMPENSATION_FORMS, CompensationProposeForm
 from ..models import Case
+from ..models.compensation import APPROVED_STATES
 from ..permissions import user_serves_shop
 from ..selectors import case_compensations, cases_for_user, compensations_for_user
 from ..services import compensation as compensation_services
@@ -34,7 +37,12 @@ def compensation_context(request, case: Case, bound: dict | None = None) -> dict
     bound = bound or {}
     user = request.user
     rows = []
-    for compensation in case_compensations(case):
+    compensations = list(case_compensations(case))
+    approved = sum((c.amount for c in compensations if c.state in APPROVED_STATES), Decimal(0))
+    for compensation in compensations:
+        # what else is approved on the case counts towards the approval limit (no query)
+        compensation.approved_before = approved - (
+            compensation.amount if compensation.state in APPROVED_STATES else 0)
         forms = []
         for transition in compensation.get_available_user_state_transitions(user):
             if transition.name == "mark_paid" and compensation.is_cash:

@@ -292,7 +292,8 @@ def test_agent_posting_agree_above_the_limit_is_refused(login, agent, supervisor
     case = make_case(order=order, amount="600.00")
     response = login(agent).post(f"/cases/{case.pk}/actions/agree/",
                                  {"agree-expected_state": "requested"}, follow=True)
-    assert "permission" in alert_texts(response, "danger")
+    assert ("¥600.00 is above your approval limit of ¥500.00: a supervisor must approve it."
+            in alert_texts(response, "danger"))  # why, not a bare "no permission"
     assert _state(case) == CaseState.REQUESTED
     assert not Refund.objects.filter(case=case).exists()
 
@@ -827,7 +828,7 @@ def test_approve_refund_above_the_limit_needs_the_supervisor(login, agent, super
     assert "supervisor must approve" in text(agent_page)
     response = login(agent).post(f"/cases/{case.pk}/actions/approve_refund/",
                                  {"approve_refund-expected_state": "received"}, follow=True)
-    assert "permission" in alert_texts(response, "danger")
+    assert "above your approval limit of ¥500.00" in alert_texts(response, "danger")
     assert _state(case) == CaseState.RECEIVED
     assert not Refund.objects.exists()
 
@@ -835,3 +836,21 @@ def test_approve_refund_above_the_limit_needs_the_supervisor(login, agent, super
     assert "approve_refund" in action_buttons(supervisor_page)
     _act(login(supervisor), case, "approve_refund")
     assert Refund.objects.get(case=case).amount == Decimal("600.00")
+
+
+def test_the_case_page_offers_agree_only_within_the_orders_total(login, shop, agent):
+    from refunds.models import Case, CaseKind, CaseReason
+    from refunds.services import cases as case_svc
+
+    order = OrderFactory(shop=shop, paid_amount=Decimal("2000.00"))
+    first = case_svc.case_create(shop=shop, order=order, kind=CaseKind.REFUND_ONLY,
+                                 reason=CaseReason.QUALITY, requested_amount="450.00",
+                                 actor=agent)
+    case_svc.case_agree(case=first, actor=agent)
+    second = case_svc.case_create(shop=shop, order=order, kind=CaseKind.REFUND_ONLY,
+                                  reason=CaseReason.QUALITY, requested_amount="100.00",
+                                  actor=agent)
+    page = login(agent).get(f"/cases/{second.pk}/").content.decode()
+    assert f"/cases/{second.pk}/actions/agree/" not in page
+    assert "a supervisor must approve" in page
+    assert Case.objects.get(pk=second.pk).state == "requested"

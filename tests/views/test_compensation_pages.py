@@ -119,8 +119,9 @@ def test_decline_needs_a_reason(login, agent, agent2, case):
 
 def test_coupon_is_marked_issued_but_money_is_not_paid_from_the_case_page(login, agent, agent2,
                                                                          case):
-    coupon = _offer(case, agent2, amount="5.00", kind=CompensationKind.COUPON)
-    postage = _offer(case, agent2, amount="6.00", kind=CompensationKind.POSTAGE)
+    # together within the agents' limit (the order's postage, 8.00): no supervisor needed
+    coupon = _offer(case, agent2, amount="3.00", kind=CompensationKind.COUPON)
+    postage = _offer(case, agent2, amount="5.00", kind=CompensationKind.POSTAGE)
     services.compensation_approve(compensation=coupon, actor=agent)
     services.compensation_approve(compensation=postage, actor=agent)
     page = text(login(agent).get(f"/cases/{case.pk}/"))
