@@ -35,8 +35,8 @@ cases on this machine); staff acting on one of them wait that long. On SQLite, w
 writer at a time, every staff write waits for it (transactions begin IMMEDIATE, see
 config/settings/base.py): `--commit-every 20` is gentler during working hours.
 
-Emails: one digest per person per phase of the run (`Digest`), sent as soon as the phase
-is done, listing what was committed; the in-app notifications are one per case.
+Emails: one digest per person per run (`Digest`), sent when the run ends (also when it
+stops half way), listing what was committed; the in-app notifications are one per case.
 """
 
 from __future__ import annotations
@@ -244,7 +244,6 @@ def _run_phases(sweep: _Sweep, *, chunk_size: int, commit_every: int,
                     done += 1
                     if on_progress is not None:
                         on_progress(str(label), done, total)
-        sweep.send_digest()  # each phase's emails as soon as it is done
 
 
 # --- texts ------------------------------------------------------------------------------------

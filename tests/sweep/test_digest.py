@@ -1,4 +1,4 @@
-"""The sweep's emails: one digest per person per phase, only for committed work; an address the
+"""The sweep's emails: one digest per person per run, only for committed work; an address the
 mail server refuses loses nobody else's email and is reported."""
 
 from __future__ import annotations
@@ -119,3 +119,13 @@ def test_the_command_exits_1_and_names_the_address_when_an_email_could_not_be_se
     assert "The email to 1 person could not be sent (listed above)." in run.err
     assert Case.objects.get(pk=case.pk).state == CaseState.CLOSED  # done all the same
     assert [m.to for m in mail.outbox] == [["sup_both@example.com"]]
+
+
+def test_one_digest_email_per_person_per_run(shop, clock, sweep, people):
+    refused(shop)  # due T0 + 7 days: closed by the run (its first phase)
+    clock.move_to(T0 + timedelta(days=3))
+    due_soon = requested_refund(shop)  # due T0 + 8 days: warned by the same run
+    clock.move_to(due_soon.deadline_at - timedelta(hours=2))
+    assert sweep().code == 0
+    [digest] = [m for m in mail.outbox if m.to == ["sup_a@example.com"]]
+    assert "deadline passed" in digest.body and "must act by" in digest.body
