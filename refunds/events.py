@@ -160,10 +160,11 @@ def followup_assigned_event(*, follow_up: ReviewFollowUp, actor, assignee,
     })
 
 
-def followup_details_event(*, follow_up: ReviewFollowUp, actor,
-                           changes: dict[str, Any]) -> FollowUpEvent:
-    """Category or flag changed: `changes` maps each field to [old, new]."""
-    return _followup_event(follow_up, FollowUpEventKind.DETAILS, actor, data=changes)
+def followup_details_event(*, follow_up: ReviewFollowUp, actor, changes: dict[str, Any],
+                           note: str = "") -> FollowUpEvent:
+    """Category, flag or deadline changed: `changes` maps each field to [old, new]."""
+    return _followup_event(follow_up, FollowUpEventKind.DETAILS, actor, note=note,
+                           data=changes)
 
 
 def buyer_event(*, buyer, shop, kind: str, actor, note: str,

@@ -28,6 +28,7 @@ from .. import events
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from ..locks import lock_followup, lock_order
 from ..models import (
+    OPEN_FOLLOWUP_STATES,
     Case,
     CaseReason,
     CompensationKind,
@@ -84,6 +85,36 @@ def _require_text(value: str, message: str) -> str:
 def revision_deadline(review: Review, shop: Shop) -> datetime:
     """The review's date plus the shop's revision window (DOMAIN.md: 30 days)."""
     return review.posted_at + timedelta(days=shop.policy.review_revision_days)
+
+
+def followups_follow_review_date(review: Review) -> int:
+    """An import corrected the review's date (评价时间): its open follow-up's revision window
+    moves with it, is warned about again, and the timeline says so (as the platform, SYSTEM).
+    Returns how many follow-ups moved."""
+    moved = 0
+    for pk in ReviewFollowUp.objects.filter(review_id=review.pk,
+                                            state__in=OPEN_FOLLOWUP_STATES).values_list(
+                                                "pk", flat=True):
+        with transaction.atomic():
+            locked = lock_followup(pk)
+            deadline = revision_deadline(review, locked.shop)
+            if locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at == deadline:
+                continue
+            before = locked.deadline_at
+            locked.deadline_at, locked.warned_deadline_at = deadline, None
+            locked.save(update_fields=["deadline_at", "warned_deadline_at", "updated_at"])
+            events.followup_details_event(
+                follow_up=locked, actor=None,
+                changes={"deadline_at": [before.isoformat(), deadline.isoformat()]},
+                note=_("The platform's review date is %(posted)s: the buyer can revise the "
+                       "review until %(deadline)s.")
+                % {"posted": _local(review.posted_at), "deadline": _local(deadline)})
+            moved += 1
+    return moved
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 # --- creating follow-ups ----------------------------------------------------------------------

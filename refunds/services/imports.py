@@ -78,7 +78,7 @@ from ..models import (
 )
 from ..permissions import user_serves_shop
 from . import cases as case_services
-from .followups import followup_create_for_review
+from .followups import followup_create_for_review, followups_follow_review_date
 from .money import clean_amount, committed_amounts, ensure_refundable
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
@@ -648,7 +648,7 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
                   .values_list("platform_order_id", "pk"))
     existing = {(review.order_id, review.item_title): review for review in
                 Review.objects.filter(order_id__in=list(orders.values()))}
-    creates, updates, fields = [], [], set()
+    creates, updates, fields, redated = [], [], set(), []
     for row in rows:
         order_pk = orders.get(row.order_id)
         if order_pk is None:
@@ -669,6 +669,8 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
             setattr(review, name, value)
         updates.append(review)
         fields.update(changes)
+        if "posted_at" in changes:
+            redated.append(review)
         tally.updated += 1
     Review.objects.bulk_create(creates, batch_size=500)
     if updates:
@@ -676,6 +678,8 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
     for review in (*creates, *updates):
         if review.needs_follow_up:  # 中评/差评: the follow-up opens now (idempotent)
             followup_create_for_review(review, source="import")
+    for review in redated:  # a corrected date moves the revision window with it
+        followups_follow_review_date(review)
     tally.imported += len(creates)
     return tally
 

@@ -59,3 +59,39 @@ def test_neutral_and_negative_reviews_open_their_follow_ups_once(shop_a):
     follow_ups = ReviewFollowUp.objects.filter(review__shop=shop_a)
     assert follow_ups.count() == 9 + 5  # 中评 + 差评; 好评 are kept for statistics only
     assert not follow_ups.filter(review__rating=ReviewRating.GOOD).exists()
+
+
+def test_an_imported_review_date_moves_the_open_follow_ups_deadline(shop_a, export, roles):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from refunds.models import FollowUpEvent, ReviewFollowUp
+    from refunds.services.followups import followup_create
+    from tests.factories import make_staff
+
+    china = ZoneInfo("Asia/Shanghai")
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    order = OrderFactory(shop=shop_a)
+    # opened by hand from the seller centre, the date typed approximately
+    followup_create(shop=shop_a, order=order, rating="bad", item_title="纯棉短袖T恤",
+                    content="差", posted_at=datetime(2026, 11, 18, 10, 0, tzinfo=china),
+                    category="", actor=agent, now=datetime(2026, 11, 19, 10, 0, tzinfo=china))
+    follow_up = ReviewFollowUp.objects.get()
+    ReviewFollowUp.objects.filter(pk=follow_up.pk).update(
+        warned_deadline_at=follow_up.deadline_at)  # warned about the old window already
+
+    row = review_row(**{"订单编号": order.platform_order_id, "评价时间": "2026-11-10 10:00:00"})
+    import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [row]))
+
+    follow_up.refresh_from_db()
+    # the platform closes revisions 30 days after the real date
+    assert follow_up.deadline_at == datetime(2026, 12, 10, 10, 0, tzinfo=china)
+    assert follow_up.warned_deadline_at is None  # warned again for the new window
+    event = FollowUpEvent.objects.filter(follow_up=follow_up).latest("id")
+    assert (event.kind, event.staff_number) == ("details", "SYSTEM")
+    assert "until 2026-12-10 10:00" in event.note
+
+    # importing the same file again moves nothing
+    events = FollowUpEvent.objects.count()
+    import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [row]))
+    assert FollowUpEvent.objects.count() == events
