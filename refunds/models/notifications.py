@@ -22,6 +22,9 @@ class Notification(models.Model):
                                   verbose_name=_("review follow-up"))
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     message = models.TextField(_("message"))
+    # the message as code + parameters, put into words in the reader's language
+    # (refunds/texts.py); `message` keeps the words of the moment it was written
+    data = models.JSONField(_("data"), default=dict, blank=True)
     deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)

@@ -56,6 +56,7 @@ from ..models import (
     Shop,
 )
 from ..permissions import user_serves_shop
+from ..texts import TEXT
 from . import contacts, payouts
 from .money import clean_amount, ensure_refundable, ensure_within, refundable_amounts
 
@@ -82,7 +83,7 @@ def _apply_transition(*, case: Case, actor: User | None, name: str, note: str, n
 
 def _run(*, case: Case, actor: User | None, name: str, expected_state: str | None,
          note: str = "", prepare: Prepare | None = None, now: datetime | None = None,
-         locked: bool = False) -> Case:
+         locked: bool = False, note_text: dict | None = None) -> Case:
     """`locked=True`: `case` and `case.order` are rows the caller read with
     select_for_update in its open transaction (the nightly sweep locks a group of cases at
     once, `refunds.locks.try_lock_cases`); they are used as they are, not read and locked
@@ -107,6 +108,8 @@ def _run(*, case: Case, actor: User | None, name: str, expected_state: str | Non
         if locked.kind == CaseKind.EXCHANGE and name in EXCHANGE_ENDINGS:
             _cancel_exchange_difference(locked, actor, now)  # before the money is checked
         fields, data = prepare(locked, order) if prepare else ([], {})
+        if note_text:  # the note in the reader's language (refunds/texts.py)
+            data = {**data, TEXT: note_text}
         return _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
                                  fields=fields, data=data)
 
@@ -284,7 +287,7 @@ def case_create(*, shop: Shop, order: Order, kind: str, reason: str, requested_a
 
 def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
                expected_state: str | None = None, now: datetime | None = None,
-               locked: bool = False) -> Case:
+               locked: bool = False, note_text: dict | None = None) -> Case:
     """Agree: refund-only → refund_pending (money committed); return/exchange → awaiting_return."""
 
     def prepare(locked: Case, order: Order):
@@ -295,7 +298,7 @@ def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
         return ["return_address"], {"return_address": locked.return_address}
 
     return _run(case=case, actor=actor, name="agree", expected_state=expected_state,
-                note=note, prepare=prepare, now=now, locked=locked)
+                note=note, prepare=prepare, now=now, locked=locked, note_text=note_text)
 
 
 def case_refuse(*, case: Case, actor: User | None, reason: str, note: str = "",
@@ -462,7 +465,7 @@ def case_retry_refund(*, case: Case, actor: User | None, note: str = "",
 
 def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
                expected_state: str | None = None, now: datetime | None = None,
-               locked: bool = False) -> Case:
+               locked: bool = False, note_text: dict | None = None) -> Case:
     if reason not in CloseReason.values:
         raise ActionNotAllowed(_("Choose why the case is closed."))
 
@@ -471,7 +474,7 @@ def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
         return ["close_reason"], {"reason": reason}
 
     return _run(case=case, actor=actor, name="close", expected_state=expected_state,
-                note=note, prepare=prepare, now=now, locked=locked)
+                note=note, prepare=prepare, now=now, locked=locked, note_text=note_text)
 
 
 def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount=None,
@@ -501,6 +504,7 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
 
 
 def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: str = "",
+                         note_text: dict | None = None,
                          expected_state: str | None = None,
                          now: datetime | None = None, locked: bool = False) -> Case:
     """The platform refunded the buyer itself (auto-refund after a deadline, or a ruling).
@@ -527,7 +531,7 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
 
     return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,
                 note=note or _("Refunded by the platform."), prepare=prepare, now=when,
-                locked=locked)
+                locked=locked, note_text=note_text)
 
 
 # --- the platform's rules on many cases at once (the nightly sweep) --------------------------
@@ -546,6 +550,7 @@ class PlatformStep:
     transition: str  # one of PLATFORM_RULES
     expected_state: str
     note: str
+    note_text: dict | None = None  # `note` as code + parameters (refunds/texts.py)
     close_reason: str = CloseReason.TIMEOUT
     error: DomainError | None = None
     amount: Decimal | None = field(default=None, repr=False)  # money it commits, once checked
@@ -599,7 +604,7 @@ def cases_apply_platform_rules(*, steps: Sequence[PlatformStep],
 def _one_platform_step(step: PlatformStep, now: datetime) -> None:
     """A step the set-based path leaves to its single-case service (rows already locked)."""
     common = {"case": step.case, "note": step.note, "now": now, "locked": True,
-              "expected_state": step.expected_state}
+              "expected_state": step.expected_state, "note_text": step.note_text}
     if step.transition == "platform_refund":
         case_platform_refund(**common)
     elif step.transition == "close":
@@ -689,6 +694,8 @@ def _write_platform_steps(steps: list[PlatformStep], now: datetime) -> None:
                        "deadline_owner": case.deadline_owner,
                        "deadline_rule": case.deadline_rule}
             updates[(source, tuple(sorted(values.items())))].append(case.pk)
+            if step.note_text:  # the note in the reader's language (refunds/texts.py)
+                data = {**(data or {}), TEXT: step.note_text}
             timeline.append(events.build_transition_event(
                 case=case, actor=None, transition=step.transition, from_state=source,
                 note=step.note, data=data, at=now))

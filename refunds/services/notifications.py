@@ -23,6 +23,7 @@ from ..bulk import insert_many
 from ..links import absolute_url
 from ..models import Case, Notification
 from ..roles import SUPERVISOR
+from ..texts import TEXT
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Notice:
     message: str
     subject: str
     deadline_at: datetime | None
+    text: dict | None = None  # `message` as code + parameters (refunds/texts.py)
 
 
 def notify_many(notices: Sequence[Notice], *, digest: Digest) -> list[Notification]:
@@ -85,7 +87,8 @@ def notify_many(notices: Sequence[Notice], *, digest: Digest) -> list[Notificati
                 told.add(key)
                 created.append(Notification(user=user, case=notice.case, kind=notice.kind,
                                             deadline_at=notice.deadline_at,
-                                            message=notice.message))
+                                            message=notice.message,
+                                            data=_text_data(notice)))
     if created:
         try:
             with transaction.atomic():
@@ -161,12 +164,16 @@ class Digest:
                 self.sent += 1
 
 
+def _text_data(notice: Notice) -> dict:
+    return {TEXT: notice.text} if notice.text else {}
+
+
 def _one_by_one(notice: Notice) -> list[Notification]:
     created = []
     for user in notice.users:
         notification, is_new = Notification.objects.get_or_create(
             user=user, case=notice.case, kind=notice.kind, deadline_at=notice.deadline_at,
-            defaults={"message": notice.message},
+            defaults={"message": notice.message, "data": _text_data(notice)},
         )
         if is_new:
             created.append(notification)

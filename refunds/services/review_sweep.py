@@ -24,10 +24,9 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from .. import selectors
+from .. import selectors, texts
 from ..links import absolute_url
 from ..locks import try_lock_followup
 from ..models import OPEN_FOLLOWUP_STATES, Notification, NotificationKind, ReviewFollowUp
@@ -80,19 +79,17 @@ def followup_warn(*, follow_up: ReviewFollowUp, now: datetime,
     """Warn once per deadline (the follow-up is locked by the caller); email after commit.
     Addresses the email could not be sent to are added to `email_failures`."""
     email_failures = [] if email_failures is None else email_failures
-    local_deadline = timezone.localtime(follow_up.deadline_at)
-    days = max((follow_up.deadline_at - now).days, 0)
-    message = _(
-        "Review follow-up #%(id)s (%(rating)s, order %(order)s): the buyer can revise the review "
-        "only until %(deadline)s (%(days)s days left)."
-    ) % {"id": follow_up.pk, "rating": follow_up.review.get_rating_display(),
-         "order": follow_up.order.platform_order_id,
-         "deadline": date_format(local_deadline, "Y-m-d H:i"), "days": days}
+    said = texts.said("review_warning", id=follow_up.pk, rating=follow_up.review.rating,
+                      order=follow_up.order.platform_order_id,
+                      deadline=follow_up.deadline_at.isoformat(),
+                      days=max((follow_up.deadline_at - now).days, 0))
+    message = texts.words({texts.TEXT: said})
     created = []
     for user in warning_recipients(follow_up):
         notification, is_new = Notification.objects.get_or_create(
             user=user, follow_up=follow_up, kind=NotificationKind.REVIEW_WARNING,
-            deadline_at=follow_up.deadline_at, defaults={"message": message},
+            deadline_at=follow_up.deadline_at,
+            defaults={"message": message, "data": {texts.TEXT: said}},
         )
         if is_new:
             created.append(notification)

@@ -50,14 +50,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 from django.contrib.auth.models import User
-from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .. import selectors
+from .. import selectors, texts
 from ..deadlines import deadline_for
 from ..exceptions import AmountError, CaseChanged, DomainError
 from ..labels import choice_label
@@ -68,7 +67,6 @@ from ..models import (
     CaseState,
     Notification,
     NotificationKind,
-    Policy,
     RefundStatus,
 )
 from .cases import PlatformStep, cases_apply_platform_rules, exchange_difference_to_cancel
@@ -108,20 +106,6 @@ ACTION_LABELS = {
     WARN: gettext_lazy("deadline warning"),
 }
 
-CONSEQUENCES = {
-    CaseState.REQUESTED: gettext_lazy(
-        "The shop did not decide in time: the platform agreed to the request (auto-agree)."),
-    CaseState.REFUSED: gettext_lazy(
-        "The buyer did not modify the refused request in time: the request is closed."),
-    CaseState.AWAITING_RETURN: gettext_lazy(
-        "The buyer did not ship the return in time: the request is closed."),
-    CaseState.RETURN_IN_TRANSIT: gettext_lazy(
-        "The shop did not confirm receipt of the return in time: the platform refunded the "
-        "buyer (auto-refund)."),
-    CaseState.RECEIVED: gettext_lazy(
-        "The shop did not confirm receipt of the return in time: the platform refunded the "
-        "buyer (auto-refund)."),
-}
 
 # Outcome statuses
 APPLIED, WOULD_APPLY, WARNED, WOULD_WARN, OVERDUE, SKIPPED, FAILED = (
@@ -253,32 +237,24 @@ def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
+def _passed(case: Case, deadline: datetime) -> dict:
+    """Which policy deadline passed, as parameters of `texts.deadline_passed`."""
+    rule = case.deadline_rule or ""
+    value = getattr(case.shop.policy, rule, None) if rule else None
+    return {"rule": rule, "value": value if isinstance(value, int | str) else None,
+            "deadline": deadline.isoformat()}
+
+
 def deadline_passed_text(case: Case, deadline: datetime) -> str:
-    """Which policy deadline passed: "… “days to decide …” (agree_shipped_days = 5) passed …"."""
-    rule = case.deadline_rule
-    try:
-        label = Policy._meta.get_field(rule).verbose_name if rule else None
-    except FieldDoesNotExist:
-        label = None
-    if label is None or not rule.endswith(("_days", "_hours")):
-        return _("The deadline (%(rule)s) passed at %(deadline)s.") % {
-            "rule": rule or _("no rule recorded"), "deadline": _local(deadline)}
-    return _("The policy deadline “%(label)s” (%(rule)s = %(value)s) passed at %(deadline)s.") % {
-        "label": label, "rule": rule, "value": getattr(case.shop.policy, rule),
-        "deadline": _local(deadline),
-    }
+    """"The policy deadline “days to decide …” (agree_shipped_days = 5) passed at …"."""
+    return texts.deadline_passed(**_passed(case, deadline))
 
 
-def _warning_message(case: Case) -> str:
-    return _(
-        "%(owner)s must act by %(deadline)s (%(rule)s). Now: %(state)s, order %(order)s, "
-        "¥%(amount)s."
-    ) % {
-        "owner": choice_label(case, "deadline_owner") or _("Someone"),
-        "deadline": _local(case.deadline_at), "rule": case.deadline_rule or "-",
-        "state": choice_label(case, "state"), "order": case.order.platform_order_id,
-        "amount": case.requested_amount,
-    }
+def _warning_text(case: Case) -> dict:
+    return texts.said("deadline_warning", owner=case.deadline_owner or "",
+                      deadline=case.deadline_at.isoformat(), rule=case.deadline_rule or "",
+                      state=case.state, order=case.order.platform_order_id,
+                      amount=str(case.requested_amount))
 
 
 # --- one run ----------------------------------------------------------------------------------
@@ -399,9 +375,11 @@ class _Sweep:
                 notices.append(self._payout_overdue_notice(case, passed))
                 outcomes[case_id] = Outcome(case_id, action, OVERDUE, passed)
             else:
-                note = f"{deadline_passed_text(case, case.deadline_at)} {CONSEQUENCES[state]}"
+                said = texts.said("deadline_passed", **_passed(case, case.deadline_at),
+                                  then=state)
                 steps.append(PlatformStep(case=case, transition=TRANSITIONS[action],
-                                          expected_state=state, note=note))
+                                          expected_state=state, note=texts.words(
+                                              {texts.TEXT: said}), note_text=said))
         deadlines = {step.case.pk: step.case.deadline_at for step in steps}
         cases_apply_platform_rules(steps=steps, now=self.now)
         for step in steps:
@@ -410,7 +388,7 @@ class _Sweep:
                 notices.append(Notice(
                     users=self._recipients(case), case=case,
                     kind=NotificationKind.DEADLINE_ACTION, deadline_at=deadlines[case.pk],
-                    message=step.note,
+                    message=step.note, text=step.note_text,
                     subject=_("Case #%(case)s: deadline passed, now %(state)s")
                     % {"case": case.pk, "state": choice_label(case, "state")}))
                 outcomes[case.pk] = Outcome(case.pk, action, APPLIED, _("now %(state)s") % {
@@ -424,12 +402,10 @@ class _Sweep:
         return [outcomes[case_id] for case_id, _state in group if case_id in outcomes]
 
     def _payout_overdue_notice(self, case: Case, passed: str) -> Notice:
+        said = texts.said("payout_overdue", state=case.state, **_passed(case, case.deadline_at))
         return Notice(
             users=self._recipients(case), case=case, kind=NotificationKind.DEADLINE_ACTION,
-            deadline_at=case.deadline_at,
-            message=_("%(passed)s The refund is not paid yet (%(state)s); the platform does "
-                      "nothing here: finance must pay.") % {
-                "passed": passed, "state": choice_label(case, "state")},
+            deadline_at=case.deadline_at, message=texts.words({texts.TEXT: said}), text=said,
             subject=_("Case #%(case)s: payout overdue since %(deadline)s")
             % {"case": case.pk, "deadline": _local(case.deadline_at)})
 
@@ -507,12 +483,12 @@ class _Sweep:
             with transaction.atomic():
                 case = Case.objects.select_related("shop", "order", "assignee").get(
                     pk=outcome.case_id)
+                failure = texts.said("sweep_failure", action=outcome.action,
+                                     reason=outcome.detail)
                 notify_many([Notice(
                     users=self._recipients(case), case=case,
                     kind=NotificationKind.SWEEP_FAILURE, deadline_at=case.deadline_at,
-                    message=_("The nightly sweep could not apply the platform rule "
-                              "(%(action)s): %(reason)s") % {
-                        "action": ACTION_LABELS[outcome.action], "reason": outcome.detail},
+                    message=texts.words({texts.TEXT: failure}), text=failure,
                     subject=_("Case #%(case)s: the nightly sweep failed") % {"case": case.pk},
                 )], digest=self.digest)
         except Exception:  # noqa: BLE001 - the failure itself is already reported
@@ -536,7 +512,8 @@ class _Sweep:
                 notices.append(Notice(
                     users=self._recipients(case), case=case,
                     kind=NotificationKind.DEADLINE_WARNING, deadline_at=case.deadline_at,
-                    message=_warning_message(case),
+                    message=texts.words({texts.TEXT: _warning_text(case)}),
+                    text=_warning_text(case),
                     subject=_("Case #%(case)s: deadline %(deadline)s")
                     % {"case": case.pk, "deadline": _local(case.deadline_at)}))
                 warned.append(case)

@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 
 from ..labels import choice_label
 from ..models import CaseState
+from ..texts import words
 
 register = template.Library()
 
@@ -80,3 +81,13 @@ def display(obj, field_name: str):
     """`{{ case|display:"state" }}` is `case.get_state_display()`, without its cost
     (`refunds.labels.choice_label`)."""
     return choice_label(obj, field_name)
+
+
+@register.filter
+def in_words(row) -> str:
+    """A notification's message or a timeline row's note in the reader's language, when the
+    row keeps it as code + parameters (refunds/texts.py); else the words stored with it."""
+    stored = getattr(row, "message", None)
+    if stored is None:
+        stored = getattr(row, "note", "")
+    return words(getattr(row, "data", None), stored)

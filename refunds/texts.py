@@ -1,0 +1,137 @@
+"""Texts the desk writes now for people who read them later — a notification, the note of a
+change the nightly sweep made — kept as a code with its parameters, and put into words when
+they are read, in the reader's language.
+
+The nightly commands run in LANGUAGE_CODE (English by default); the team reading the queue
+in the morning may read Chinese. A text written as finished words would stay in the
+writer's language for good. So a writer stores `said(code, **params)` in the row's JSON
+`data` (under `TEXT`) besides the words of the moment (the row's message or note: what an
+email, the admin or an older version shows), and a page shows `words(row.data, fallback)`.
+
+Parameters are language-neutral: codes (a state, a policy field, a deadline owner), numbers,
+ids, and times as ISO strings, shown in the desk's time zone when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+TEXT = "text"  # the key of a row's `data` that holds its text as code + parameters
+
+# What the platform did when a deadline passed, by the state the case was in.
+CONSEQUENCES = {
+    "requested": gettext_lazy(
+        "The shop did not decide in time: the platform agreed to the request (auto-agree)."),
+    "refused": gettext_lazy(
+        "The buyer did not modify the refused request in time: the request is closed."),
+    "awaiting_return": gettext_lazy(
+        "The buyer did not ship the return in time: the request is closed."),
+    "return_in_transit": gettext_lazy(
+        "The shop did not confirm receipt of the return in time: the platform refunded the "
+        "buyer (auto-refund)."),
+    "received": gettext_lazy(
+        "The shop did not confirm receipt of the return in time: the platform refunded the "
+        "buyer (auto-refund)."),
+}
+
+
+def said(code: str, **params: Any) -> dict[str, Any]:
+    """A text to store: {"code": …, "params": {…}} (`params` JSON-serialisable)."""
+    if code not in _RENDERERS:
+        raise ValueError(f"unknown text code {code!r}")
+    return {"code": code, "params": params}
+
+
+def words(data: dict[str, Any] | None, fallback: str = "") -> str:
+    """The text stored in a row's `data`, in the active language; `fallback` (the words
+    stored with the row) when it has none, or one this version cannot put into words."""
+    stored = (data or {}).get(TEXT)
+    if not isinstance(stored, dict):
+        return fallback
+    render = _RENDERERS.get(stored.get("code"))
+    try:
+        return render(**stored.get("params", {})) if render else fallback
+    except (KeyError, TypeError, ValueError):  # a row written by another version
+        return fallback
+
+
+# --- the texts --------------------------------------------------------------------------------
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
+
+
+def _label(model_name: str, field: str, value: str) -> str:
+    from django.apps import apps
+
+    model = apps.get_model("refunds", model_name)
+    return str(dict(model._meta.get_field(field).flatchoices).get(value, value))
+
+
+def deadline_passed(*, rule: str, value: Any, deadline: str, then: str = "") -> str:
+    """Which policy deadline passed ("“days to decide …” (agree_shipped_days = 5) passed at
+    …"), and what the platform did then (`then`: the state the case was in)."""
+    from .models import Policy
+
+    try:
+        label = Policy._meta.get_field(rule).verbose_name if rule else None
+    except FieldDoesNotExist:
+        label = None
+    if label is None or not rule.endswith(("_days", "_hours")):
+        text = _("The deadline (%(rule)s) passed at %(deadline)s.") % {
+            "rule": rule or _("no rule recorded"), "deadline": _local(deadline)}
+    else:
+        text = _("The policy deadline “%(label)s” (%(rule)s = %(value)s) passed at "
+                 "%(deadline)s.") % {"label": label, "rule": rule, "value": value,
+                                     "deadline": _local(deadline)}
+    return f"{text} {CONSEQUENCES[then]}" if then else text
+
+
+def payout_overdue(*, state: str, **passed: Any) -> str:
+    return _("%(passed)s The refund is not paid yet (%(state)s); the platform does nothing "
+             "here: finance must pay.") % {"passed": deadline_passed(**passed),
+                                           "state": _label("Case", "state", state)}
+
+
+def deadline_warning(*, owner: str, deadline: str, rule: str, state: str, order: str,
+                     amount: str) -> str:
+    return _(
+        "%(owner)s must act by %(deadline)s (%(rule)s). Now: %(state)s, order %(order)s, "
+        "¥%(amount)s."
+    ) % {"owner": _label("Case", "deadline_owner", owner) if owner else _("Someone"),
+         "deadline": _local(deadline), "rule": rule or "-",
+         "state": _label("Case", "state", state), "order": order, "amount": amount}
+
+
+def sweep_failure(*, action: str, reason: str) -> str:
+    from .services.sweep import ACTION_LABELS
+
+    return _("The nightly sweep could not apply the platform rule (%(action)s): %(reason)s") % {
+        "action": ACTION_LABELS.get(action, action), "reason": reason}
+
+
+def review_warning(*, id: int, rating: str, order: str, deadline: str, days: int) -> str:
+    return _(
+        "Review follow-up #%(id)s (%(rating)s, order %(order)s): the buyer can revise the review "
+        "only until %(deadline)s (%(days)s days left)."
+    ) % {"id": id, "rating": _label("Review", "rating", rating), "order": order,
+         "deadline": _local(deadline), "days": days}
+
+
+_RENDERERS: dict[str, Callable[..., str]] = {
+    "review_warning": review_warning,
+    "deadline_passed": deadline_passed,
+    "payout_overdue": payout_overdue,
+    "deadline_warning": deadline_warning,
+    "sweep_failure": sweep_failure,
+}
