@@ -85,3 +85,14 @@ def test_bootstrap_is_vendored_not_from_a_cdn(path):
     assert (ROOT / path).stat().st_size > 50_000
     base = (ROOT / "templates/base.html").read_text()
     assert "cdn" not in base.lower() and "https://" not in base
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_connections_run_without_jit():
+    """The desk's short queries must not pay for JIT compiling (docs/PERFORMANCE.md)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
