@@ -57,6 +57,7 @@ from ..models import (
     ShopType,
     StaffProfile,
 )
+from ..models.cases import OPEN_STATES
 from ..roles import AGENT, FINANCE, SUPERVISOR, WAREHOUSE
 from . import bulk
 from .sizes import Size
@@ -446,7 +447,9 @@ def load() -> Dataset:
                                  state=CaseState.REFUND_PENDING).order_by("pk").first()
              or Case.objects.filter(shop=shop).order_by("pk").first())
     now = datetime.now(UTC).replace(microsecond=0)
-    overdue = Case.objects.filter(state__in=SWEPT_STATES, deadline_at__lt=now).count()
+    # what the sweep's measurement counts: every open state (time has passed since the
+    # build, so a few more deadlines than the build's may have passed)
+    overdue = Case.objects.filter(state__in=OPEN_STATES, deadline_at__lt=now).count()
     return Dataset(now=now, shop=shop, agent=agent, detail_case_id=first.pk,
                    search_order_id=first.order.platform_order_id, overdue=overdue,
                    counts={"orders": Order.objects.count(), "cases": Case.objects.count(),

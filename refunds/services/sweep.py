@@ -509,11 +509,11 @@ class _Sweep:
                 outcomes[case_id] = Outcome(case_id, WARN, SKIPPED,
                                             _("changed since it was selected"))
             else:
+                said = _warning_text(case)
                 notices.append(Notice(
                     users=self._recipients(case), case=case,
                     kind=NotificationKind.DEADLINE_WARNING, deadline_at=case.deadline_at,
-                    message=texts.words({texts.TEXT: _warning_text(case)}),
-                    text=_warning_text(case),
+                    message=texts.words({texts.TEXT: said}), text=said,
                     subject=_("Case #%(case)s: deadline %(deadline)s")
                     % {"case": case.pk, "deadline": _local(case.deadline_at)}))
                 warned.append(case)
