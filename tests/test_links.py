@@ -59,3 +59,14 @@ def test_deploy_check_warns_about_plain_http(settings):
 def test_deploy_check_accepts_https(settings):
     settings.SITE_URL = "https://desk.example.com"
     assert check_site_url_deploy(None) == []
+
+
+def test_a_path_maker_gives_what_reverse_gives():
+    from django.urls import reverse
+
+    from refunds.links import path_maker
+
+    for name in ("refunds:case_detail", "refunds:case_claim", "refunds:followup_detail"):
+        make = path_maker(name)
+        for pk in (1, 42, 918273645, 10**12):
+            assert make(pk) == reverse(name, args=[pk])

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..bulk import insert_many
-from ..links import absolute_url
+from ..links import absolute_url, path_maker
 from ..models import Case, Notification
 from ..roles import SUPERVISOR
 from ..texts import TEXT
@@ -96,8 +96,9 @@ def notify_many(notices: Sequence[Notice], *, digest: Digest) -> list[Notificati
         except IntegrityError:  # someone notified one of them meanwhile: one by one
             created = [notification for notice in notices for notification in _one_by_one(notice)]
     texts = {}  # one text per notice, whoever receives it
+    case_path = path_maker("refunds:case_detail")
     for notice in notices:
-        link = absolute_url(notice.case.get_absolute_url())
+        link = absolute_url(case_path(notice.case.pk))
         texts[notice.case.pk, notice.kind] = (notice.subject, f"{notice.message}\n\n{link}")
     emails = [DigestEntry(notification.user.email, notification.case_id,
                           *texts[notification.case_id, notification.kind])

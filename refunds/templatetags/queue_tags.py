@@ -9,25 +9,17 @@ is unchanged, and tests/views/test_case_pages.py reads it.
 from __future__ import annotations
 
 from django import template
-from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from ..escaping import escape as _e
+from ..links import path_maker
 from ..services.cases import CLAIM_PERMISSION
 from .refunds_tags import display, state_badge, time_left
 
 register = template.Library()
 
-# A number that cannot occur in the site's URLs otherwise: reversed once per page, then each
-# row's URL is this one with the case's id in its place (reverse() per row was hot).
-_PK = 918273645
-
-
-def _url_maker(name: str):
-    prefix, _sentinel, suffix = reverse(name, args=[_PK]).rpartition(str(_PK))
-    return lambda pk: f"{prefix}{pk}{suffix}"
 
 
 def _deadline(case) -> str:
@@ -49,8 +41,8 @@ def _assignee(case) -> str:
 @register.simple_tag(takes_context=True)
 def case_rows(context, cases) -> SafeString:
     """The queue's `<tr>` rows for `cases` (shop, order, buyer, assignee and 工号 joined)."""
-    detail_url = _url_maker("refunds:case_detail")
-    claim_url = _url_maker("refunds:case_claim")
+    detail_url = path_maker("refunds:case_detail")
+    claim_url = path_maker("refunds:case_claim")
     csrf_token = context.get("csrf_token")
     csrf = (f'<input type="hidden" name="csrfmiddlewaretoken" value="{_e(csrf_token)}">'
             if csrf_token and csrf_token != "NOTPROVIDED" else "")
