@@ -13,20 +13,12 @@ from refunds.services import cases as case_svc
 from refunds.services import compensation as comp_svc
 from refunds.services import exchanges as svc
 from tests.factories import OrderFactory, make_case, make_staff
-
-
-def _received(shop, kind, reason, paid):
-    order = OrderFactory(shop=shop, paid_amount=Decimal(paid))
-    case = make_case(order=order, kind=kind, reason=reason, amount=paid)
-    case = case_svc.case_agree(case=case, actor=None)
-    case = case_svc.case_record_return_shipment(case=case, actor=None, carrier="中通",
-                                                tracking_no="ZT9")
-    return case_svc.case_receive(case=case, actor=None, resellable=True)
+from tests.services.test_exchanges import received
 
 
 def test_an_agent_cannot_pay_back_an_exchange_difference_above_the_limit(
         shop, agent, supervisor):
-    case = _received(shop, CaseKind.EXCHANGE, CaseReason.SIZE, "2000.00")  # limit 500.00
+    case = received(shop, paid="2000.00", amount="2000.00")  # an exchange; limit 500.00
     with pytest.raises(PermissionDeniedError, match="a supervisor must choose"):
         svc.exchange_choose_replacement(case=case, actor=agent, title="赠品", price="0")
     assert not Payout.objects.filter(case=case).exists()
@@ -36,7 +28,7 @@ def test_an_agent_cannot_pay_back_an_exchange_difference_above_the_limit(
 
 
 def test_an_agent_chooses_a_replacement_within_the_limit(shop, agent):
-    case = _received(shop, CaseKind.EXCHANGE, CaseReason.SIZE, "2000.00")
+    case = received(shop, paid="2000.00", amount="2000.00")  # an exchange
     exchange = svc.exchange_choose_replacement(case=case, actor=agent, title="同款",
                                                price="1500.00")
     assert exchange.payout.amount == Decimal("500.00")  # exactly the limit: allowed
@@ -45,7 +37,8 @@ def test_an_agent_chooses_a_replacement_within_the_limit(shop, agent):
 @pytest.mark.parametrize("amount, allowed", [("30.00", True), ("30.01", False)])
 def test_return_postage_above_the_policys_limit_needs_a_supervisor(shop, agent, supervisor,
                                                                    amount, allowed):
-    case = _received(shop, CaseKind.RETURN, CaseReason.QUALITY, "2000.00")
+    case = received(shop, kind=CaseKind.RETURN, reason=CaseReason.QUALITY, paid="2000.00",
+                    amount="2000.00")
     if allowed:
         assert svc.return_postage_settle(case=case, actor=agent, amount=amount) is not None
         return
