@@ -15,6 +15,15 @@ HISTORY_ROWS = 20
 FORM_FIELDS_ALLOWANCE = 64 * 1024  # the multipart envelope and the other fields
 
 
+def _declared_length(request) -> int:
+    """The body's declared size; a header that is not a number counts as too large (it is
+    refused like an oversized upload, not a 500)."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return IMPORT_MAX_BYTES + FORM_FIELDS_ALLOWANCE + 1
+
+
 def import_upload(request):
     if not request.user.has_perm("refunds.add_importrun"):
         raise PermissionDenied
@@ -22,7 +31,7 @@ def import_upload(request):
     result, status = None, 200
     if request.method != "POST":
         form = ImportForm(shops=shops)
-    elif int(request.META.get("CONTENT_LENGTH") or 0) > IMPORT_MAX_BYTES + FORM_FIELDS_ALLOWANCE:
+    elif _declared_length(request) > IMPORT_MAX_BYTES + FORM_FIELDS_ALLOWANCE:
         # Refused before Django reads the body: an oversized upload is never spooled to disk.
         form, status = ImportForm(shops=shops), 413
         messages.error(request, import_too_large_message())

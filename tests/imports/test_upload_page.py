@@ -134,3 +134,11 @@ def test_the_nav_links_managers_to_the_page(manager_client):
 def test_anonymous_users_are_sent_to_log_in(client):
     response = client.get(URL)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_a_content_length_that_is_not_a_number_is_refused_not_a_500(manager_client, shop_a):
+    manager_client.raise_request_exception = False
+    response = manager_client.post(URL, {"shop": shop_a.pk, "kind": "orders",
+                                         "file": upload()}, CONTENT_LENGTH="12abc")
+    assert response.status_code == 413
+    assert not Order.objects.exists()
