@@ -113,6 +113,24 @@ def followups_follow_review_date(review: Review) -> int:
     return moved
 
 
+def followups_follow_review_revised(review: Review) -> int:
+    """The platform's export shows the review as 好评 now: the buyer revised it. Its open
+    follow-up becomes "revised" (as the platform, SYSTEM), which is what the team worked for.
+    Returns how many follow-ups moved."""
+    moved = 0
+    for pk in ReviewFollowUp.objects.filter(review_id=review.pk,
+                                            state__in=OPEN_FOLLOWUP_STATES).values_list(
+                                                "pk", flat=True):
+        try:
+            _run(follow_up=ReviewFollowUp(pk=pk), actor=None, name="mark_revised",
+                 expected_state=None, note=_("The platform's export shows the review as "
+                                             "positive (好评) now: the buyer revised it."))
+        except ActionNotAllowed:  # finished meanwhile: nothing to do
+            continue
+        moved += 1
+    return moved
+
+
 def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 

@@ -74,11 +74,16 @@ from ..models import (
     Refund,
     RefundStatus,
     Review,
+    ReviewRating,
     Shop,
 )
 from ..permissions import user_serves_shop
 from . import cases as case_services
-from .followups import followup_create_for_review, followups_follow_review_date
+from .followups import (
+    followup_create_for_review,
+    followups_follow_review_date,
+    followups_follow_review_revised,
+)
 from .money import clean_amount, committed_amounts, ensure_refundable
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
@@ -648,7 +653,7 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
                   .values_list("platform_order_id", "pk"))
     existing = {(review.order_id, review.item_title): review for review in
                 Review.objects.filter(order_id__in=list(orders.values()))}
-    creates, updates, fields, redated = [], [], set(), []
+    creates, updates, fields, redated, revised = [], [], set(), [], []
     for row in rows:
         order_pk = orders.get(row.order_id)
         if order_pk is None:
@@ -665,6 +670,8 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
         if not changes:
             tally.unchanged += 1
             continue
+        if review.needs_follow_up and changes.get("rating") == ReviewRating.GOOD:
+            revised.append(review)  # 差评/中评 → 好评: the buyer revised it
         for name, value in changes.items():
             setattr(review, name, value)
         updates.append(review)
@@ -678,6 +685,8 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
     for review in (*creates, *updates):
         if review.needs_follow_up:  # 中评/差评: the follow-up opens now (idempotent)
             followup_create_for_review(review, source="import")
+    for review in revised:
+        followups_follow_review_revised(review)
     for review in redated:  # a corrected date moves the revision window with it
         followups_follow_review_date(review)
     tally.imported += len(creates)

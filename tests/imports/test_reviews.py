@@ -95,3 +95,28 @@ def test_an_imported_review_date_moves_the_open_follow_ups_deadline(shop_a, expo
     events = FollowUpEvent.objects.count()
     import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [row]))
     assert FollowUpEvent.objects.count() == events
+
+
+def test_a_review_the_export_now_shows_as_good_marks_its_follow_up_revised(shop_a, export):
+    from refunds.models import FollowUpEvent, ReviewFollowUp
+
+    order = OrderFactory(shop=shop_a)
+    cells = {"订单编号": order.platform_order_id}
+    bad = review_row(**cells, **{"评价结果": "差评"})
+    import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [bad]))
+    follow_up = ReviewFollowUp.objects.get()
+    assert follow_up.state == "new"
+
+    good = review_row(**cells, **{"评价结果": "好评"})
+    result = import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [good]))
+
+    assert result.updated == 1
+    follow_up.refresh_from_db()
+    assert follow_up.state == "revised"
+    event = FollowUpEvent.objects.filter(follow_up=follow_up).latest("id")
+    assert (event.transition, event.staff_number) == ("mark_revised", "SYSTEM")
+    assert "the buyer revised it" in event.note
+    # the same export again changes nothing
+    events = FollowUpEvent.objects.count()
+    assert import_reviews(shop=shop_a, path_or_file=export(REVIEW_HEADER, [good])).unchanged == 1
+    assert FollowUpEvent.objects.count() == events
