@@ -100,7 +100,8 @@ class Payout(ConcurrentTransitionMixin, models.Model):
                                         null=True, blank=True, related_name="payout",
                                         verbose_name=_("compensation"))
     amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
-    reason = models.CharField(_("reason"), max_length=200)
+    # room for a compensation's whole reason (500) after its kind: nothing is cut off
+    reason = models.CharField(_("reason"), max_length=600)
     route = models.CharField(_("route"), max_length=10, choices=PayoutRoute.choices,
                              default=PayoutRoute.ORIGINAL)
     account = models.CharField(_("account"), max_length=100, blank=True,

@@ -46,6 +46,20 @@ def default_refusal_reasons() -> list[str]:
     ]
 
 
+REFUSAL_REASON_MAX = 200  # Case.refusal_reason's length
+
+
+def validate_refusal_reasons(value) -> None:
+    """A list of texts, each one short enough for the case that is refused with it."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(_("Enter a JSON list of texts."))
+    for item in value:
+        if len(item) > REFUSAL_REASON_MAX:
+            raise ValidationError(
+                _("“%(reason)s…” is longer than %(max)s characters.")
+                % {"reason": item[:30], "max": REFUSAL_REASON_MAX})
+
+
 def default_shop_pays_postage_reasons() -> list[str]:
     return ["quality", "not_as_described", "wrong_item", "damaged"]
 
@@ -167,6 +181,7 @@ class Policy(models.Model):
     refusal_reasons = models.JSONField(
         _("refusal reasons"),
         default=default_refusal_reasons,
+        validators=[validate_refusal_reasons],
         help_text=_("A JSON list of texts offered when refusing a request."),
     )
     return_address = models.TextField(

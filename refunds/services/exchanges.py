@@ -107,7 +107,7 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
             exchange.payout = reimbursement_create(
                 case=locked, order=order, kind=PayoutKind.EXCHANGE_DIFFERENCE,
                 amount=-difference, actor=actor, now=now,
-                reason=_("Exchange difference: %(item)s") % {"item": title[:150]})
+                reason=_("Exchange difference: %(item)s") % {"item": title})
         elif difference > 0:  # 少补: the buyer pays the shop
             exchange.buyer_owes = difference
         exchange.save()

@@ -86,7 +86,7 @@ def _build(*, case: Case, order: Order, kind: str, amount: Decimal, reason: str,
                                  "original route or record the account first."))
     return Payout(
         shop_id=case.shop_id, order=order, case=case, kind=kind, refund=refund,
-        compensation=compensation, amount=amount, reason=reason[:200], route=route,
+        compensation=compensation, amount=amount, reason=reason, route=route,
         account=account if route == PayoutRoute.ALIPAY else "", created_by=actor,
         staff_number=staff_number_of(actor), created_at=now,
     )

@@ -41,10 +41,18 @@ def _check_warehouse(actor: User, shop_id: int) -> None:
         raise PermissionDeniedError()
 
 
+TRACKING_MAX = 64  # ReturnParcel.tracking_no and Case.return_tracking_no
+
+
 def _clean_tracking(tracking_no: str) -> str:
-    tracking_no = normalize_tracking_no(tracking_no)[:64]
+    """The scanned number without spaces or a "No:" prefix; never cut to fit."""
+    tracking_no = normalize_tracking_no(tracking_no)
     if not tracking_no:
         raise ActionNotAllowed(_("Enter the return tracking number."))
+    if len(tracking_no) > TRACKING_MAX:
+        raise ActionNotAllowed(_("A tracking number has at most %(max)s characters; this one "
+                                 "has %(length)s.") % {"max": TRACKING_MAX,
+                                                       "length": len(tracking_no)})
     return tracking_no
 
 

@@ -461,3 +461,17 @@ def test_an_order_exported_as_shipped_without_a_ship_time_counts_as_shipped(shop
     case = make_case(order=order, amount="50.00")  # within the instant limit, but shipped
     assert case.state == CaseState.REQUESTED
     assert case.deadline_rule == "agree_shipped_days"
+
+
+def test_a_policy_refusal_reason_longer_than_a_case_keeps_is_refused_when_saved(shop):
+    from django.core.exceptions import ValidationError
+
+    policy = shop.policy
+    policy.refusal_reasons = ["商品已影响二次销售", "长" * 201]
+    with pytest.raises(ValidationError, match="longer than 200 characters"):
+        policy.full_clean()
+    policy.refusal_reasons = ["商品已影响二次销售", "长" * 200]
+    policy.full_clean()  # 200 fits Case.refusal_reason whole
+    policy.refusal_reasons = "not a list"
+    with pytest.raises(ValidationError, match="JSON list of texts"):
+        policy.full_clean()

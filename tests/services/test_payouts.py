@@ -457,3 +457,15 @@ def test_concurrent_exports_and_payouts_put_each_payout_in_one_batch(shop, agent
     assert figures["refunds"] + figures["compensation"] <= Decimal("1000.00"), context
     assert Payout.objects.filter(order=order, state="paid").count() == sum(
         1 for o in outcomes[2:4] if o.ok)
+
+
+def test_a_long_compensation_reason_reaches_finance_whole(shop, agent, agent2):
+    case = make_case(order=OrderFactory(shop=shop), amount="50.00")
+    reason = "质量问题，" + "买家要求补偿运费和差价，" * 40  # 500 characters, the form's limit
+    reason = reason[:500]
+    compensation = comp_svc.compensation_propose(case=case, actor=agent2,
+                                                 kind=CompensationKind.POSTAGE,
+                                                 amount="5.00", reason=reason)
+    comp_svc.compensation_approve(compensation=compensation, actor=agent)
+    payout = Payout.objects.get(compensation=compensation)
+    assert payout.reason.endswith(reason) and len(payout.reason) > 500

@@ -257,3 +257,15 @@ def test_a_bad_photo_among_good_ones_stops_the_inspection(shop, agent, warehouse
     with pytest.raises(PhotoError, match="At most"):
         parcel_inspect(case=case, actor=warehouse, condition="resellable", quantity=1,
                        photos=[image_upload() for _ in range(MAX_PHOTOS + 1)])
+
+
+def test_a_tracking_number_too_long_is_refused_not_cut(shop, warehouse):
+    from refunds.models import ReturnParcel
+
+    long_number = "ZT" + "1" * 63  # 65 characters once the spaces are gone
+    with pytest.raises(ActionNotAllowed, match="at most 64 characters; this one has 65"):
+        parcel_register_unmatched(shop=shop, actor=warehouse, tracking_no=f" {long_number} ")
+    assert not ReturnParcel.objects.exists()
+    parcel = parcel_register_unmatched(shop=shop, actor=warehouse,
+                                       tracking_no="No: " + long_number[:64])
+    assert parcel.tracking_no == long_number[:64]  # 64 is fine, and kept whole
