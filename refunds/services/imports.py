@@ -77,6 +77,7 @@ from ..models import (
     ReviewRating,
     Shop,
 )
+from ..models.cases import OPEN_STATES
 from ..permissions import user_serves_shop
 from . import cases as case_services
 from .followups import (
@@ -733,6 +734,10 @@ def _import_refund_row(shop: Shop, order: Order, row: RefundRow, cases: dict[str
     try:
         with transaction.atomic():
             if case is None:
+                case = case_link_desk_case(order=order, row=row, now=now)
+                if case is not None:  # the request a colleague opened by phone or chat
+                    cases[row.refund_id] = case
+            if case is None:
                 cases[row.refund_id] = case_import_create(shop=shop, order=order, row=row,
                                                           now=now)
                 result.imported += 1
@@ -783,6 +788,29 @@ def _apply_platform_deadline(case: Case, row: RefundRow, since: datetime) -> lis
         case.deadline_at, case.deadline_owner, case.deadline_rule = (
             computed.at, computed.owner, computed.rule)
     return ["deadline_at", "deadline_owner", "deadline_rule"]
+
+
+def case_link_desk_case(*, order: Order, row: RefundRow,
+                        now: datetime | None = None) -> Case | None:
+    """The desk's own case for this platform refund, if there is exactly one: an open case of
+    the same kind on the order, opened by hand (no refund id yet) before the buyer applied on
+    the platform. It gets the refund id, and a SYSTEM timeline row says so; then the row
+    syncs it like any case. None (a new case is opened) when there is none, or more than one
+    could be it — a person tells them apart, a guess could double a refund."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lock_order(order.pk)
+        candidates = list(Case.objects.select_for_update().filter(
+            order=order, platform_refund_id="", kind=row.kind, state__in=OPEN_STATES)[:2])
+        if len(candidates) != 1:
+            return None
+        case = candidates[0]
+        case.platform_refund_id = row.refund_id
+        case.save(update_fields=["platform_refund_id", "updated_at"])
+        events.note_event(case=case, actor=None, note=_(
+            "The platform's refund %(refund)s (from an export) is this case: linked.")
+            % {"refund": row.refund_id})
+    return case
 
 
 def case_import_create(*, shop: Shop, order: Order, row: RefundRow,

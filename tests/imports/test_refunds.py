@@ -365,3 +365,39 @@ def test_a_refund_id_a_spreadsheet_rounded_is_rejected(shop_a, refunds_file):
         platform_row("WAIT_SELLER_AGREE", **{"退款编号": "1.8E+14"})))
     assert result.rejected == 1 and not Case.objects.exists()
     assert "“退款编号” “1.8E+14” is not a platform id" in result.errors[0][1]
+
+
+def test_a_request_opened_on_the_desk_is_linked_not_doubled(shop_a, refunds_file, paid_order,
+                                                            roles):
+    from tests.factories import make_staff
+
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    # the buyer phoned first; the agent opened the case by hand
+    desk = svc.case_create(shop=shop_a, order=paid_order, kind=CaseKind.REFUND_ONLY,
+                           reason=CaseReason.QUALITY, requested_amount="50.00", actor=agent)
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "WAIT_SELLER_AGREE", **{"退款金额": "50.00", "是否需要退货": "否"})))
+
+    assert (result.imported, result.updated, result.rejected) == (0, 1, 0)
+    [case] = Case.objects.all()
+    assert case.pk == desk.pk and case.platform_refund_id == "180000009000001"
+    note = CaseEvent.objects.filter(case=case, kind=EventKind.NOTE).latest("id")
+    assert note.staff_number == "SYSTEM" and "180000009000001" in note.note
+    # and the same export again is a no-op
+    again = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "WAIT_SELLER_AGREE", **{"退款金额": "50.00", "是否需要退货": "否"})))
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 1)
+
+
+def test_two_desk_requests_on_the_order_are_not_guessed_between(shop_a, refunds_file,
+                                                                paid_order, roles):
+    from tests.factories import make_staff
+
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    for amount in ("50.00", "60.00"):
+        svc.case_create(shop=shop_a, order=paid_order, kind=CaseKind.REFUND_ONLY,
+                        reason=CaseReason.QUALITY, requested_amount=amount, actor=agent)
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "WAIT_SELLER_AGREE", **{"退款金额": "50.00", "是否需要退货": "否"})))
+    assert result.imported == 1  # a case of its own: a person links or closes the duplicate
+    assert Case.objects.filter(platform_refund_id="").count() == 2
