@@ -49,14 +49,19 @@ SHOP_FILTER = ("shop", admin.RelatedOnlyFieldListFilter)
 
 
 def staff_users_for(user):
-    """The accounts a manager may see and edit: staff of their shops, and accounts with no
-    staff profile yet (just created); never a superuser. A superuser: every account."""
+    """The accounts a manager may see and edit: staff who serve only the manager's shops,
+    and accounts with no staff profile yet (just created); never a superuser, never someone
+    who also serves another shop (their password or profile would open that shop). A
+    superuser: every account."""
     shop_ids = user_shop_ids(user)
     if shop_ids is None:
         return User.objects.all()
     profiles = StaffProfile.objects.filter(user=OuterRef("pk"))
+    elsewhere = StaffProfile.shops.through.objects.filter(
+        staffprofile__user=OuterRef("pk")).exclude(shop_id__in=shop_ids)
     return User.objects.filter(
-        Q(staff_profile__shops__in=shop_ids) | ~Exists(profiles), is_superuser=False,
+        Q(staff_profile__shops__in=shop_ids) | ~Exists(profiles), ~Exists(elsewhere),
+        is_superuser=False,
     ).distinct()
 
 
@@ -154,6 +159,14 @@ class StaffProfileAdmin(admin.ModelAdmin):
         if db_field.name == "user":
             kwargs["queryset"] = staff_users_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        # whose profile it is stays: moving it to another account would hand that account
+        # the shops the profile serves, the ones the manager cannot see included
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            readonly.append("user")
+        return readonly
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         # A manager gives only their own shops: joining another shop would open all its data.
@@ -624,3 +637,11 @@ class StaffUserAdmin(UserAdmin):
         if db_field.name == "groups" and not request.user.is_superuser:
             kwargs["queryset"] = Group.objects.filter(name__in=ROLE_PERMISSIONS)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_related(self, request, form, formsets, change):
+        # The form only offers the role groups: the account keeps the others it has.
+        hidden = [] if request.user.is_superuser or not change else list(
+            form.instance.groups.exclude(name__in=ROLE_PERMISSIONS))
+        super().save_related(request, form, formsets, change)
+        if hidden:
+            form.instance.groups.add(*hidden)

@@ -144,8 +144,8 @@ def case_detail(user, pk: int) -> Case:
         has_parcels=Exists(ReturnParcel.objects.filter(case=OuterRef("pk"))),
         has_postage_payout=Exists(Payout.objects.filter(case=OuterRef("pk"), kind="postage")),
         # for the approval limit (Case.amount_for_approval), in the same query
-        refunds_on_other_cases=Subquery(
-            Refund.objects.filter(order=OuterRef("order_id")).exclude(case=OuterRef("pk"))
+        refunds_on_order=Subquery(
+            Refund.objects.filter(order=OuterRef("order_id"))
             .order_by().values("order").annotate(total=Sum("amount")).values("total")),
         has_postage_decision=Exists(CaseEvent.objects.filter(
             case=OuterRef("pk"), data__has_key=POSTAGE_DECIDED)),

@@ -52,14 +52,12 @@ def said(code: str, **params: Any) -> dict[str, Any]:
 def words(data: dict[str, Any] | None, fallback: str = "") -> str:
     """The text stored in a row's `data`, in the active language; `fallback` (the words
     stored with the row) when it has none, or one this version cannot put into words."""
-    stored = (data or {}).get(TEXT)
-    if not isinstance(stored, dict):
-        return fallback
-    render = _RENDERERS.get(stored.get("code"))
     try:
+        stored = data.get(TEXT) if isinstance(data, dict) else None
+        render = _RENDERERS.get(stored.get("code")) if isinstance(stored, dict) else None
         return render(**stored.get("params", {})) if render else fallback
-    except (KeyError, TypeError, ValueError):  # a row written by another version
-        return fallback
+    except (LookupError, TypeError, ValueError, AttributeError, FieldDoesNotExist):
+        return fallback  # a row written by another version: its own words
 
 
 # --- the texts --------------------------------------------------------------------------------

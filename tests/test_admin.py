@@ -242,3 +242,58 @@ def test_the_shop_filters_do_not_name_other_shops(manager_client, shop, other_sh
     page = manager_client.get(url)
     assert page.status_code == 200
     assert other_shop.name not in page.content.decode()
+
+
+def test_a_profile_is_not_moved_to_another_account_by_a_manager(manager_client, agent, shop,
+                                                                 other_shop):
+    """Re-pointing a profile that also serves shop B at a fresh account would hand shop B to
+    whoever holds that account."""
+    from django.contrib.auth.models import User
+
+    from refunds.models import StaffProfile
+
+    both = StaffProfile.objects.get(user=agent)
+    both.shops.add(other_shop)
+    mine = User.objects.create_user("sockpuppet", password="pw-12345-test")  # no profile
+    # the agent serves shop B too: not the manager's to edit at all
+    url = f"/admin/refunds/staffprofile/{both.pk}/change/"
+    manager_client.post(url, {"staff_number": both.staff_number, "user": mine.pk,
+                              "shops": [shop.pk]})
+    assert not StaffProfile.objects.filter(user=mine).exists()
+    # a profile of the manager's own shop: its user is shown, not editable
+    only_mine = StaffProfile.objects.create(user=User.objects.create_user("agent_c"),
+                                            staff_number="A1003")
+    only_mine.shops.add(shop)
+    url = f"/admin/refunds/staffprofile/{only_mine.pk}/change/"
+    assert "user" not in manager_client.get(url).context["adminform"].form.fields
+    manager_client.post(url, {"staff_number": "A1003", "user": mine.pk, "shops": [shop.pk]})
+    assert StaffProfile.objects.get(pk=only_mine.pk).user.username == "agent_c"
+
+
+def test_a_manager_cannot_reset_the_password_of_someone_who_also_serves_another_shop(
+        manager_client, agent, other_shop):
+    from refunds.models import StaffProfile
+
+    StaffProfile.objects.get(user=agent).shops.add(other_shop)
+    manager_client.post(f"/admin/auth/user/{agent.pk}/password/", {
+        "password1": "Taken-over-123", "password2": "Taken-over-123",
+        "usable_password": "true"})
+    agent.refresh_from_db()
+    assert not agent.check_password("Taken-over-123")
+    assert f"/admin/auth/user/{agent.pk}/change/" not in manager_client.get(
+        "/admin/auth/user/").content.decode()
+
+
+def test_a_manager_editing_a_user_keeps_the_groups_they_cannot_give(manager_client, agent):
+    from django.contrib.auth.models import Group, User
+
+    auditors = Group.objects.create(name="auditors")  # given by a superuser
+    agent.groups.add(auditors)
+    url = f"/admin/auth/user/{agent.pk}/change/"
+    data = _change_form_data(manager_client, url)
+    data["first_name"] = "小王"
+    # the browser posts only the options the widget shows (the role groups)
+    data["groups"] = [pk for pk in data.get("groups", []) if pk != auditors.pk]
+    assert manager_client.post(url, data).status_code == 302
+    assert User.objects.get(pk=agent.pk).first_name == "小王"
+    assert agent.groups.filter(name="auditors").exists()

@@ -252,17 +252,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
     # --- read-side helpers used by conditions and permissions -----------------------------
 
     def amount_for_approval(self) -> Decimal:
-        """The request plus the refunds of the order's other cases: one order's refunds split
-        over several cases, each below the agent's limit, add up to what a supervisor must
-        approve. The services read it with the order row locked; the case page's query
-        brings `refunds_on_other_cases` along."""
-        others = getattr(self, "refunds_on_other_cases", None)
-        if others is None:
+        """The request plus every refund already on the order (its other cases', and this
+        case's own from before a 复核): one order's refunds split over cases or reviews, each
+        below the agent's limit, add up to what a supervisor must approve. The services read
+        it with the order row locked; the case page's query brings `refunds_on_order`."""
+        before = getattr(self, "refunds_on_order", None)
+        if before is None:
             from .money import Refund
 
-            others = Refund.objects.filter(order_id=self.order_id).exclude(
-                case_id=self.pk).aggregate(total=models.Sum("amount"))["total"]
-        return self.requested_amount + (others or Decimal("0.00"))
+            before = Refund.objects.filter(order_id=self.order_id).aggregate(
+                total=models.Sum("amount"))["total"]
+        return self.requested_amount + (before or Decimal("0.00"))
 
     def no_reason_protected(self, now=None) -> bool:
         if self.reason != CaseReason.NO_REASON or self.resellable is False:

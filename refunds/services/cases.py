@@ -127,7 +127,7 @@ def _explain_refusal(case: Case, name: str, actor: User) -> None:
               "approve it.") % {"total": total, "limit": limit})
     if total > limit:
         raise PermissionDeniedError(
-            _("¥%(total)s on this order (this request and the order's other refunds) is above "
+            _("¥%(total)s on this order (this request and the refunds already on it) is above "
               "your approval limit of ¥%(limit)s: a supervisor must approve it.")
             % {"total": total, "limit": limit})
 

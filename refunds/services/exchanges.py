@@ -30,6 +30,7 @@ from ..models import (
     Order,
     Payout,
     PayoutKind,
+    PayoutState,
 )
 from ..permissions import staff_number_of, user_serves_shop
 from .cases import _run, normalize_tracking_no
@@ -90,15 +91,19 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
         if locked.state not in CHOOSE_STATES:
             raise ActionNotAllowed(_("The replacement is chosen before it ships (the case is "
                                      "now “%(state)s”).") % {"state": locked.get_state_display()})
-        if Exchange.objects.filter(case=locked).exists():
+        earlier = Exchange.objects.select_for_update().filter(case=locked).first()
+        if earlier is not None and not ended_before(earlier):
             raise ActionNotAllowed(_("The replacement has already been chosen."))
         value = (_returned_value(locked) if returned_value in (None, "")
                  else _price(returned_value, _("Enter the value of the returned goods.")))
-        exchange = Exchange(
-            case=locked, replacement_title=title[:200], replacement_sku=(sku or "").strip()[:100],
-            replacement_price=replacement_price, returned_value=value, chosen_by=actor,
-            chosen_staff_number=staff_number_of(actor), chosen_at=now,
-        )
+        # A case that ended once (its difference cancelled) and came back chooses again: the
+        # same row, chosen anew; the first choice and its cancelling stay on the timeline.
+        exchange = earlier or Exchange(case=locked)
+        exchange.replacement_title = title[:200]
+        exchange.replacement_sku = (sku or "").strip()[:100]
+        exchange.replacement_price, exchange.returned_value = replacement_price, value
+        exchange.chosen_by, exchange.chosen_staff_number = actor, staff_number_of(actor)
+        exchange.chosen_at, exchange.payout, exchange.buyer_owes = now, None, ZERO
         difference = exchange.difference
         if difference < 0:  # 多退: the shop pays the buyer back
             _check_limit(actor, -difference, locked.shop.policy.agent_approval_limit, _(
@@ -119,6 +124,12 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
             events.payout_event(case=locked, actor=actor, payout=exchange.payout,
                                 action="create", at=now)
     return exchange
+
+
+def ended_before(exchange: Exchange) -> bool:
+    """The exchange ended once (closed, refused, refunded) and its difference was cancelled:
+    if its case comes back (复核, the buyer's new request), the replacement is chosen again."""
+    return exchange.payout_id is not None and exchange.payout.state == PayoutState.CANCELLED
 
 
 def exchange_buyer_paid(*, case: Case, actor: User, reference: str,
@@ -160,6 +171,9 @@ def case_ship_replacement(*, case: Case, actor: User | None, carrier: str, track
         exchange = Exchange.objects.select_for_update().filter(case=locked).first()
         if exchange is None:
             raise ActionNotAllowed(_("Choose the replacement first."))
+        if ended_before(exchange):
+            raise ActionNotAllowed(_("This exchange ended once and its price difference was "
+                                     "cancelled: choose the replacement again."))
         if exchange.buyer_outstanding > 0:
             raise ActionNotAllowed(_("The buyer still owes ¥%(amount)s: record the payment "
                                      "first.") % {"amount": exchange.buyer_outstanding})

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events
-from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
+from ..exceptions import ActionNotAllowed, CaseChanged, DomainError, PermissionDeniedError
 from ..locks import lock_followup, lock_order
 from ..models import (
     OPEN_FOLLOWUP_STATES,
@@ -125,7 +125,7 @@ def followups_follow_review_revised(review: Review) -> int:
             _run(follow_up=ReviewFollowUp(pk=pk), actor=None, name="mark_revised",
                  expected_state=None, note=_("The platform's export shows the review as "
                                              "positive (好评) now: the buyer revised it."))
-        except ActionNotAllowed:  # finished meanwhile: nothing to do
+        except DomainError:  # finished or changed meanwhile: staff see it; nothing to do
             continue
         moved += 1
     return moved

@@ -30,7 +30,8 @@ def after_inspection_context(request, case: Case, parcels: list, bound: dict | N
     exchange = getattr(case, "exchange", None) if case.kind == CaseKind.EXCHANGE else None
     context: dict = {"exchange": exchange}
     if case.kind == CaseKind.EXCHANGE:
-        if (exchange is None and case.state in exchange_services.CHOOSE_STATES
+        if ((exchange is None or exchange_services.ended_before(exchange))
+                and case.state in exchange_services.CHOOSE_STATES
                 and _can(user, case, "refunds.choose_replacement")):
             context["choose_form"] = bound.get("choose") or ChooseReplacementForm(case=case)
         if (exchange is not None and exchange.buyer_outstanding > 0

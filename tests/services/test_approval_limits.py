@@ -82,3 +82,20 @@ def test_one_orders_refunds_split_over_cases_add_up_to_the_agents_limit(shop, ag
         case_svc.case_agree(case=third, actor=agent)  # 600.00: the supervisor's
     case_svc.case_agree(case=third, actor=supervisor)
 
+
+
+def test_a_reopened_cases_own_earlier_refund_counts_towards_the_limit(shop, agent, supervisor,
+                                                                      finance):
+    from refunds.models import Case
+
+    order = OrderFactory(shop=shop, paid_amount=Decimal("2000.00"))  # agent limit 500.00
+    case = case_svc.case_create(shop=shop, order=order, kind=CaseKind.REFUND_ONLY,
+                                reason=CaseReason.QUALITY, requested_amount="400.00",
+                                actor=agent)
+    case_svc.case_agree(case=case, actor=agent)
+    case_svc.case_mark_refunded(case=Case.objects.get(pk=case.pk), actor=finance,
+                                payment_reference="ALI-1")
+    case_svc.case_reopen(case=Case.objects.get(pk=case.pk), actor=supervisor,
+                         reason="复核", requested_amount="400.00")
+    with pytest.raises(DomainError, match="¥800.00 on this order"):
+        case_svc.case_agree(case=Case.objects.get(pk=case.pk), actor=agent)

@@ -332,3 +332,27 @@ def test_the_nightly_sweep_cancels_the_difference_of_an_exchange_it_refunds(shop
         each.refresh_from_db()
         assert each.state == PayoutState.CANCELLED
     assert money_breakdown(case.order)["reimbursements"] == Decimal("0")
+
+
+def test_an_exchange_that_comes_back_chooses_its_replacement_again(shop, agent, warehouse):
+    case = received(shop)
+    payout = svc.exchange_choose_replacement(case=case, actor=agent, title="同款 M 码",
+                                             price="150.00").payout
+    case_svc.case_refuse(case=case, actor=agent, reason="影响二次销售")
+    payout.refresh_from_db()
+    assert payout.state == PayoutState.CANCELLED
+    # the buyer changes the request and sends the goods again
+    case = case_svc.case_buyer_modify(case=Case.objects.get(pk=case.pk), actor=agent)
+    case = case_svc.case_agree(case=case, actor=agent)
+    case = case_svc.case_record_return_shipment(case=case, actor=None, carrier="中通",
+                                                tracking_no="ZT2")
+    case = case_svc.case_receive(case=case, actor=None, resellable=True)
+    with pytest.raises(ActionNotAllowed, match="choose the replacement again"):
+        svc.case_ship_replacement(case=case, actor=warehouse, carrier="顺丰", tracking_no="SF1")
+    exchange = svc.exchange_choose_replacement(case=case, actor=agent, title="同款 L 码",
+                                               price="150.00")
+    assert exchange.replacement_title == "同款 L 码" and exchange.payout.state == "pending"
+    assert Exchange.objects.filter(case=case).count() == 1
+    svc.case_ship_replacement(case=case, actor=warehouse, carrier="顺丰", tracking_no="SF1")
+    assert state_of(case) == CaseState.REPLACEMENT_SHIPPED
+    assert money_breakdown(case.order)["reimbursements"] == Decimal("38.00")  # once
