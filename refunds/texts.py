@@ -126,7 +126,24 @@ def review_warning(*, id: int, rating: str, order: str, deadline: str, days: int
          "deadline": _local(deadline), "days": days}
 
 
+def followup_expired() -> str:
+    return _("The revision window passed: the review is final.")
+
+
+def review_revised_on_platform() -> str:
+    return _("The platform's export shows the review as positive (好评) now: the buyer "
+             "revised it.")
+
+
+def review_redated(*, posted: str, deadline: str) -> str:
+    return _("The platform's review date is %(posted)s: the buyer can revise the review "
+             "until %(deadline)s.") % {"posted": _local(posted), "deadline": _local(deadline)}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "followup_expired": followup_expired,
+    "review_revised_on_platform": review_revised_on_platform,
+    "review_redated": review_redated,
     "review_warning": review_warning,
     "deadline_passed": deadline_passed,
     "payout_overdue": payout_overdue,

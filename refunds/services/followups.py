@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from .. import events
+from .. import events, texts
 from ..exceptions import ActionNotAllowed, CaseChanged, DomainError, PermissionDeniedError
 from ..locks import lock_followup, lock_order
 from ..models import (
@@ -103,12 +103,12 @@ def followups_follow_review_date(review: Review) -> int:
             before = locked.deadline_at
             locked.deadline_at, locked.warned_deadline_at = deadline, None
             locked.save(update_fields=["deadline_at", "warned_deadline_at", "updated_at"])
+            said = texts.said("review_redated", posted=review.posted_at.isoformat(),
+                              deadline=deadline.isoformat())
             events.followup_details_event(
-                follow_up=locked, actor=None,
-                changes={"deadline_at": [before.isoformat(), deadline.isoformat()]},
-                note=_("The platform's review date is %(posted)s: the buyer can revise the "
-                       "review until %(deadline)s.")
-                % {"posted": _local(review.posted_at), "deadline": _local(deadline)})
+                follow_up=locked, actor=None, note=texts.words({texts.TEXT: said}),
+                changes={"deadline_at": [before.isoformat(), deadline.isoformat()],
+                         texts.TEXT: said})
             moved += 1
     return moved
 
@@ -123,16 +123,13 @@ def followups_follow_review_revised(review: Review) -> int:
                                                 "pk", flat=True):
         try:
             _run(follow_up=ReviewFollowUp(pk=pk), actor=None, name="mark_revised",
-                 expected_state=None, note=_("The platform's export shows the review as "
-                                             "positive (好评) now: the buyer revised it."))
+                 expected_state=None, note=texts.review_revised_on_platform(),
+                 prepare=lambda locked, order: (
+                     [], {texts.TEXT: texts.said("review_revised_on_platform")}))
         except DomainError:  # finished or changed meanwhile: staff see it; nothing to do
             continue
         moved += 1
     return moved
-
-
-def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 # --- creating follow-ups ----------------------------------------------------------------------
@@ -406,11 +403,11 @@ def followup_expire(*, follow_up: ReviewFollowUp, expected_state: str | None = N
     def prepare(locked: ReviewFollowUp, order: Order):
         if locked.deadline_at > now:
             raise ActionNotAllowed(_("The revision window has not passed yet."))
-        return [], {"deadline_at": locked.deadline_at.isoformat()}
+        return [], {"deadline_at": locked.deadline_at.isoformat(),
+                    texts.TEXT: texts.said("followup_expired")}
 
     return _run(follow_up=follow_up, actor=None, name="expire", expected_state=expected_state,
-                note=_("The revision window passed: the review is final."), prepare=prepare,
-                now=now)
+                note=texts.followup_expired(), prepare=prepare, now=now)
 
 
 # --- work that does not change the state --------------------------------------------------

@@ -188,3 +188,19 @@ def test_an_email_that_could_not_be_sent_is_named_and_the_exit_is_1(
     assert ReviewFollowUp.objects.get(pk=world["soon"].pk).warned_deadline_at is not None
     # the unassigned follow-up's warning reached the supervisor
     assert [m.to for m in mail.outbox] == [["sup@example.com"]]
+
+
+def test_the_sweeps_note_on_an_expired_follow_up_reads_in_the_readers_language(
+        world, sweep, login, supervisor):
+    from django.utils import translation
+
+    with translation.override("en"):  # the cron job's language
+        sweep()
+    english = "The revision window passed: the review is final."
+    event = FollowUpEvent.objects.filter(follow_up=world["past"], transition="expire").get()
+    assert event.note == english  # the words of the moment are kept
+    page = login(supervisor).get(f"/reviews/{world['past'].pk}/",
+                                 HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    with translation.override("zh-hans"):
+        chinese = translation.gettext(english)
+    assert chinese != english and chinese in page and english not in page
