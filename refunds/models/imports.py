@@ -28,6 +28,10 @@ class ImportRun(models.Model):
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     errors = models.JSONField(_("errors"), default=list, blank=True)
     conflicts = models.JSONField(_("conflicts"), default=list, blank=True)
+    refused = models.TextField(
+        _("refused"), blank=True,
+        help_text=_("Why the whole file was refused (another shop's export, unreadable, a "
+                    "missing column); nothing of it was imported."))
 
     class Meta:
         verbose_name = _("import run")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -201,14 +202,30 @@ def _record_run(result: ImportResult, shop: Shop, actor: User | None) -> ImportR
     )
 
 
+def _record_refusal(kind: str, shop: Shop, actor: User | None, export: ExportFile | None,
+                    path_or_file: Any, error: ImportFileError) -> ImportRun:
+    name = export.name if export is not None else str(
+        getattr(path_or_file, "name", path_or_file))
+    return ImportRun.objects.create(
+        shop=shop, kind=kind, filename=Path(name).name[-255:],
+        encoding=(export.encoding if export is not None else "")[:20], started_by=actor,
+        refused=str(error))
+
+
 def _run_import(kind: str, required: list[str],
                 process: Callable[[ExportFile, Shop, ImportResult, Progress | None, int], None],
                 *, shop: Shop, path_or_file: Any, dry_run: bool, actor: User | None,
                 progress: Progress | None) -> ImportResult:
     _check_actor(actor, shop)
-    export = read_export(path_or_file)
-    export.require(required)
-    total = _check_shop(export, shop)
+    export = None
+    try:
+        export = read_export(path_or_file)
+        export.require(required)
+        total = _check_shop(export, shop)
+    except ImportFileError as error:
+        if not dry_run:  # the attempt stays in the history: who tried which file, and why not
+            _record_refusal(kind, shop, actor, export, path_or_file, error)
+        raise
     result = ImportResult(kind=kind, filename=export.name, encoding=export.encoding,
                           dry_run=dry_run)
     if dry_run:

@@ -60,7 +60,18 @@ def test_another_shops_file_exits_2_and_writes_nothing(shop_a, other_shop, expor
     code, out, err = run_command("import_orders", path)
     assert code == 2 and other_shop.platform_shop_id in err
     assert "imported" not in out
-    assert not Order.objects.exists() and not ImportRun.objects.exists()
+    assert not Order.objects.exists()
+    # the attempt stays in the history, with why the whole file was refused
+    run = ImportRun.objects.get()
+    assert (run.shop, run.kind, run.filename) == (shop_a, "orders", path.name)
+    assert other_shop.platform_shop_id in run.refused and "another shop" in run.refused
+    assert (run.imported, run.updated, run.unchanged, run.rejected) == (0, 0, 0, 0)
+
+
+def test_a_refused_dry_run_leaves_no_history(shop_a, other_shop, export, run_command):
+    path = export(ORDER_HEADER, [order_row(**{"店铺Id": other_shop.platform_shop_id})])
+    assert run_command("import_orders", path, "--dry-run")[0] == 2
+    assert not ImportRun.objects.exists()
 
 
 def test_unknown_shop_code_and_unreadable_file_exit_2(shop_a, tmp_path, run_command):

@@ -132,7 +132,8 @@ def test_another_shops_file_is_refused_whole(shop_a, other_shop, export):
     with pytest.raises(ImportFileError, match="3"):
         import_orders(shop=shop_a, path_or_file=path)
     assert not Order.objects.exists() and not Buyer.objects.exists()
-    assert not ImportRun.objects.exists()
+    # only the attempt is kept, with the reason: nothing of the file
+    assert ImportRun.objects.get().refused.startswith("Line 3 belongs to 店铺Id")
 
 
 def test_a_file_naming_another_shop_name_is_refused(shop_a, export):

@@ -97,7 +97,8 @@ def test_a_refused_file_shows_why(manager_client, shop_a):
                                          "file": upload()})
     assert response.status_code == 400
     assert "退款编号" in response.content.decode()
-    assert not ImportRun.objects.exists()
+    run = ImportRun.objects.get()  # the attempt is in the history, nothing of the file
+    assert "退款编号" in run.refused and run.imported == run.updated == 0
 
 
 def test_only_the_users_shops_are_offered_and_accepted(manager_client, other_shop):
@@ -141,4 +142,15 @@ def test_a_content_length_that_is_not_a_number_is_refused_not_a_500(manager_clie
     response = manager_client.post(URL, {"shop": shop_a.pk, "kind": "orders",
                                          "file": upload()}, CONTENT_LENGTH="12abc")
     assert response.status_code == 413
+    assert not Order.objects.exists()
+
+
+def test_a_refused_file_shows_in_the_history(manager_client, shop_a, other_shop, export):
+    from tests.imports.conftest import ORDER_HEADER, order_row
+
+    path = export(ORDER_HEADER, [order_row(**{"店铺Id": other_shop.platform_shop_id})])
+    with open(path, "rb") as handle:
+        manager_client.post(URL, {"shop": shop_a.pk, "kind": "orders", "file": handle})
+    page = manager_client.get(URL).content.decode()
+    assert "Refused, nothing imported:" in page and "another shop" in page
     assert not Order.objects.exists()
