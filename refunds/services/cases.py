@@ -520,6 +520,13 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
                   .order_by("-id").first())
         if refund is None:
             refund = _approve_amount(locked, order, amount, None)
+        elif amount not in (None, "") and clean_amount(amount) != refund.amount:
+            # the platform paid another amount than the desk approved: recording either one
+            # as paid would make the books wrong; a person settles it with finance
+            raise ActionNotAllowed(
+                _("the platform refunded ¥%(platform)s but the desk approved ¥%(approved)s "
+                  "(refund #%(refund)s)") % {"platform": clean_amount(amount),
+                                             "approved": refund.amount, "refund": refund.pk})
         refund.status = RefundStatus.PAID
         refund.payment_reference = (reference or "PLATFORM")[:100]
         refund.paid_at = when

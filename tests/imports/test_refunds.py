@@ -401,3 +401,24 @@ def test_two_desk_requests_on_the_order_are_not_guessed_between(shop_a, refunds_
         "WAIT_SELLER_AGREE", **{"退款金额": "50.00", "是否需要退货": "否"})))
     assert result.imported == 1  # a case of its own: a person links or closes the duplicate
     assert Case.objects.filter(platform_refund_id="").count() == 2
+
+
+def test_a_platform_success_of_another_amount_than_approved_is_a_conflict(
+        shop_a, refunds_file, paid_order):
+    import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "WAIT_SELLER_AGREE", "2026-11-05 09:00:00",
+        **{"退款金额": "50.00", "是否需要退货": "否"})))
+    case = svc.case_agree(case=Case.objects.get(), actor=None)  # 50.00 waits for finance
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "SUCCESS", "2026-11-06 09:00:00", **{"退款金额": "40.00", "是否需要退货": "否"})))
+    [conflict] = result.conflicts
+    assert "the platform refunded ¥40.00 but the desk approved ¥50.00" in conflict.reason
+    refund = Refund.objects.get(case=case)
+    assert (refund.amount, refund.status) == (Decimal("50.00"), RefundStatus.PENDING)
+    assert Case.objects.get().state == CaseState.REFUND_PENDING
+    # the same amount settles it as paid by the platform
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "SUCCESS", "2026-11-06 10:00:00", **{"退款金额": "50.00", "是否需要退货": "否"})))
+    assert not result.conflicts
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.PAID and Case.objects.get().state == "refunded"
