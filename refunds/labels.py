@@ -16,11 +16,15 @@ _LABELS: dict[tuple, dict] = {}
 def choice_label(obj: models.Model, field_name: str):
     """The label of `obj`'s value of the choice field `field_name`, in the active language
     (the value itself when it is not one of the choices, as Django does)."""
-    model = type(obj)
+    return value_label(type(obj), field_name, getattr(obj, field_name))
+
+
+def value_label(model: type[models.Model], field_name: str, value):
+    """The label of `value` of `model`'s choice field `field_name` (a stored value, no
+    object at hand: refunds/texts.py), in the active language."""
     key = (model, field_name, get_language())
     labels = _LABELS.get(key)
     if labels is None:
         field = model._meta.get_field(field_name)
         labels = _LABELS[key] = {value: str(label) for value, label in field.flatchoices}
-    value = getattr(obj, field_name)
     return labels.get(value, value)

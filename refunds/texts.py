@@ -72,8 +72,9 @@ def _local(iso: str | None) -> str:
 def _label(model_name: str, field: str, value: str) -> str:
     from django.apps import apps
 
-    model = apps.get_model("refunds", model_name)
-    return str(dict(model._meta.get_field(field).flatchoices).get(value, value))
+    from .labels import value_label
+
+    return str(value_label(apps.get_model("refunds", model_name), field, value))
 
 
 def deadline_passed(*, rule: str, value: Any, deadline: str, then: str = "") -> str:
