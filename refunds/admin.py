@@ -72,7 +72,7 @@ def buyers_for_admin(user):
     if shop_ids is None:
         return Buyer.objects.all()
     return Buyer.objects.filter(
-        Q(pk__in=Order.objects.filter(shop_id__in=shop_ids).values("buyer_id"))
+        Exists(Order.objects.filter(buyer=OuterRef("pk"), shop_id__in=shop_ids))
         | ~Exists(Order.objects.filter(buyer=OuterRef("pk"))))
 
 

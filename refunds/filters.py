@@ -16,7 +16,20 @@ from .models import (
     FollowUpState,
     ReviewRating,
 )
-from .selectors import due_filter, search_filter, shops_for_user
+from .selectors import NICK_FRAGMENT_CAP, due_filter, search_cases, shops_for_user
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """A sort the user picks, then the id in the same direction: cases with the same amount
+    or time keep one order, so going from page to page neither repeats nor skips any."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        if not value:
+            return qs
+        ordering = [str(field) for field in qs.query.order_by]
+        descending = bool(ordering) and ordering[-1].startswith("-")
+        return qs.order_by(*ordering, "-id" if descending else "id")
 
 
 class QueueFilters:
@@ -33,7 +46,8 @@ class QueueFilters:
 class CaseFilter(QueueFilters, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"), method="filter_search",
-        help_text=_("Order id, refund id, buyer nick, tracking number or mobile's last 4 digits"),
+        help_text=_("Order id, refund id, tracking number, mobile's last 4 digits, or all or "
+                    "part of the buyer's nick"),
     )
     state = django_filters.MultipleChoiceFilter(label=_("State"), choices=CaseState.choices)
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CaseKind.choices)
@@ -46,7 +60,7 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
     )
     mine = django_filters.BooleanFilter(label=_("My cases"), method="filter_mine",
                                         widget=django_filters.widgets.BooleanWidget())
-    sort = django_filters.OrderingFilter(
+    sort = StableOrderingFilter(
         label=_("Sort"),
         fields=(("deadline_at", "deadline"), ("requested_at", "requested"),
                 ("requested_amount", "amount")),
@@ -69,8 +83,18 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
             .order_by("username")
         )
 
+    # set by the search when the term was too common a part of a nick to search by
+    search_notice = ""
+
     def filter_search(self, queryset, name, value):
-        return queryset.filter(search_filter(value))
+        queryset, too_broad = search_cases(queryset, value, self.request.user,
+                                           fragment_cap=NICK_FRAGMENT_CAP)
+        if too_broad:
+            self.search_notice = _(
+                "More than %(count)s buyers' nicks contain “%(term)s”: type more of the nick, "
+                "or search by order id, refund id or tracking number."
+            ) % {"count": NICK_FRAGMENT_CAP, "term": value.strip()}
+        return queryset
 
     def filter_due(self, queryset, name, value):
         return queryset.filter(due_filter(value))

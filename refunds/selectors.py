@@ -100,8 +100,17 @@ def due_filter(due: str, now=None) -> Q:
     return Q()
 
 
+# A nick fragment matching more buyers than this is too common to search by (`search_cases`).
+NICK_FRAGMENT_CAP = 200
+
+
+def _ids(queryset: QuerySet) -> QuerySet:
+    return queryset.order_by().values("pk")
+
+
 def search_filter(term: str) -> Q:
-    """Order id, refund id, buyer nick, tracking number, or the mobile's last four digits."""
+    """Cases whose order id, refund id, order or return tracking number, buyer nick or
+    mobile's last four digits is exactly `term` (each lookup on one indexed column)."""
     term = term.strip()
     if not term:
         return Q()
@@ -112,21 +121,49 @@ def search_filter(term: str) -> Q:
     buyers = Q(nick=term)
     if len(term) == 4 and term.isdigit():
         buyers |= Q(mobile_last4=term)
-    if len(term) >= 2 and not term.isdigit():
-        buyers |= Q(nick__icontains=term)
-
-    def ids(queryset: QuerySet) -> QuerySet:
-        return queryset.order_by().values("pk")
-
-    orders = ids(Order.objects.filter(platform_order_id=term)).union(
-        ids(Order.objects.filter(tracking_no=term.replace(" ", ""))),
-        ids(Order.objects.filter(buyer__in=ids(Buyer.objects.filter(buyers)))),
+    orders = _ids(Order.objects.filter(platform_order_id=term)).union(
+        _ids(Order.objects.filter(tracking_no=term.replace(" ", ""))),
+        _ids(Order.objects.filter(buyer__in=_ids(Buyer.objects.filter(buyers)))),
     )
-    cases = ids(Case.objects.filter(order__in=orders)).union(
-        ids(Case.objects.filter(platform_refund_id=term)),
-        ids(Case.objects.filter(return_tracking_no=term.upper().replace(" ", ""))),
+    cases = _ids(Case.objects.filter(order__in=orders)).union(
+        _ids(Case.objects.filter(platform_refund_id=term)),
+        _ids(Case.objects.filter(return_tracking_no=term.upper().replace(" ", ""))),
     )
     return Q(pk__in=cases)
+
+
+def buyers_with_nick_fragment(user, fragment: str, limit: int) -> list[int]:
+    """Ids of at most `limit` buyers of the user's shops whose nick contains `fragment`
+    (case-insensitive). No index serves a substring: this reads every buyer's nick once
+    (~50 ms at 333,000 buyers on SQLite), so it runs once per search, never per page part."""
+    buyers = Buyer.objects.filter(nick__icontains=fragment)
+    shop_ids = user_shop_ids(user)
+    if shop_ids is not None:
+        buyers = buyers.filter(Exists(Order.objects.filter(
+            buyer_id=OuterRef("pk"), shop_id__in=shop_ids)))
+    return list(buyers.order_by().values_list("pk", flat=True)[:limit])
+
+
+def search_cases(queryset: QuerySet[Case], term: str, user,
+                 fragment_cap: int = NICK_FRAGMENT_CAP) -> tuple[QuerySet[Case], bool]:
+    """The queue's search box: (the matching cases of `queryset`, whether the term was too
+    common a nick fragment to search by).
+
+    An exact match — order id, refund id, tracking number, nick, mobile's last four digits —
+    is the answer on its own. Only when there is none is the term read as part of a nick
+    (two characters or more, not only digits): then the cases of the buyers whose nick
+    contains it, unless more than `fragment_cap` buyers do — the page then says to type
+    more of the nick instead of reading thousands of buyers' cases for every page load.
+    """
+    term = term.strip()
+    exact = queryset.filter(search_filter(term))
+    if len(term) < 2 or term.isdigit() or exact.exists():
+        return exact, False
+    buyer_ids = buyers_with_nick_fragment(user, term, fragment_cap + 1)
+    if len(buyer_ids) > fragment_cap:
+        return exact, True
+    orders = _ids(Order.objects.filter(buyer_id__in=buyer_ids))
+    return queryset.filter(pk__in=_ids(Case.objects.filter(order__in=orders))), False
 
 
 def case_detail(user, pk: int) -> Case:
@@ -351,8 +388,10 @@ def buyers_for_user(user) -> QuerySet:
     shop_ids = user_shop_ids(user)
     if shop_ids is None:
         return Buyer.objects.all()
+    # EXISTS per buyer (order_buyer_shop_idx), not "id IN (every buyer of the shop)": that
+    # listed the shop's 333,000 orders' buyers to find one (0.4 s on SQLite at full size)
     return Buyer.objects.filter(
-        pk__in=Order.objects.filter(shop_id__in=shop_ids).values("buyer_id"))
+        Exists(Order.objects.filter(buyer_id=OuterRef("pk"), shop_id__in=shop_ids)))
 
 
 def buyer_detail(user, pk: int):

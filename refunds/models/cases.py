@@ -225,6 +225,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # index, for one shop's agents and for those who see every shop (docs/PERFORMANCE.md).
             models.Index(fields=["shop", "deadline_at", "id"], name="case_shop_deadline_idx"),
             models.Index(fields=["deadline_at", "id"], name="case_deadline_idx"),
+            # "My cases" / one assignee's, in the same order; the shop second so that SQLite,
+            # which keeps no statistics, prefers it to the shop's index (two equalities).
+            models.Index(fields=["assignee", "shop", "deadline_at", "id"],
+                         name="case_assignee_dl_idx"),
+            # the queue's other sorts (newest request, largest amount), id last as the sort is
+            models.Index(fields=["shop", "requested_at", "id"], name="case_shop_requested_idx"),
+            models.Index(fields=["shop", "requested_amount", "id"], name="case_shop_amount_idx"),
         ]
         permissions = [
             ("agree_case", _("Can agree to a request")),

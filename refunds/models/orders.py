@@ -104,6 +104,10 @@ class Order(models.Model):
             models.Index(fields=["platform_order_id"], name="order_platform_id_idx"),
             # the queue's search by the order's tracking number (docs/PERFORMANCE.md)
             models.Index(fields=["tracking_no"], name="order_tracking_no_idx"),
+            # A buyer's orders in the user's shops (the buyer page, "is this buyer one of my
+            # shops'?", the search by nick): with buyer_id alone, SQLite (no statistics) took
+            # the shop's index instead and read the shop's 333,000 orders for each buyer.
+            models.Index(fields=["buyer", "shop"], name="order_buyer_shop_idx"),
         ]
 
     def __str__(self) -> str:
