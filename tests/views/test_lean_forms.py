@@ -17,15 +17,19 @@ from django.test import RequestFactory
 from refunds.filters import CaseFilter
 from refunds.forms import (
     ACTION_FORMS,
+    PAYOUT_FORMS,
     AssignForm,
+    AttachParcelForm,
     BuyerPaidForm,
     ChooseReplacementForm,
     CompensationProposeForm,
     ContactForm,
     NoteForm,
+    PayoutRouteForm,
     ReturnPostageForm,
 )
-from refunds.models import Case
+from refunds.models import Case, Payout, ReturnParcel
+from refunds.services.cases import case_agree
 from refunds.templatetags.lean_forms import lean_field, render_field, render_form
 from tests.factories import make_case
 
@@ -111,3 +115,34 @@ def test_a_form_with_a_layout_of_its_own_is_left_to_crispy(shop, order):
     form = NoteForm(case=make_case(order=order))
     form.helper.layout = Layout(Div("note"))
     assert render_form(form, csrf_token=TOKEN) is None
+
+
+def _payout_forms(payout, data=None):
+    for name, form_class in PAYOUT_FORMS.items():
+        prefix = f"p{payout.pk}-{name}"
+        bound = None if data is None else {f"{prefix}-{key}": value
+                                            for key, value in data.items()}
+        yield form_class(bound, payout=payout, next_url="/finance/?state=pending")
+    yield PayoutRouteForm(payout=payout, next_url="/finance/")
+    yield PayoutRouteForm({f"p{payout.pk}-route-route": "nowhere"}, payout=payout)
+
+
+@pytest.mark.parametrize("data", [None, {"expected_state": "", "payment_reference": "x" * 500,
+                                         "failure_reason": ""}])
+def test_payout_row_forms_match_crispy(shop, order, data):
+    """The finance page renders two or three of these per payout row (50 rows a page)."""
+    case = make_case(order=order, amount="20.00")
+    case_agree(case=case, actor=None)
+    payout = Payout.objects.get(case=case)
+    for form in _payout_forms(payout, data):
+        if form.is_bound:
+            form.is_valid()
+        assert _lean_form(form) == _crispy_form(form), type(form).__name__
+
+
+def test_unmatched_parcel_row_form_matches_crispy():
+    parcel = ReturnParcel(pk=41)  # the form reads only its id
+    for form in (AttachParcelForm(parcel=parcel),
+                 AttachParcelForm({f"parcel{parcel.pk}-reference": ""}, parcel=parcel)):
+        form.is_valid()
+        assert _lean_form(form) == _crispy_form(form)
