@@ -67,6 +67,42 @@ def measure_pages(data: Dataset, size: Size) -> list[Measurement]:
     ]
 
 
+def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, url, params) of the pages staff open besides the issue's three: the queue's
+    other filters and sorts, the search by each kind of term, a later page, the buyer page.
+    Terms come from the detail case (one of the agent's shop)."""
+    case = (Case.objects.select_related("order__buyer").get(pk=data.detail_case_id))
+    buyer = case.order.buyer
+    # part of a nick that no buyer's nick is (so it is searched as a fragment): every buyer's
+    # nick is read for it, the search's costliest shape
+    fragment = buyer.nick[1:-1]
+    shapes = [
+        ("queue, my cases", "/cases/", {"mine": "true"}),
+        ("queue, two states", "/cases/", {"state": ["requested", "awaiting_return"]}),
+        ("queue, overdue", "/cases/", {"due": "overdue"}),
+        ("queue, newest request first", "/cases/", {"sort": "-requested"}),
+        ("queue, largest amount first", "/cases/", {"sort": "-amount"}),
+        ("queue, page 40", "/cases/", {"page": "40"}),
+        ("queue ?q=<buyer nick>", "/cases/", {"q": buyer.nick}),
+        ("queue ?q=<part of a nick>", "/cases/", {"q": fragment}),
+        ("queue ?q=<refund id>", "/cases/", {"q": case.platform_refund_id or buyer.nick}),
+        ("queue ?q=<tracking number>", "/cases/", {"q": case.order.tracking_no or buyer.nick}),
+        (f"buyer page /buyers/{buyer.pk}/", f"/buyers/{buyer.pk}/", {}),
+    ]
+    return shapes
+
+
+def measure_shapes(data: Dataset, size: Size) -> list[Measurement]:
+    client = Client()
+    client.force_login(data.agent)
+    results = []
+    for label, url, params in queue_shapes(data):
+        result = measure_page(client, label, url, params, size.page_runs)
+        result.kind = "shape"
+        results.append(result)
+    return results
+
+
 # --- rows written by a run, and putting the database back ----------------------------------
 
 
@@ -246,6 +282,8 @@ def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
             return [measure_import(data, size, Path(folder))]
 
     part("pages", "the pages", lambda: measure_pages(data, size))
+    part("shapes", "the queue's other shapes and the buyer page",
+         lambda: measure_shapes(data, size))
     part("import", "the order import", import_in_folder)
     part("sweep", "the nightly sweep", lambda: [measure_sweep(data, size)])
     return results

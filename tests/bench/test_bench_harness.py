@@ -15,7 +15,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case detail /cases/",
-        "import 100 order rows", "sweep, 10 overdue of 40"]
+        "queue, my cases", "queue, two states", "queue, overdue", "queue, newest request first",
+        "queue, largest amount first", "queue, page 40", "queue ?q=<buyer nick>",
+        "queue ?q=<part of a nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
+        "buyer page /buyers/", "import 100 order rows", "sweep, 10 overdue of 40"]
 
 
 def test_the_benchmark_builds_its_own_database_measures_and_prints_the_table(tmp_path):
@@ -35,7 +38,20 @@ def test_the_benchmark_builds_its_own_database_measures_and_prints_the_table(tmp
     assert len(table) == 2 + len(ROWS)
     for expected, line in zip(ROWS, table[2:], strict=True):
         assert line.startswith(f"| {expected}"), line
-        assert "<=12 queries ok" in line or not line.startswith("| queue")
+        assert "<=12 queries ok" in line or not line.startswith(("| queue", "| buyer"))
     assert "all budgets met" in run.stdout
     assert not bench_database.exists()  # dropped afterwards
     assert not app_database.exists()  # the application's database was never opened
+
+
+def test_a_shape_row_is_judged_on_queries_and_time_not_on_its_floor():
+    from refunds.bench.report import Measurement, check_budgets
+
+    slow = Measurement(label="queue, page 40", kind="shape", seconds=0.150,
+                       floor_seconds=0.001, peak_bytes=0, queries=13)
+    quick = Measurement(label="queue, my cases", kind="shape", seconds=0.050,
+                        floor_seconds=0.001, peak_bytes=0, queries=9)
+    missed = check_budgets([slow, quick], checks=frozenset({"queries", "ratio", "time"}))
+    assert [check.name for check in missed] == ["<=12 queries", "<100 ms"]
+    assert [check.name for check in quick.checks] == ["<=12 queries", "<100 ms"]
+    assert all(check.passed for check in quick.checks)  # 50x its floor: not judged
