@@ -49,7 +49,11 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
         help_text=_("Order id, refund id, tracking number, mobile's last 4 digits, or all or "
                     "part of the buyer's nick"),
     )
-    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=CaseState.choices)
+    # distinct=False: a column of the case itself cannot repeat a row, and the DISTINCT that
+    # django-filter adds by default made PostgreSQL join and sort every matching case before
+    # the page's LIMIT (152 ms for two states at full size; docs/PERFORMANCE.md)
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=CaseState.choices,
+                                                distinct=False)
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CaseKind.choices)
     shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
     reason = django_filters.ChoiceFilter(label=_("Reason"), choices=CaseReason.choices)
@@ -116,7 +120,8 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
 class FollowUpFilter(QueueFilters, django_filters.FilterSet):
     """The review follow-up queue: state, category, shop, assignee, days left."""
 
-    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=FollowUpState.choices)
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=FollowUpState.choices,
+                                                distinct=False)  # as CaseFilter.state
     category = django_filters.ChoiceFilter(label=_("Category"),
                                            choices=ComplaintCategory.choices)
     rating = django_filters.ChoiceFilter(

@@ -121,3 +121,32 @@ def test_a_chosen_sort_ends_with_the_id_in_its_direction(rf, agent):
     request.user = agent
     case_filter = CaseFilter(request.GET, queryset=Case.objects.all(), request=request)
     assert case_filter.qs.query.order_by == ("requested_at", "id")
+
+
+@pytest.mark.parametrize(("filter_class", "model"), [("CaseFilter", "Case"),
+                                                     ("FollowUpFilter", "ReviewFollowUp")])
+def test_filtering_by_states_adds_no_distinct(rf, agent, filter_class, model):
+    """A state is a column of the row itself: no row can repeat, and a DISTINCT made
+    PostgreSQL read every matching case before the page's LIMIT."""
+    from refunds import models
+
+    states = {"Case": ["requested", "awaiting_return"], "ReviewFollowUp": ["new", "contacting"]}
+    request = rf.get("/", {"state": states[model]})
+    request.user = agent
+    klass = getattr(filters, filter_class)
+    queryset = getattr(models, model).objects.all()
+    filtered = klass(request.GET, queryset=queryset, request=request).qs
+    assert filtered.query.where  # the states are applied
+    assert not filtered.query.distinct
+
+
+def test_several_states_show_each_case_once(login, agent, shop):
+    requested = make_case(shop=shop)
+    agreed = make_case(shop=shop, kind="return")
+    from refunds.services.cases import case_agree
+    case_agree(case=agreed, actor=None)
+    make_case(shop=shop)  # requested too
+    response = login(agent).get("/cases/", {"state": ["awaiting_return", "requested"]})
+    ids = row_ids(response)
+    assert len(ids) == len(set(ids)) == 3
+    assert agreed.pk in ids and requested.pk in ids
