@@ -192,3 +192,24 @@ def test_finance_pages_query_count_does_not_grow_with_rows(login, finance, agent
     second = payout_services.payout_batch_export(shop=shop, actor=finance)
     assert _count(client, f"/finance/batches/{second.pk}/") == few_batch
     assert _count(client, "/finance/?state=exported") == few_exported
+
+
+def test_a_large_batch_is_paged_and_every_payout_is_on_one_page(login, finance, agent, shop,
+                                                                monkeypatch):
+    monkeypatch.setattr("refunds.views.finance.PAYOUTS_PER_PAGE", 4)
+    client = login(finance)
+    for _ in range(10):
+        _refund(shop, agent, amount="10.00", paid_amount=Decimal("100"))
+    batch = payout_services.payout_batch_export(shop=shop, actor=finance)
+    seen = []
+    for page in (1, 2, 3):
+        response = client.get(f"/finance/batches/{batch.pk}/", {"page": page})
+        rows = _rows(response)
+        assert len(rows) == (4 if page < 3 else 2)
+        seen += list(rows)
+    assert sorted(seen) == sorted(batch.items.values_list("payout_id", flat=True))
+    assert len(set(seen)) == 10
+    page_two = text(client.get(f"/finance/batches/{batch.pk}/", {"page": 2}))
+    assert "Page 2 of 3" in page_two
+    # a payout's forms bring the clerk back to the page they were on
+    assert f"/finance/batches/{batch.pk}/?page=2" in page_two
