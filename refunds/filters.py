@@ -90,6 +90,16 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
     # set by the search when the term was too common a part of a nick to search by
     search_notice = ""
 
+    def filter_queryset(self, queryset):
+        """Every other filter first, the search last: whether the term matches something
+        exactly is asked of the cases the other filters leave (shop, state…), not of the
+        whole queue — else an exact hit elsewhere would hide the nick-fragment matches."""
+        data = dict(self.form.cleaned_data)
+        term = data.pop("q", None)
+        for name, value in data.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return self.filters["q"].filter(queryset, term)
+
     def filter_search(self, queryset, name, value):
         queryset, too_broad = search_cases(queryset, value, self.request.user,
                                            fragment_cap=NICK_FRAGMENT_CAP)

@@ -73,8 +73,11 @@ def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
     Terms come from the detail case (one of the agent's shop)."""
     case = (Case.objects.select_related("order__buyer").get(pk=data.detail_case_id))
     buyer = case.order.buyer
-    # part of a nick that no buyer's nick is (so it is searched as a fragment): every buyer's
-    # nick is read for it, the search's costliest shape
+    # part of a nick that no buyer's nick is, so it is searched as a fragment: ten buyers'
+    # nicks contain it (PostgreSQL finds them with its trigram index, SQLite reads every
+    # nick); two letters no nick has (no trigram in them: both databases read every nick, the
+    # search's costliest shape); and a part every nick has (more buyers than the cap: the
+    # page asks for more of the nick)
     fragment = buyer.nick[1:-1]
     shapes = [
         ("queue, my cases", "/cases/", {"mine": "true"}),
@@ -85,6 +88,8 @@ def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
         ("queue, page 40", "/cases/", {"page": "40"}),
         ("queue ?q=<buyer nick>", "/cases/", {"q": buyer.nick}),
         ("queue ?q=<part of a nick>", "/cases/", {"q": fragment}),
+        ("queue ?q=<2 letters no nick has>", "/cases/", {"q": "zq"}),
+        ("queue ?q=<part of every nick>", "/cases/", {"q": buyer.nick[1:4]}),
         ("queue ?q=<refund id>", "/cases/", {"q": case.platform_refund_id or buyer.nick}),
         ("queue ?q=<tracking number>", "/cases/", {"q": case.order.tracking_no or buyer.nick}),
         (f"buyer page /buyers/{buyer.pk}/", f"/buyers/{buyer.pk}/", {}),

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case detail /cases/",
         "queue, my cases", "queue, two states", "queue, overdue", "queue, newest request first",
         "queue, largest amount first", "queue, page 40", "queue ?q=<buyer nick>",
-        "queue ?q=<part of a nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
+        "queue ?q=<part of a nick>", "queue ?q=<2 letters no nick has>",
+        "queue ?q=<part of every nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
         "buyer page /buyers/", "import 100 order rows", "sweep, 10 overdue of 40"]
 
 

@@ -150,3 +150,34 @@ def test_several_states_show_each_case_once(login, agent, shop):
     ids = row_ids(response)
     assert len(ids) == len(set(ids)) == 3
     assert agreed.pk in ids and requested.pk in ids
+
+
+@pytest.fixture
+def two_shop_user(roles, shop):
+    from tests.factories import make_staff
+
+    other = ShopFactory()
+    user = make_staff("multi", "agent", shop, staff_number="M1001")
+    user.staff_profile.shops.add(other)
+    return user, other
+
+
+def test_the_exact_match_is_looked_for_among_the_filtered_cases(login, shop, two_shop_user):
+    """"小王" is a whole nick in the other shop: in this shop it is still part of a nick."""
+    user, other = two_shop_user
+    _case_of(other, "小王")
+    here = _case_of(shop, "小王爱购物")
+    response = login(user).get("/cases/", {"q": "小王", "shop": shop.pk})
+    assert row_ids(response) == [here.pk]
+    response = login(user).get("/cases/", {"q": "小王", "shop": other.pk})
+    assert row_ids(response) != [here.pk] and len(row_ids(response)) == 1
+
+
+def test_the_exact_match_is_looked_for_among_the_chosen_states(login, agent, shop):
+    exact = _case_of(shop, "小王")
+    from refunds.services.cases import case_close
+
+    case_close(case=exact, actor=None, reason="withdrawn")
+    open_one = _case_of(shop, "小王爱购物")
+    response = login(agent).get("/cases/", {"q": "小王", "state": "requested"})
+    assert row_ids(response) == [open_one.pk]
