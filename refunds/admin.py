@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import DomainError
+from .filters import too_broad_notice
 from .models import (
     Buyer,
     CannedReply,
@@ -41,6 +42,7 @@ from .models import (
 )
 from .permissions import user_shop_ids
 from .roles import ROLE_PERMISSIONS
+from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
 
 # A shop filter on a list offers only the shops of the rows the manager may see (a plain
@@ -76,10 +78,25 @@ def buyers_for_admin(user):
         | ~Exists(Order.objects.filter(buyer=OuterRef("pk"))))
 
 
+def _search(modeladmin, request, queryset, term: str, search):
+    """An admin search through one of the selectors' search shapes (exact first, then part
+    of a nick); a too common fragment is said, as on the queue. Never duplicates rows."""
+    if not term.strip():
+        return queryset, False
+    found, too_broad = search(queryset, term, request.user, fragment_cap=NICK_FRAGMENT_CAP)
+    if too_broad:
+        modeladmin.message_user(request, too_broad_notice(term, NICK_FRAGMENT_CAP),
+                                messages.WARNING)
+    return found, False
+
+
 class ShopScopedAdmin(admin.ModelAdmin):
     """Limit every list, search and change page to the manager's shops (404 otherwise)."""
 
     shop_field = "shop_id"
+    # A filtered list counts its rows once, not also the whole table ("5 results (333,333
+    # total)"): on a million orders that second COUNT was a page load of its own.
+    show_full_result_count = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -202,12 +219,17 @@ class BuyerAdmin(admin.ModelAdmin):
     # set and lifted on the buyer page only (with a reason, on the buyer's timeline)
     readonly_fields = ["do_not_contact", "do_not_contact_reason", "do_not_contact_at"]
 
+    show_full_result_count = False  # as ShopScopedAdmin
+
     def get_queryset(self, request):
+        # buyers with an order in the manager's shops: EXISTS per buyer (order_buyer_shop_idx)
+        # rather than a join to every order and DISTINCT (1.5 s per query at 1,000,000 orders)
         queryset = super().get_queryset(request)
         shop_ids = user_shop_ids(request.user)
         if shop_ids is None:
             return queryset
-        return queryset.filter(orders__shop_id__in=shop_ids).distinct()
+        return queryset.filter(Exists(Order.objects.filter(buyer=OuterRef("pk"),
+                                                           shop_id__in=shop_ids)))
 
     @admin.display(description=_("mobile"))
     def masked_mobile(self, obj):
@@ -229,12 +251,16 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
     list_display = ["platform_order_id", "shop", "buyer", "paid_amount", "postage", "status",
                     "shipped_at"]
-    list_filter = [SHOP_FILTER, "status"]
-    search_fields = ["=platform_order_id", "buyer__nick", "=tracking_no"]
+    # a date filter, not date_hierarchy: the hierarchy's month links are a DISTINCT over the
+    # month of every order (2.9 s at 1,000,000 orders on SQLite, on every list load)
+    list_filter = [SHOP_FILTER, "status", ("paid_at", admin.DateFieldListFilter)]
+    search_fields = ["=platform_order_id", "buyer__nick", "=tracking_no"]  # search_orders
     list_select_related = ["shop", "buyer"]
     raw_id_fields = ["buyer"]
     inlines = [OrderLineInline]
-    date_hierarchy = "paid_at"
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search(self, request, queryset, search_term, search_orders)
     # What the buyer paid bounds every refund, compensation and payout: once money or a
     # case hangs on the order, it (and whose order it is) changes only through an import,
     # which checks it against what is committed, with the order row locked.
@@ -319,9 +345,16 @@ class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
     list_display = ["id", "shop", "order", "kind", "state", "requested_amount", "deadline_at",
                     "deadline_owner", "assignee"]
     list_filter = ["state", "kind", SHOP_FILTER, "reason", "deadline_owner"]
+    # the queue's search (selectors.search_cases): what search_fields would match, from
+    # indexed lookups instead of an OR across the joined tables (0.8 s at 200,000 cases)
     search_fields = ["=order__platform_order_id", "=platform_refund_id", "order__buyer__nick",
                      "=return_tracking_no"]
+    search_help_text = _("Order id, refund id, tracking number, mobile's last 4 digits, or all "
+                         "or part of the buyer's nick")
     list_select_related = ["shop", "order", "assignee"]
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search(self, request, queryset, search_term, search_cases)
     fields = ["shop", "order", "platform_refund_id", "kind", "reason", "description",
               "requested_amount", "goods_status", "state", "deadline_at", "deadline_owner",
               "deadline_rule", "return_address", "return_carrier", "return_tracking_no",
@@ -389,7 +422,7 @@ class CaseEventAdmin(ShopScopedAdmin):
                     "to_state"]
     list_filter = ["kind", "transition"]
     search_fields = ["=case__id", "staff_number", "note"]
-    list_select_related = ["case"]
+    list_select_related = ["case", "case__order"]  # a case's name shows its order id
 
     def has_add_permission(self, request):
         return False
@@ -408,7 +441,9 @@ class ContactLogAdmin(ShopScopedAdmin):
                     "staff_number", "overridden_rule"]
     list_filter = ["channel", "outcome", "overridden_rule"]
     search_fields = ["buyer__nick", "staff_number", "note", "override_reason"]
-    list_select_related = ["shop", "case", "buyer", "follow_up"]
+    # the names of a case and of a follow-up show their order (and the review's rating)
+    list_select_related = ["shop", "case", "case__order", "buyer", "follow_up",
+                           "follow_up__review", "follow_up__order"]
 
     def has_add_permission(self, request):
         return False
@@ -427,7 +462,7 @@ class RefundAdmin(ShopScopedAdmin):
                     "paid_at"]
     list_filter = ["status"]
     search_fields = ["=order__platform_order_id", "=case__id", "payment_reference"]
-    list_select_related = ["case", "order"]
+    list_select_related = ["case", "case__order", "order"]
 
     def has_add_permission(self, request):
         return False
@@ -453,10 +488,9 @@ class ReadOnlyAdmin(ShopScopedAdmin):
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
     list_display = ["posted_at", "shop", "order", "buyer_nick", "rating", "item_title"]
-    list_filter = ["rating", SHOP_FILTER]
+    list_filter = ["rating", SHOP_FILTER, ("posted_at", admin.DateFieldListFilter)]  # as orders
     search_fields = ["=order__platform_order_id", "buyer_nick", "content"]
     list_select_related = ["shop", "order"]
-    date_hierarchy = "posted_at"
 
 
 @admin.register(ImportRun)
@@ -474,7 +508,7 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "user", "kind", "case", "deadline_at", "read_at"]
     list_filter = ["kind"]
     search_fields = ["user__username", "message"]
-    list_select_related = ["user", "case"]
+    list_select_related = ["user", "case", "case__order"]
 
 
 # --- compensation and payouts: money records, read-only (the services change them) -----------
@@ -585,7 +619,7 @@ class ReviewFollowUpAdmin(ReadOnlyAdmin):
                     "remedy_case"]
     list_filter = ["state", "category", SHOP_FILTER]
     search_fields = ["=order__platform_order_id", "buyer__nick", "review__content"]
-    list_select_related = ["shop", "order", "assignee", "remedy_case"]
+    list_select_related = ["shop", "order", "assignee", "remedy_case", "remedy_case__order"]
     inlines = [FollowUpEventInline]
 
 

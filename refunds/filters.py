@@ -19,6 +19,13 @@ from .models import (
 from .selectors import NICK_FRAGMENT_CAP, due_filter, search_cases, shops_for_user
 
 
+def too_broad_notice(term: str, cap: int) -> str:
+    """What a search says when its term is part of too many nicks (queue and admin)."""
+    return _("More than %(count)s buyers' nicks contain “%(term)s”: type more of the nick, "
+             "or search by order id, refund id or tracking number.") % {
+        "count": cap, "term": term.strip()}
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """A sort the user picks, then the id in the same direction: cases with the same amount
     or time keep one order, so going from page to page neither repeats nor skips any."""
@@ -104,10 +111,7 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
         queryset, too_broad = search_cases(queryset, value, self.request.user,
                                            fragment_cap=NICK_FRAGMENT_CAP)
         if too_broad:
-            self.search_notice = _(
-                "More than %(count)s buyers' nicks contain “%(term)s”: type more of the nick, "
-                "or search by order id, refund id or tracking number."
-            ) % {"count": NICK_FRAGMENT_CAP, "term": value.strip()}
+            self.search_notice = too_broad_notice(value, NICK_FRAGMENT_CAP)
         return queryset
 
     def filter_due(self, queryset, name, value):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from functools import reduce
 from operator import or_
@@ -144,6 +144,23 @@ def buyers_with_nick_fragment(user, fragment: str, limit: int) -> list[int]:
     return list(buyers.order_by().values_list("pk", flat=True)[:limit])
 
 
+def _exact_then_nick_fragment(queryset: QuerySet, term: str, user, *, exact: Q,
+                              of_buyers: Callable[[list[int]], Q],
+                              fragment_cap: int) -> tuple[QuerySet, bool]:
+    """The search shape of the queue and the admin: (matches, whether the term was too common
+    a nick fragment). `exact` first; only when it matches nothing in `queryset` is a term of
+    two characters or more, not only digits, read as part of a nick: then the rows
+    `of_buyers(ids)` of the buyers whose nick contains it — unless more than `fragment_cap`
+    buyers do."""
+    matches = queryset.filter(exact)
+    if len(term) < 2 or term.isdigit() or matches.exists():
+        return matches, False
+    buyer_ids = buyers_with_nick_fragment(user, term, fragment_cap + 1)
+    if len(buyer_ids) > fragment_cap:
+        return matches, True
+    return queryset.filter(of_buyers(buyer_ids)), False
+
+
 def search_cases(queryset: QuerySet[Case], term: str, user,
                  fragment_cap: int = NICK_FRAGMENT_CAP) -> tuple[QuerySet[Case], bool]:
     """The queue's search box: (the matching cases of `queryset`, whether the term was too
@@ -156,14 +173,25 @@ def search_cases(queryset: QuerySet[Case], term: str, user,
     more of the nick instead of reading thousands of buyers' cases for every page load.
     """
     term = term.strip()
-    exact = queryset.filter(search_filter(term))
-    if len(term) < 2 or term.isdigit() or exact.exists():
-        return exact, False
-    buyer_ids = buyers_with_nick_fragment(user, term, fragment_cap + 1)
-    if len(buyer_ids) > fragment_cap:
-        return exact, True
-    orders = _ids(Order.objects.filter(buyer_id__in=buyer_ids))
-    return queryset.filter(pk__in=_ids(Case.objects.filter(order__in=orders))), False
+    return _exact_then_nick_fragment(
+        queryset, term, user, exact=search_filter(term), fragment_cap=fragment_cap,
+        of_buyers=lambda ids: Q(pk__in=_ids(Case.objects.filter(
+            order__in=_ids(Order.objects.filter(buyer_id__in=ids))))))
+
+
+def search_orders(queryset: QuerySet[Order], term: str, user,
+                  fragment_cap: int = NICK_FRAGMENT_CAP) -> tuple[QuerySet[Order], bool]:
+    """The admin's order search, the same way: order id, tracking number or whole nick
+    exactly (a UNION of indexed lookups), else part of a nick."""
+    term = term.strip()
+    if not term:
+        return queryset, False
+    exact = Q(pk__in=_ids(Order.objects.filter(platform_order_id=term)).union(
+        _ids(Order.objects.filter(tracking_no=term.replace(" ", ""))),
+        _ids(Order.objects.filter(buyer__in=_ids(Buyer.objects.filter(nick=term))))))
+    return _exact_then_nick_fragment(queryset, term, user, exact=exact,
+                                     fragment_cap=fragment_cap,
+                                     of_buyers=lambda ids: Q(buyer_id__in=ids))
 
 
 def case_detail(user, pk: int) -> Case:
