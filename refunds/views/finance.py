@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -79,6 +79,7 @@ def finance_home(request):
     return render(request, "refunds/finance_home.html", {
         "tabs": [(tab.value, tab.label) for tab in TABS],
         "state": state,
+        "page_query": urlencode({"state": state, **({"shop": shop_id} if shop_id else {})}),
         "shops": shops,
         "shop_id": shop_id,
         "page": page,

@@ -213,3 +213,13 @@ def test_a_large_batch_is_paged_and_every_payout_is_on_one_page(login, finance, 
     assert "Page 2 of 3" in page_two
     # a payout's forms bring the clerk back to the page they were on
     assert f"/finance/batches/{batch.pk}/?page=2" in page_two
+
+
+def test_the_payout_list_pages_keep_its_state_and_shop(login, finance, agent, shop,
+                                                       monkeypatch):
+    monkeypatch.setattr("refunds.views.finance.PAYOUTS_PER_PAGE", 2)
+    for _ in range(3):
+        _refund(shop, agent, amount="10.00", paid_amount=Decimal("100"))
+    page = text(login(finance).get("/finance/", {"state": "pending", "shop": shop.pk}))
+    assert f'href="?state=pending&amp;shop={shop.pk}&amp;page=2"' in page
+    assert "Page 1 of 2" in page
