@@ -78,16 +78,30 @@ def buyers_for_admin(user):
         | ~Exists(Order.objects.filter(buyer=OuterRef("pk"))))
 
 
-def _search(modeladmin, request, queryset, term: str, search):
-    """An admin search through one of the selectors' search shapes (exact first, then part
-    of a nick); a too common fragment is said, as on the queue. Never duplicates rows."""
-    if not term.strip():
-        return queryset, False
-    found, too_broad = search(queryset, term, request.user, fragment_cap=NICK_FRAGMENT_CAP)
-    if too_broad:
-        modeladmin.message_user(request, too_broad_notice(term, NICK_FRAGMENT_CAP),
-                                messages.WARNING)
-    return found, False
+class DeskSearchMixin:
+    """The list's search through one of the selectors' search shapes (exact first, then part
+    of a nick; never duplicate rows). A too common nick fragment is said once, on the list
+    page itself: Django also searches for each filter's counts, before an action and for
+    autocomplete, none of which should leave a message behind."""
+
+    desk_search = None  # a selectors search: (queryset, term, user, fragment_cap)
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        found, too_broad = type(self).desk_search(queryset, search_term, request.user,
+                                                  fragment_cap=NICK_FRAGMENT_CAP)
+        if too_broad:
+            request.desk_search_too_broad = search_term
+        return found, False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        term = getattr(request, "desk_search_too_broad", None)
+        if term is not None and request.method == "GET":  # rendered after this: shown now
+            self.message_user(request, too_broad_notice(term, NICK_FRAGMENT_CAP),
+                              messages.WARNING)
+        return response
 
 
 class ShopScopedAdmin(admin.ModelAdmin):
@@ -248,7 +262,7 @@ class OrderLineInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
+class OrderAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
     list_display = ["platform_order_id", "shop", "buyer", "paid_amount", "postage", "status",
                     "shipped_at"]
     # a date filter, not date_hierarchy: the hierarchy's month links are a DISTINCT over the
@@ -258,9 +272,8 @@ class OrderAdmin(NoDeleteMixin, ShopScopedAdmin):
     list_select_related = ["shop", "buyer"]
     raw_id_fields = ["buyer"]
     inlines = [OrderLineInline]
-
-    def get_search_results(self, request, queryset, search_term):
-        return _search(self, request, queryset, search_term, search_orders)
+    desk_search = staticmethod(search_orders)
+    ordering = ["-id"]  # newest first, also in the order pickers' autocomplete (paged)
     # What the buyer paid bounds every refund, compensation and payout: once money or a
     # case hangs on the order, it (and whose order it is) changes only through an import,
     # which checks it against what is committed, with the order row locked.
@@ -341,7 +354,7 @@ def _run_admin_transition(modeladmin, request, queryset, label, call):
 
 
 @admin.register(Case)
-class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
+class CaseAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
     list_display = ["id", "shop", "order", "kind", "state", "requested_amount", "deadline_at",
                     "deadline_owner", "assignee"]
     list_filter = ["state", "kind", SHOP_FILTER, "reason", "deadline_owner"]
@@ -352,9 +365,7 @@ class CaseAdmin(NoDeleteMixin, ShopScopedAdmin):
     search_help_text = _("Order id, refund id, tracking number, mobile's last 4 digits, or all "
                          "or part of the buyer's nick")
     list_select_related = ["shop", "order", "assignee"]
-
-    def get_search_results(self, request, queryset, search_term):
-        return _search(self, request, queryset, search_term, search_cases)
+    desk_search = staticmethod(search_cases)
     fields = ["shop", "order", "platform_refund_id", "kind", "reason", "description",
               "requested_amount", "goods_status", "state", "deadline_at", "deadline_owner",
               "deadline_rule", "return_address", "return_carrier", "return_tracking_no",

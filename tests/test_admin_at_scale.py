@@ -5,6 +5,7 @@ nick), and no list runs the date hierarchy's DISTINCT over every row."""
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib import admin as django_admin
@@ -12,13 +13,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from refunds import admin as desk_admin
-from refunds.models import Buyer, Notification, NotificationKind, Order
+from refunds.models import (
+    Buyer,
+    Notification,
+    NotificationKind,
+    Order,
+    Review,
+    ReviewFollowUp,
+    ReviewRating,
+)
 from refunds.services import cases as svc
+from refunds.services import followups
 from tests.factories import BuyerFactory, OrderFactory, make_case
 
 # every manager's list whose rows name a case (its name shows its order id) or a buyer
 LISTS = ["case", "caseevent", "refund", "payout", "contactlog", "order",
-         "buyer", "orderline"]
+         "buyer", "orderline", "reviewfollowup"]
 
 
 @pytest.fixture
@@ -27,12 +37,23 @@ def manager_client(client, manager):
     return client
 
 
+DAYTIME = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 11:00 in China: no calling-hours rule
+
+
 def _cases(shop, manager, count: int) -> None:
     for n in range(count):
         case = make_case(order=OrderFactory(shop=shop, buyer=BuyerFactory()), amount="10.00")
         svc.case_agree(case=case, actor=None)  # a refund, its payout, timeline rows
         svc.contact_log_create(case=case, actor=manager, channel="phone", outcome="reached",
-                               note=f"n{n}")
+                               note=f"n{n}", now=DAYTIME)
+        # a bad review followed up, with a contact of its own and a remedy case
+        review = Review.objects.create(shop=shop, order=case.order, buyer_nick="x",
+                                       item_title="t", rating=ReviewRating.BAD,
+                                       content="差", posted_at=DAYTIME)
+        follow_up = followups.followup_create_for_review(review, now=DAYTIME)
+        ReviewFollowUp.objects.filter(pk=follow_up.pk).update(remedy_case=case)
+        followups.followup_contact_log_create(follow_up=follow_up, actor=manager,
+                                              channel="phone", outcome="reached", now=DAYTIME)
         Notification.objects.create(user=manager, case=case, kind=NotificationKind.DEADLINE_WARNING,
                                     message="soon")
 
@@ -62,15 +83,18 @@ def test_no_list_uses_a_date_hierarchy():
 
 
 def test_the_order_list_filters_by_payment_date(manager_client, shop):
-    OrderFactory(shop=shop)
+    from django.utils import timezone
+
+    recent = OrderFactory(shop=shop, paid_at=timezone.now() - timedelta(days=1))
+    OrderFactory(shop=shop, paid_at=timezone.now() - timedelta(days=400))
     changelist = manager_client.get("/admin/refunds/order/").context["cl"]
     dates = [spec for spec in changelist.filter_specs
              if isinstance(spec, django_admin.DateFieldListFilter)]
     assert [spec.field_path for spec in dates] == ["paid_at"]
-    this_year = [choice for choice in dates[0].choices(changelist)
-                 if "paid_at__gte" in choice["query_string"]][-1]
-    response = manager_client.get("/admin/refunds/order/" + this_year["query_string"])
-    assert response.status_code == 200
+    past_week = [choice for choice in dates[0].choices(changelist)
+                 if "paid_at__gte" in choice["query_string"]][1]  # today, past 7 days, …
+    response = manager_client.get("/admin/refunds/order/" + past_week["query_string"])
+    assert list(response.context["cl"].result_list) == [recent]
 
 
 def test_the_order_search_finds_exact_ids_and_parts_of_nicks(manager_client, shop):
@@ -110,3 +134,27 @@ def test_the_buyer_list_shows_only_buyers_of_the_managers_shops(manager_client, 
     assert sorted(b.pk for b in listed) == sorted([mine.pk, both.pk])  # each once
     assert theirs.pk not in [b.pk for b in listed]
     assert Buyer.objects.count() == 3 and Order.objects.count() == 4
+
+
+def test_the_too_common_notice_is_said_once_and_not_left_for_the_next_page(
+        manager_client, shop, monkeypatch):
+    """Django searches again for each filter's counts and for autocomplete."""
+    monkeypatch.setattr(desk_admin, "NICK_FRAGMENT_CAP", 2)
+    for n in range(3):
+        OrderFactory(shop=shop, buyer=BuyerFactory(nick=f"tb{n}00"))
+    notice = "type more of the nick"
+    page = html.unescape(manager_client.get(
+        "/admin/refunds/order/", {"q": "tb", "_facets": "True"}).content.decode())
+    assert page.count(notice) == 1
+    manager_client.get("/admin/autocomplete/", {"app_label": "refunds",
+                                                "model_name": "orderline",
+                                                "field_name": "order", "term": "tb"})
+    after = manager_client.get("/admin/refunds/order/").content.decode()
+    assert notice not in html.unescape(after)
+
+
+@pytest.mark.parametrize("term", ["sf 1234 5678", "sf12345678", "SF12345678"])
+def test_the_order_search_finds_a_tracking_number_as_written(manager_client, shop, term):
+    order = OrderFactory(shop=shop, tracking_no="SF12345678")
+    found = manager_client.get("/admin/refunds/order/", {"q": term}).context["cl"]
+    assert list(found.result_list) == [order]
