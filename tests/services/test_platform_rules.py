@@ -197,3 +197,34 @@ def test_insert_many_raises_integrity_error_on_a_duplicate(shop, agent):
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_many([Notification(**row)])
     assert Notification.objects.filter(case=case).count() == 1
+
+
+def test_insert_many_short_cut_prepares_every_value_as_the_full_path(shop, agent, monkeypatch):
+    """bulk.row_values passes str, int and bool values of plain fields through unchanged; for
+    rows of every model the sweep inserts, its values equal pre_save + get_db_prep_save."""
+    from django.db import connection
+    from django.utils import timezone as tz
+    from django_fsm_log.models import StateLog
+
+    from refunds.bulk import row_values, value_plan
+    from refunds.models import CaseEvent, Payout, Refund
+
+    now = tz.now()
+    monkeypatch.setattr(tz, "now", lambda: now)  # auto_now_add: the same instant both ways
+    case = requested_refund(shop)
+    rows = [
+        Notification(user=agent, case=case, kind=NotificationKind.DEADLINE_WARNING,
+                     deadline_at=now, message="m", data={"code": "x", "n": 1}),
+        CaseEvent(case=case, kind="transition", transition="agree", from_state="requested",
+                  to_state="refund_pending", actor=None, staff_number="SYSTEM", note="",
+                  data={"text": {"code": "y"}}),
+        Refund(case=case, order=case.order, amount=Decimal("12.30"), approved_at=now),
+        Payout(shop=shop, order=case.order, case=case, kind="refund", amount=Decimal("1.00"),
+               reason="r", staff_number="SYSTEM"),
+        StateLog(content_object=case, transition="agree", state="refund_pending",
+                 source_state="requested", by=None),
+    ]
+    for row in rows:
+        fields = [f for f in type(row)._meta.concrete_fields if not f.primary_key]
+        full = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
+        assert row_values(value_plan(fields), row, connection) == full, type(row).__name__
