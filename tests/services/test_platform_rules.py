@@ -224,7 +224,11 @@ def test_insert_many_short_cut_prepares_every_value_as_the_full_path(shop, agent
         StateLog(content_object=case, transition="agree", state="refund_pending",
                  source_state="requested", by=None),
     ]
+    def comparable(values):  # psycopg's Jsonb wrapper compares by identity: its content
+        return [value.obj if type(value).__name__ == "Jsonb" else value for value in values]
+
     for row in rows:
         fields = [f for f in type(row)._meta.concrete_fields if not f.primary_key]
         full = [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields]
-        assert row_values(value_plan(fields), row, connection) == full, type(row).__name__
+        short = row_values(value_plan(fields), row, connection)
+        assert comparable(short) == comparable(full), type(row).__name__
