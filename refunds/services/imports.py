@@ -23,6 +23,7 @@ writes nothing at all (no ImportRun either) and reports exactly what a real run 
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    connections,
+    models,
+    router,
+    transaction,
+)
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -87,6 +95,8 @@ from .followups import (
     followups_follow_review_revised,
 )
 from .money import clean_amount, committed_amounts, ensure_refundable
+
+logger = logging.getLogger(__name__)
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
 CHUNK_SIZE = 5000  # rows per transaction: fewer commits and lookups (docs/PERFORMANCE.md)
@@ -139,6 +149,14 @@ class ImportResult:
 
     def reject(self, line: int, reason: str) -> None:
         self.errors.append((line, reason))
+
+    def add(self, other: ImportResult) -> None:
+        """Count a committed part of the import (`other`) in this result."""
+        self.imported += other.imported
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.errors.extend(other.errors)
+        self.conflicts.extend(other.conflicts)
 
     def summary(self) -> str:
         """The command's summary line; a fixed format that scripts read, so never translated."""
@@ -714,6 +732,30 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
 # --- refunds --------------------------------------------------------------------------------
 
 
+REFUND_GROUP = 100  # refund rows per transaction (each row in a savepoint of its own)
+
+
+class _RefundCases:
+    """The import's cases by refund id: read for the file's rows at the start, plus those the
+    import linked or opened. `as_read` keeps only what no row of this import has written since
+    it was read, which is what the short cut for a row already seen may compare with."""
+
+    def __init__(self, cases: dict[str, Case]) -> None:
+        self.known = cases
+        self.as_read = dict(cases)
+
+    def get(self, refund_id: str) -> Case | None:
+        return self.known.get(refund_id)
+
+    def already_seen(self, row: RefundRow, order: Order) -> bool:
+        """The case as read holds this row's status and 修改时间 on the same order: the row was
+        imported before and changes nothing (`case_platform_sync` would say "unchanged")."""
+        case = self.as_read.get(row.refund_id)
+        return (case is not None and case.order_id == order.pk
+                and case.platform_status == row.platform_status
+                and (row.modified_at is None or row.modified_at == case.platform_modified_at))
+
+
 def _process_refunds(export: ExportFile, shop: Shop, result: ImportResult,
                      progress: Progress | None, total: int) -> None:
     rows: list[RefundRow] = []
@@ -721,45 +763,79 @@ def _process_refunds(export: ExportFile, shop: Shop, result: ImportResult,
                                 lambda row: row.line, result, None, total):
         rows.extend(chunk)
     orders: dict[str, Order] = {}
-    cases: dict[str, Case] = {}
+    loaded: dict[str, Case] = {}
     for start in range(0, len(rows), CHUNK_SIZE):
         part = rows[start:start + CHUNK_SIZE]
         orders.update((order.platform_order_id, order) for order in Order.objects.filter(
             shop=shop, platform_order_id__in={row.order_id for row in part}))
-        cases.update((case.platform_refund_id, case) for case in Case.objects.filter(
+        loaded.update((case.platform_refund_id, case) for case in Case.objects.filter(
             shop=shop, platform_refund_id__in={row.refund_id for row in part}))
+    cases = _RefundCases(loaded)
     now = timezone.now()
-    for done, row in enumerate(rows, start=1):
-        order = orders.get(row.order_id)
-        if order is None:
-            result.reject(row.line, _("Unknown order %(order)s (import the orders first).")
-                          % {"order": row.order_id})
-        elif row.amount > order.paid_amount:
-            result.reject(row.line, _(
-                "Refund %(refund)s: ¥%(amount)s is more than the ¥%(paid)s paid on order "
-                "%(order)s.") % {"refund": row.refund_id, "amount": row.amount,
-                                 "paid": order.paid_amount, "order": row.order_id})
-        else:
-            _import_refund_row(shop, order, row, cases, result, now)
-        if progress and (done % 100 == 0 or done == len(rows)):
-            progress(done, len(rows))
+    for start in range(0, len(rows), REFUND_GROUP):
+        group = rows[start:start + REFUND_GROUP]
+        _import_refund_group(shop, group, orders, cases, result, now)
+        if progress:
+            progress(start + len(group), len(rows))
 
 
-def _import_refund_row(shop: Shop, order: Order, row: RefundRow, cases: dict[str, Case],
-                       result: ImportResult, now: datetime) -> None:
-    case = cases.get(row.refund_id)
+def _import_refund_group(shop: Shop, group: list[RefundRow], orders: dict[str, Order],
+                         cases: _RefundCases, result: ImportResult, now: datetime) -> None:
+    """A group of rows in one transaction, each row in a savepoint: a row refused (the money
+    rule, a conflict of its own) rolls back alone, and the group commits once instead of once
+    per row. If the transaction itself fails (its commit, a deadlock with another import),
+    nothing of it was written: the rows are done again one transaction each. What the group
+    did counts in `result`, and its new cases are known, only once it committed."""
+    def run() -> tuple[ImportResult, dict[str, Case]]:
+        tally, opened = ImportResult(kind=result.kind), {}
+        for row in group:
+            _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now)
+        return tally, opened
+
+    try:
+        with transaction.atomic():
+            tally, opened = run()
+    except DatabaseError:
+        logger.warning("refund import: a group of %s rows failed; doing them one by one",
+                       len(group), exc_info=True)
+        tally, opened = ImportResult(kind=result.kind), {}
+        for row in group:
+            _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now)
+    cases.known.update(opened)
+    result.add(tally)
+
+
+def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _RefundCases,
+                       opened: dict[str, Case], result: ImportResult, now: datetime) -> None:
+    """One row in a transaction (a savepoint inside the group's): a new case, a desk case
+    linked, or an existing case synced; `opened` collects the cases it linked or opened."""
+    if order is None:
+        result.reject(row.line, _("Unknown order %(order)s (import the orders first).")
+                      % {"order": row.order_id})
+        return
+    if row.amount > order.paid_amount:
+        result.reject(row.line, _(
+            "Refund %(refund)s: ¥%(amount)s is more than the ¥%(paid)s paid on order "
+            "%(order)s.") % {"refund": row.refund_id, "amount": row.amount,
+                             "paid": order.paid_amount, "order": row.order_id})
+        return
+    if cases.already_seen(row, order):
+        result.unchanged += 1  # a re-export's row: nothing to lock, nothing to write
+        return
+    cases.as_read.pop(row.refund_id, None)  # written below, perhaps: compare no more
+    case = opened.get(row.refund_id) or cases.get(row.refund_id)
     try:
         with transaction.atomic():
             if case is None:
-                case = case_link_desk_case(order=order, row=row, now=now)
-                if case is not None:  # the request a colleague opened by phone or chat
-                    cases[row.refund_id] = case
-            if case is None:
-                cases[row.refund_id] = case_import_create(shop=shop, order=order, row=row,
-                                                          now=now)
-                result.imported += 1
-                return
+                linked = case_link_desk_case(order=order, row=row, now=now)
+                if linked is None:  # the buyer's request is new: open a case for it
+                    opened[row.refund_id] = case_import_create(shop=shop, order=order,
+                                                               row=row, now=now)
+                    result.imported += 1
+                    return
+                case = linked  # the request a colleague opened by phone or chat
             outcome = case_platform_sync(case=case, order=order, row=row, now=now)
+            opened[row.refund_id] = case
     except AmountError as error:
         result.reject(row.line, _("Refund %(refund)s: %(error)s")
                       % {"refund": row.refund_id, "error": error.message})

@@ -1,0 +1,134 @@
+"""import_refunds at scale: rows in groups of one transaction each (a savepoint per row), and a
+row the case has already seen answered without locking or writing (docs/PERFORMANCE.md)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
+
+from refunds.models import Case, CaseEvent, CaseState, ImportRun
+from refunds.services import imports
+from refunds.services.imports import REFUND_GROUP, import_refunds
+from tests.factories import OrderFactory
+from tests.imports.conftest import REFUND_HEADER, STATUS, refund_row
+
+ROWS = REFUND_GROUP + REFUND_GROUP // 2  # two groups, the second half full
+
+
+@pytest.fixture
+def orders(shop_a):
+    return [OrderFactory(shop=shop_a, platform_order_id=f"39000000000770{n:05d}",
+                         paid_amount=Decimal("188.00")) for n in range(ROWS)]
+
+
+@pytest.fixture
+def requests_file(export, orders):
+    """One new refund request per order (refund ids 1800000077xxxxx)."""
+    def _file(status: str = "WAIT_SELLER_AGREE", modified: str = "2026-11-05 09:00:00",
+              only: slice = slice(None)):
+        return export(REFUND_HEADER, [
+            refund_row(**{"退款编号": f"1800000077{n:05d}", "订单编号": order.platform_order_id,
+                          "退款状态": STATUS[status], "修改时间": modified, "退款金额": "50.00"})
+            for n, order in enumerate(orders)][only])
+
+    return _file
+
+
+@pytest.mark.django_db(transaction=True)
+def test_new_refunds_commit_once_per_group_not_once_per_row(shop_a, requests_file):
+    path = requests_file()
+    with mock.patch.object(connection, "commit", wraps=connection.commit) as commit:
+        result = import_refunds(shop=shop_a, path_or_file=path)
+
+    assert (result.imported, result.rejected) == (ROWS, 0)
+    assert Case.objects.filter(shop=shop_a, state=CaseState.REQUESTED).count() == ROWS
+    assert commit.call_count == 2  # the two groups (the history row is written in autocommit)
+
+
+@pytest.mark.django_db
+def test_a_group_whose_transaction_fails_is_done_again_row_by_row(shop_a, requests_file,
+                                                                  caplog):
+    create = imports.case_import_create
+    calls = []
+
+    def fails_once(**kwargs):
+        calls.append(kwargs["row"].refund_id)
+        if len(calls) == 3:  # e.g. a deadlock with another import: the group is undone
+            raise OperationalError("deadlock detected")
+        return create(**kwargs)
+
+    with mock.patch.object(imports, "case_import_create", side_effect=fails_once), \
+            caplog.at_level(logging.WARNING, logger="refunds.services.imports"):
+        result = import_refunds(shop=shop_a, path_or_file=requests_file())
+
+    assert (result.imported, result.updated, result.unchanged, result.rejected) == (
+        ROWS, 0, 0, 0)
+    assert Case.objects.filter(shop=shop_a).count() == ROWS  # none twice, none lost
+    assert CaseEvent.objects.filter(case__shop=shop_a).count() == ROWS
+    assert ImportRun.objects.get().imported == ROWS
+    # the undone attempt reached three rows; then every row ran once
+    assert len(calls) == ROWS + 3
+    assert "doing them one by one" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_re_export_of_rows_already_seen_locks_and_writes_nothing(shop_a, requests_file):
+    path = requests_file()
+    import_refunds(shop=shop_a, path_or_file=path)
+    events = CaseEvent.objects.count()
+
+    with CaptureQueriesContext(connection) as queries:
+        again = import_refunds(shop=shop_a, path_or_file=path)
+
+    assert (again.imported, again.updated, again.unchanged, again.rejected) == (0, 0, ROWS, 0)
+    assert CaseEvent.objects.count() == events
+    statements = [query["sql"] for query in queries.captured_queries]
+    writes = [sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
+    assert len(writes) == 1 and "refunds_importrun" in writes[0]  # only the history row
+    assert not any("FOR UPDATE" in sql for sql in statements)
+    assert len(statements) <= 8  # not a lock per row
+
+
+@pytest.mark.django_db
+def test_a_row_seen_before_but_on_another_order_is_still_refused(shop_a, export, orders):
+    def row(order):
+        return refund_row(**{"退款编号": "180000007799999", "订单编号": order.platform_order_id,
+                             "退款金额": "50.00"})
+
+    import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [row(orders[0])]))
+    moved = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [row(orders[1])]))
+
+    assert (moved.unchanged, moved.rejected) == (0, 1)
+    assert orders[0].platform_order_id in moved.errors[0][1]
+
+
+@pytest.mark.django_db
+def test_an_older_row_after_a_newer_one_in_the_same_file_is_a_conflict_not_unchanged(
+        shop_a, export, orders):
+    def row(status, modified):
+        return refund_row(**{"退款编号": "180000007788888", "订单编号": orders[0].platform_order_id,
+                             "退款状态": STATUS[status], "修改时间": modified,
+                             "退款金额": "50.00", "是否需要退货": "否"})
+
+    first = row("WAIT_SELLER_AGREE", "2026-11-05 09:00:00")
+    import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [first]))
+    # the re-export holds the platform's refund, then the first row once more
+    result = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [
+        row("SUCCESS", "2026-11-06 09:00:00"), first]))
+
+    assert (result.updated, result.unchanged, len(result.conflicts)) == (1, 0, 1)
+    assert "older" in result.conflicts[0].reason
+    assert Case.objects.get(platform_refund_id="180000007788888").state == CaseState.REFUNDED
+
+
+@pytest.mark.django_db
+def test_a_dry_run_of_several_groups_writes_nothing_and_counts_them_all(shop_a, requests_file):
+    result = import_refunds(shop=shop_a, path_or_file=requests_file(), dry_run=True)
+
+    assert (result.imported, result.rejected) == (ROWS, 0)
+    assert not Case.objects.exists() and not ImportRun.objects.exists()
