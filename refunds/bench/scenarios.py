@@ -8,10 +8,15 @@ was after each run, so every run does the same work.
 
 from __future__ import annotations
 
+import csv
+import json
+import random
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +27,9 @@ from django.test import Client
 from django.utils import timezone
 
 from ..management.commands.bench_import import write_export
-from ..models import Buyer, Case, CaseEvent, ImportRun, Order, OrderLine
+from ..models import Buyer, Case, CaseEvent, ImportRun, Order, OrderLine, Refund
 from ..models.cases import OPEN_STATES
-from ..services.imports import import_orders
+from ..services.imports import import_orders, import_refunds
 from ..services.sweep import sweep_deadlines
 from . import bulk
 from .dataset import SWEPT_STATES, Dataset
@@ -188,9 +193,15 @@ class RowSnapshot:
 IMPORT_TABLES = [Buyer, Order, OrderLine, ImportRun]
 
 
-def _rows_after(model: type[models.Model], top: int) -> tuple[list[str], list[tuple]]:
+def _rows_after(model: type[models.Model], top: int,
+                json_as_text: bool = False) -> tuple[list[str], list[tuple]]:
+    """The rows of `model` above id `top`, every column, for `bulk.insert` (with JSON values
+    as their text when `json_as_text`: neither driver takes a dict)."""
     fields = [field.attname for field in model._meta.concrete_fields]
     rows = list(model.objects.filter(pk__gt=top).order_by("pk").values_list(*fields))
+    if json_as_text:
+        rows = [tuple(json.dumps(value) if isinstance(value, dict | list) else value
+                      for value in row) for row in rows]
     return fields, rows
 
 
@@ -229,6 +240,102 @@ def measure_import(data: Dataset, size: Size, folder: Path) -> Measurement:
     return Measurement(label=f"import {size.import_rows:,} order rows", kind="import",
                        seconds=seconds, floor_seconds=floor_seconds, peak_bytes=memory,
                        items=size.import_rows, unit="rows")
+
+
+# --- the refund import -------------------------------------------------------------------------
+
+REFUND_HEADER = ["退款编号", "订单编号", "子订单编号", "买家会员名", "宝贝标题", "交易金额",
+                 "退款金额", "退款状态", "货物状态", "是否需要退货", "退款原因", "退款说明",
+                 "售中或售后", "申请时间", "修改时间", "超时时间", "退货物流公司", "退货物流单号"]
+# A night's new platform refunds, by status: most wait for the seller, some were already
+# settled or withdrawn on the platform before the export (FORMATS.md's status texts).
+NEW_REFUND_STATUSES = (["买家已经申请退款，等待卖家同意"] * 12
+                       + ["卖家已经同意退款，等待买家退货"] * 2
+                       + ["卖家拒绝退款"] + ["退款关闭"] * 2 + ["退款成功"] * 3)
+
+
+def write_refund_export(path: Path, orders: list[tuple[str, str, Decimal]], now,
+                        seed: int = 5) -> None:
+    """A GBK, CRLF refund export (退款管理) with one new platform refund per order:
+    (订单编号, 买家会员名, 买家实际支付金额) each, refund ids 1999… that no case has."""
+    rng = random.Random(seed)
+    local = timezone.localtime(now).replace(tzinfo=None, microsecond=0)
+    with path.open("w", encoding="gbk", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(REFUND_HEADER)
+        for n, (order_id, nick, paid) in enumerate(orders):
+            status = rng.choice(NEW_REFUND_STATUSES)
+            needs_return = status == "卖家已经同意退款，等待买家退货" or rng.random() < 0.4
+            asked = local - timedelta(minutes=rng.randrange(10, 3 * 24 * 60))
+            modified = asked + timedelta(minutes=rng.randrange(0, 600))
+            amount = min(paid, Decimal(rng.randrange(100, 30_000)) / 100)
+            writer.writerow([
+                f"1999{n:011d}", f'="{order_id}"', f'="{order_id}"', nick, "纯棉短袖T恤 宽松百搭",
+                f"{paid:.2f}", f"{amount:.2f}", status,
+                "买家已收到货" if needs_return else "买家未收到货", "是" if needs_return else "否",
+                rng.choice(["质量问题", "尺码拍错/不喜欢/效果不好", "未按约定时间发货"]), "",
+                "售后", f"{asked:%Y-%m-%d %H:%M:%S}", f"{min(modified, local):%Y-%m-%d %H:%M:%S}",
+                f"{asked + timedelta(days=3):%Y-%m-%d %H:%M:%S}", "", "",
+            ])
+
+
+def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measurement]:
+    """Import a generated refund export of `size.refund_rows` new platform refunds (orders of
+    the agent's shop that have no case), then the same file again: every row already seen.
+    Floors: inserting the cases, timeline rows and refunds the first import wrote; reading
+    those cases."""
+    shop = data.shop
+    orders = list(Order.objects.filter(shop=shop, cases__isnull=True).order_by("pk")
+                  .values_list("platform_order_id", "buyer__nick", "paid_amount")
+                  [:size.refund_rows])
+    if len(orders) != size.refund_rows:
+        raise RuntimeError(f"refunds: {len(orders)} orders without a case, expected "
+                           f"{size.refund_rows}")
+    path = folder / "refunds.csv"
+    write_refund_export(path, orders, data.now)
+    written = _written_models()
+    before = _max_ids(written)
+
+    def run(expect: str = "imported"):
+        result = import_refunds(shop=shop, path_or_file=path)
+        if getattr(result, expect) != size.refund_rows:
+            raise RuntimeError(f"refunds: {result.summary()}, expected {size.refund_rows} "
+                               f"{expect}")
+        return result
+
+    def undo():
+        _delete_newer(before)
+
+    # the first run also keeps the rows it wrote: the floor inserts exactly those
+    _seconds, _result = timed(run)
+    rows = {model: _rows_after(model, before[model], json_as_text=True)
+            for model in (Case, CaseEvent, Refund)}
+    undo()
+    seconds = median_of(size.job_runs, run, between=undo)
+
+    def floor():
+        with transaction.atomic():
+            for model, (fields, model_rows) in rows.items():
+                bulk.insert(model, fields, iter(model_rows))
+
+    floor_seconds = median_of(size.job_runs, floor, between=undo)
+    memory, _result = peak_memory(run)
+    # the same file again: the cases are there now
+    case_ids = [row[0] for row in rows[Case][1]]
+    again_seconds = median_of(size.job_runs, lambda: run("unchanged"))
+    read_seconds = median_of(size.job_runs, lambda: RowSnapshot(Case, case_ids))
+    again_memory, _result = peak_memory(lambda: run("unchanged"))
+    undo()
+    vacuum(written)
+    count = size.refund_rows
+    return [
+        Measurement(label=f"import {count:,} new platform refunds", kind="job",
+                    seconds=seconds, floor_seconds=floor_seconds, peak_bytes=memory,
+                    items=count, unit="rows"),
+        Measurement(label=f"the same {count:,} refunds again (seen)", kind="job",
+                    seconds=again_seconds, floor_seconds=read_seconds,
+                    peak_bytes=again_memory, items=count, unit="rows"),
+    ]
 
 
 # --- the nightly sweep ------------------------------------------------------------------------
@@ -313,5 +420,11 @@ def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
     part("shapes", "the queue's other shapes and the buyer page",
          lambda: measure_shapes(data, size))
     part("import", "the order import", import_in_folder)
+
+    def refunds_in_folder() -> list[Measurement]:
+        with tempfile.TemporaryDirectory() as folder:
+            return measure_refund_import(data, size, Path(folder))
+
+    part("refunds", "the refund import", refunds_in_folder)
     part("sweep", "the nightly sweep", lambda: [measure_sweep(data, size)])
     return results

@@ -19,7 +19,8 @@ ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case d
         "queue, largest amount first", "queue, page 40", "queue ?q=<buyer nick>",
         "queue ?q=<part of a nick>", "queue ?q=<2 letters no nick has>",
         "queue ?q=<part of every nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
-        "buyer page /buyers/", "import 100 order rows", "sweep, 10 overdue of 40"]
+        "buyer page /buyers/", "import 100 order rows", "import 20 new platform refunds",
+        "the same 20 refunds again (seen)", "sweep, 10 overdue of 40"]
 
 
 def test_the_benchmark_builds_its_own_database_measures_and_prints_the_table(tmp_path):
