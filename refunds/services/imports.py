@@ -788,8 +788,11 @@ def _import_refund_group(shop: Shop, group: list[RefundRow], orders: dict[str, O
     did counts in `result`, and its new cases are known, only once it committed."""
     def run() -> tuple[ImportResult, dict[str, Case]]:
         tally, opened = ImportResult(kind=result.kind), {}
+        desk = _lock_group_orders([row for row in group if row.order_id in orders and not
+                                   cases.already_seen(row, orders[row.order_id])], orders)
         for row in group:
-            _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now)
+            _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now,
+                               desk=desk)
         return tally, opened
 
     try:
@@ -805,10 +808,28 @@ def _import_refund_group(shop: Shop, group: list[RefundRow], orders: dict[str, O
     result.add(tally)
 
 
+def _lock_group_orders(group: list[RefundRow], orders: dict[str, Order]) -> set[tuple[int, str]]:
+    """Lock the group's orders, in pk order as every service locks them (two imports at once
+    cannot deadlock), and return which of them hold a desk case a row might be linked to
+    ((order id, kind) of an open case without a refund id). Opening a case locks its order
+    first, so while the group holds these locks nobody can add one: a row whose order holds
+    none needs no look (`case_link_desk_case` still decides for the others)."""
+    ids = sorted({orders[row.order_id].pk for row in group if row.order_id in orders})
+    if not ids:  # every row was seen before, or names an unknown order: nothing to lock
+        return set()
+    list(Order.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+         .values_list("pk", flat=True))
+    return set(Case.objects.filter(order_id__in=ids, platform_refund_id="",
+                                   state__in=OPEN_STATES).values_list("order_id", "kind"))
+
+
 def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _RefundCases,
-                       opened: dict[str, Case], result: ImportResult, now: datetime) -> None:
+                       opened: dict[str, Case], result: ImportResult, now: datetime,
+                       desk: set[tuple[int, str]] | None = None) -> None:
     """One row in a transaction (a savepoint inside the group's): a new case, a desk case
-    linked, or an existing case synced; `opened` collects the cases it linked or opened."""
+    linked, or an existing case synced; `opened` collects the cases it linked or opened.
+    `desk`: the (order, kind) pairs that may hold a desk case, read under the group's locks
+    (`_lock_group_orders`); None looks on every order."""
     if order is None:
         result.reject(row.line, _("Unknown order %(order)s (import the orders first).")
                       % {"order": row.order_id})
@@ -827,7 +848,8 @@ def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _
     try:
         with transaction.atomic():
             if case is None:
-                linked = case_link_desk_case(order=order, row=row, now=now)
+                maybe = desk is None or (order.pk, row.kind) in desk
+                linked = case_link_desk_case(order=order, row=row, now=now) if maybe else None
                 if linked is None:  # the buyer's request is new: open a case for it
                     opened[row.refund_id] = case_import_create(shop=shop, order=order,
                                                                row=row, now=now)

@@ -33,7 +33,8 @@ def requests_file(export, orders):
               only: slice = slice(None)):
         return export(REFUND_HEADER, [
             refund_row(**{"退款编号": f"1800000077{n:05d}", "订单编号": order.platform_order_id,
-                          "退款状态": STATUS[status], "修改时间": modified, "退款金额": "50.00"})
+                          "退款状态": STATUS[status], "修改时间": modified, "退款金额": "50.00",
+                          "是否需要退货": "否"})
             for n, order in enumerate(orders)][only])
 
     return _file
@@ -132,3 +133,29 @@ def test_a_dry_run_of_several_groups_writes_nothing_and_counts_them_all(shop_a, 
 
     assert (result.imported, result.rejected) == (ROWS, 0)
     assert not Case.objects.exists() and not ImportRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_a_row_whose_order_holds_a_desk_case_looks_for_one_to_link(shop_a, requests_file,
+                                                                        orders):
+    from refunds.models import CaseKind, CaseReason
+    from refunds.services import cases as svc
+
+    # the buyer of one order phoned first: an agent opened a refund-only case by hand
+    desk = svc.case_create(shop=shop_a, order=orders[120], kind=CaseKind.REFUND_ONLY,
+                           reason=CaseReason.QUALITY, requested_amount="50.00", actor=None)
+    looked = []
+    link = imports.case_link_desk_case
+
+    def spy(**kwargs):
+        looked.append(kwargs["order"].pk)
+        return link(**kwargs)
+
+    path = requests_file()
+    with mock.patch.object(imports, "case_link_desk_case", side_effect=spy):
+        result = import_refunds(shop=shop_a, path_or_file=path)
+
+    assert looked == [orders[120].pk]
+    assert (result.imported, result.updated, result.rejected) == (ROWS - 1, 1, 0)
+    desk.refresh_from_db()
+    assert desk.platform_refund_id == "180000007700120"
