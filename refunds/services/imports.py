@@ -846,16 +846,20 @@ def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _
     cases.as_read.pop(row.refund_id, None)  # written below, perhaps: compare no more
     case = opened.get(row.refund_id) or cases.get(row.refund_id)
     try:
+        if case is None and desk is not None and (order.pk, row.kind) not in desk:
+            # a new request, and no desk case it could be: the service's transaction suffices
+            opened[row.refund_id] = case_import_create(shop=shop, order=order, row=row, now=now)
+            result.imported += 1
+            return
         with transaction.atomic():
             if case is None:
-                maybe = desk is None or (order.pk, row.kind) in desk
-                linked = case_link_desk_case(order=order, row=row, now=now) if maybe else None
-                if linked is None:  # the buyer's request is new: open a case for it
+                case = case_link_desk_case(order=order, row=row, now=now)
+                if case is None:  # the buyer's request is new: open a case for it
                     opened[row.refund_id] = case_import_create(shop=shop, order=order,
                                                                row=row, now=now)
                     result.imported += 1
                     return
-                case = linked  # the request a colleague opened by phone or chat
+                # else: the request a colleague opened by phone or chat, linked
             outcome = case_platform_sync(case=case, order=order, row=row, now=now)
             opened[row.refund_id] = case
     except AmountError as error:
