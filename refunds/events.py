@@ -37,7 +37,16 @@ def _event(case: Case, kind: str, actor, note: str = "", at: datetime | None = N
 
 def case_created_event(*, case: Case, actor, source: str, at: datetime | None = None,
                        data: dict[str, Any] | None = None) -> CaseEvent:
-    return _event(case, EventKind.CREATED, actor, at=at, to_state=case.state,
+    event = build_case_created_event(case=case, actor=actor, source=source, at=at, data=data)
+    event.save(force_insert=True)
+    return event
+
+
+def build_case_created_event(*, case: Case, actor, source: str, at: datetime | None = None,
+                             data: dict[str, Any] | None = None) -> CaseEvent:
+    """The "created" row, not saved yet: the refund import writes a group's at once
+    (`refunds.services.imports.cases_import_create`)."""
+    return _build(case, EventKind.CREATED, actor, at=at, to_state=case.state,
                   data={"source": source, "requested_amount": str(case.requested_amount),
                         **(data or {})})
 

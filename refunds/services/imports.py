@@ -49,6 +49,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .. import events
+from ..bulk import insert_many
 from ..deadlines import deadline_for
 from ..exceptions import ActionNotAllowed, AmountError, DomainError, PermissionDeniedError
 from ..imports.reader import ExportFile, ImportFileError, Record, read_export
@@ -94,7 +95,13 @@ from .followups import (
     followups_follow_review_date,
     followups_follow_review_revised,
 )
-from .money import clean_amount, committed_amounts, ensure_refundable
+from .money import (
+    clean_amount,
+    committed_amounts,
+    ensure_refundable,
+    ensure_within,
+    refundable_amounts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -790,9 +797,19 @@ def _import_refund_group(shop: Shop, group: list[RefundRow], orders: dict[str, O
         tally, opened = ImportResult(kind=result.kind), {}
         desk = _lock_group_orders([row for row in group if row.order_id in orders and not
                                    cases.already_seen(row, orders[row.order_id])], orders)
+        new: list[tuple[Order, RefundRow]] = []  # new requests, opened together
         for row in group:
-            _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now,
-                               desk=desk)
+            order = orders.get(row.order_id)
+            if (order is not None and row.amount <= order.paid_amount
+                    and not cases.already_seen(row, order)
+                    and row.refund_id not in opened and cases.get(row.refund_id) is None
+                    and (order.pk, row.kind) not in desk
+                    and all(row.refund_id != waiting.refund_id for _order, waiting in new)):
+                new.append((order, row))
+                continue
+            _open_new_refunds(shop, new, opened, tally, now)  # before a row that may need them
+            _import_refund_row(shop, order, row, cases, opened, tally, now)
+        _open_new_refunds(shop, new, opened, tally, now)
         return tally, opened
 
     try:
@@ -806,6 +823,23 @@ def _import_refund_group(shop: Shop, group: list[RefundRow], orders: dict[str, O
             _import_refund_row(shop, orders.get(row.order_id), row, cases, opened, tally, now)
     cases.known.update(opened)
     result.add(tally)
+
+
+def _open_new_refunds(shop: Shop, new: list[tuple[Order, RefundRow]], opened: dict[str, Case],
+                      result: ImportResult, now: datetime) -> None:
+    """Open the cases of `new` (rows of new platform refunds whose orders hold no desk case)
+    with one `cases_import_create`, count them, and empty `new`."""
+    if not new:
+        return
+    for (_order, row), outcome in zip(new, cases_import_create(shop=shop, items=new, now=now),
+                                      strict=True):
+        if isinstance(outcome, Case):
+            opened[row.refund_id] = outcome
+            result.imported += 1
+        else:
+            result.reject(row.line, _("Refund %(refund)s: %(error)s")
+                          % {"refund": row.refund_id, "error": outcome.message})
+    new.clear()
 
 
 def _lock_group_orders(group: list[RefundRow], orders: dict[str, Order]) -> set[tuple[int, str]]:
@@ -824,12 +858,9 @@ def _lock_group_orders(group: list[RefundRow], orders: dict[str, Order]) -> set[
 
 
 def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _RefundCases,
-                       opened: dict[str, Case], result: ImportResult, now: datetime,
-                       desk: set[tuple[int, str]] | None = None) -> None:
+                       opened: dict[str, Case], result: ImportResult, now: datetime) -> None:
     """One row in a transaction (a savepoint inside the group's): a new case, a desk case
-    linked, or an existing case synced; `opened` collects the cases it linked or opened.
-    `desk`: the (order, kind) pairs that may hold a desk case, read under the group's locks
-    (`_lock_group_orders`); None looks on every order."""
+    linked, or an existing case synced; `opened` collects the cases it linked or opened."""
     if order is None:
         result.reject(row.line, _("Unknown order %(order)s (import the orders first).")
                       % {"order": row.order_id})
@@ -846,11 +877,6 @@ def _import_refund_row(shop: Shop, order: Order | None, row: RefundRow, cases: _
     cases.as_read.pop(row.refund_id, None)  # written below, perhaps: compare no more
     case = opened.get(row.refund_id) or cases.get(row.refund_id)
     try:
-        if case is None and desk is not None and (order.pk, row.kind) not in desk:
-            # a new request, and no desk case it could be: the service's transaction suffices
-            opened[row.refund_id] = case_import_create(shop=shop, order=order, row=row, now=now)
-            result.imported += 1
-            return
         with transaction.atomic():
             if case is None:
                 case = case_link_desk_case(order=order, row=row, now=now)
@@ -941,50 +967,84 @@ def case_import_create(*, shop: Shop, order: Order, row: RefundRow,
     The order row is locked; money that is, or may become, refunded is checked against
     what is still refundable. The timeline's "created" row is by system.
     """
+    [outcome] = cases_import_create(shop=shop, items=[(order, row)], now=now)
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def cases_import_create(*, shop: Shop, items: list[tuple[Order, RefundRow]],
+                        now: datetime | None = None) -> list[Case | DomainError]:
+    """`case_import_create` for many platform refunds at once, in their order: one outcome per
+    item, the new case or the DomainError that refused it (the others go on).
+
+    Each item is checked as one call checks it, its order row locked (all of them, in pk
+    order): the order's shop, the amount against what was paid and against what is still
+    refundable, counting what the items before it committed on the same order (two requests
+    of 150 on an order of 188: the second is refused). The cases, their "created" timeline
+    rows and their refunds are then written with one statement per table.
+    """
     now = now or timezone.now()
+    outcomes: list[Case | DomainError] = []
+    with transaction.atomic():
+        locked = {order.pk: order for order in Order.objects.select_for_update()
+                  .filter(pk__in={order.pk for order, _row in items}).order_by("pk")}
+        available = refundable_amounts(locked.values())
+        for order, row in items:
+            try:
+                outcomes.append(_platform_case(shop, locked[order.pk], row, now, available))
+            except DomainError as error:
+                outcomes.append(error)
+        cases = [outcome for outcome in outcomes if isinstance(outcome, Case)]
+        Case.objects.bulk_create(cases)
+        insert_many([events.build_case_created_event(
+            case=case, actor=None, source="platform", at=now,
+            data={"platform_status": case.platform_status,
+                  "platform_refund_id": case.platform_refund_id}) for case in cases])
+        insert_many([Refund(
+            case=case, order=case.order, amount=case.requested_amount, approved_by=None,
+            status=RefundStatus.PAID if case.state == CaseState.REFUNDED else RefundStatus.PENDING,
+            payment_reference="PLATFORM" if case.state == CaseState.REFUNDED else "",
+            paid_at=(case.platform_modified_at or now) if case.state == CaseState.REFUNDED
+            else None,
+        ) for case in cases if case.state in (CaseState.REFUNDED, CaseState.REFUND_PENDING)])
+    return outcomes
+
+
+def _platform_case(shop: Shop, order: Order, row: RefundRow, now: datetime,
+                   available: dict[int, Decimal]) -> Case:
+    """The new case of one platform refund, not saved yet; its order is locked and
+    `available` holds what is still refundable on it (spent here if the case commits money)."""
     if order.shop_id != shop.pk:
         raise ActionNotAllowed(_("The order does not belong to this shop."))
     amount = clean_amount(row.amount)
     state = row.state
-    with transaction.atomic():
-        order = lock_order(order.pk)
-        if amount > order.paid_amount:
-            raise AmountError(_("¥%(amount)s is more than the ¥%(paid)s paid on order "
-                                "%(order)s.") % {"amount": amount, "paid": order.paid_amount,
-                                                 "order": order.platform_order_id})
-        if state != CaseState.CLOSED:  # a closed request commits no money, now or later
-            ensure_refundable(order, amount)
-        case = Case(
-            shop=shop, order=order, platform_refund_id=row.refund_id, kind=row.kind,
-            reason=row.reason, description=row.description, requested_amount=amount,
-            goods_status=row.goods_status, state=state, platform_status=row.platform_status,
-            platform_modified_at=row.modified_at, requested_at=row.requested_at or now,
-            created_by=None,
-        )
-        if state in (CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT):
-            case.return_address = shop.policy.return_address
-        if state == CaseState.RETURN_IN_TRANSIT:
-            case.return_carrier = row.return_carrier
-            case.return_tracking_no = row.return_tracking_no
-            case.return_shipped_at = row.modified_at or now
-            case.goods_status = GoodsStatus.RETURNED
-        if state == CaseState.REFUSED:
-            case.refusal_reason = _platform_refusal(row)
-        if state == CaseState.CLOSED:
-            case.close_reason = _close_reason(row, None)
-        _apply_platform_deadline(case, row, row.modified_at or row.requested_at or now)
-        case.save(force_insert=True)
-        events.case_created_event(case=case, actor=None, source="platform", at=now,
-                                  data={"platform_status": row.platform_status,
-                                        "platform_refund_id": row.refund_id})
-        if state in (CaseState.REFUNDED, CaseState.REFUND_PENDING):
-            paid = state == CaseState.REFUNDED
-            Refund.objects.create(
-                case=case, order=order, amount=amount, approved_by=None,
-                status=RefundStatus.PAID if paid else RefundStatus.PENDING,
-                payment_reference="PLATFORM" if paid else "",
-                paid_at=(row.modified_at or now) if paid else None,
-            )
+    if amount > order.paid_amount:
+        raise AmountError(_("¥%(amount)s is more than the ¥%(paid)s paid on order "
+                            "%(order)s.") % {"amount": amount, "paid": order.paid_amount,
+                                             "order": order.platform_order_id})
+    if state != CaseState.CLOSED:  # a closed request commits no money, now or later
+        ensure_within(order, amount, available[order.pk])
+        available[order.pk] -= amount
+    case = Case(
+        shop=shop, order=order, platform_refund_id=row.refund_id, kind=row.kind,
+        reason=row.reason, description=row.description, requested_amount=amount,
+        goods_status=row.goods_status, state=state, platform_status=row.platform_status,
+        platform_modified_at=row.modified_at, requested_at=row.requested_at or now,
+        created_by=None,
+    )
+    if state in (CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT):
+        case.return_address = shop.policy.return_address
+    if state == CaseState.RETURN_IN_TRANSIT:
+        case.return_carrier = row.return_carrier
+        case.return_tracking_no = row.return_tracking_no
+        case.return_shipped_at = row.modified_at or now
+        case.goods_status = GoodsStatus.RETURNED
+    if state == CaseState.REFUSED:
+        case.refusal_reason = _platform_refusal(row)
+    if state == CaseState.CLOSED:
+        case.close_reason = _close_reason(row, None)
+    _apply_platform_deadline(case, row, row.modified_at or row.requested_at or now)
     return case
 
 

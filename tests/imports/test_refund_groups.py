@@ -52,18 +52,31 @@ def test_new_refunds_commit_once_per_group_not_once_per_row(shop_a, requests_fil
 
 
 @pytest.mark.django_db
+def test_new_requests_are_opened_together_one_statement_per_table(shop_a, requests_file):
+    with CaptureQueriesContext(connection) as queries:
+        result = import_refunds(shop=shop_a, path_or_file=requests_file())
+
+    assert (result.imported, result.rejected) == (ROWS, 0)
+    inserts = [query["sql"] for query in queries.captured_queries
+               if query["sql"].startswith('INSERT INTO "refunds_case"')]
+    # per group, not per row (SQLite's statements hold at most 999 parameters: a few each)
+    assert 2 <= len(inserts) <= 8
+    assert CaseEvent.objects.filter(case__shop=shop_a, kind="created").count() == ROWS
+
+
+@pytest.mark.django_db
 def test_a_group_whose_transaction_fails_is_done_again_row_by_row(shop_a, requests_file,
                                                                   caplog):
-    create = imports.case_import_create
+    create = imports.cases_import_create
     calls = []
 
     def fails_once(**kwargs):
-        calls.append(kwargs["row"].refund_id)
-        if len(calls) == 3:  # e.g. a deadlock with another import: the group is undone
+        calls.append(len(kwargs["items"]))
+        if len(calls) == 1:  # e.g. a deadlock with another import: the group is undone
             raise OperationalError("deadlock detected")
         return create(**kwargs)
 
-    with mock.patch.object(imports, "case_import_create", side_effect=fails_once), \
+    with mock.patch.object(imports, "cases_import_create", side_effect=fails_once), \
             caplog.at_level(logging.WARNING, logger="refunds.services.imports"):
         result = import_refunds(shop=shop_a, path_or_file=requests_file())
 
@@ -72,9 +85,27 @@ def test_a_group_whose_transaction_fails_is_done_again_row_by_row(shop_a, reques
     assert Case.objects.filter(shop=shop_a).count() == ROWS  # none twice, none lost
     assert CaseEvent.objects.filter(case__shop=shop_a).count() == ROWS
     assert ImportRun.objects.get().imported == ROWS
-    # the undone attempt reached three rows; then every row ran once
-    assert len(calls) == ROWS + 3
+    # the undone group, its rows one by one, then the second group together
+    assert calls == [REFUND_GROUP] + [1] * REFUND_GROUP + [ROWS - REFUND_GROUP]
     assert "doing them one by one" in caplog.text
+
+
+@pytest.mark.django_db
+def test_two_new_requests_on_one_order_in_a_group_spend_its_money_in_turn(shop_a, export,
+                                                                         orders):
+    def row(refund_id, amount):
+        return refund_row(**{"退款编号": refund_id, "订单编号": orders[0].platform_order_id,
+                             "退款金额": amount, "是否需要退货": "否"})
+
+    result = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [
+        row("180000007711111", "150.00"), row("180000007722222", "150.00"),
+        row("180000007733333", "38.00")]))
+
+    assert (result.imported, result.rejected) == (2, 1)
+    [(line, reason)] = result.errors
+    assert line == 3 and "180000007722222" in reason and "38.00" in reason
+    assert sorted(Case.objects.values_list("platform_refund_id", flat=True)) == [
+        "180000007711111", "180000007733333"]
 
 
 @pytest.mark.django_db
