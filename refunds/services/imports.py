@@ -980,9 +980,11 @@ def cases_import_create(*, shop: Shop, items: list[tuple[Order, RefundRow]],
 
     Each item is checked as one call checks it, its order row locked (all of them, in pk
     order): the order's shop, the amount against what was paid and against what is still
-    refundable, counting what the items before it committed on the same order (two requests
-    of 150 on an order of 188: the second is refused). The cases, their "created" timeline
-    rows and their refunds are then written with one statement per table.
+    refundable, counting the money the items before it committed on the same order — a
+    refund the platform made or agreed (退款成功: a paid refund row); a request commits
+    nothing until it is agreed, so two requests of 150 on an order of 188 both open, and two
+    platform refunds of 150 do not. The cases, their "created" timeline rows and their
+    refunds are then written with one statement per table.
     """
     now = now or timezone.now()
     outcomes: list[Case | DomainError] = []
@@ -1014,7 +1016,8 @@ def cases_import_create(*, shop: Shop, items: list[tuple[Order, RefundRow]],
 def _platform_case(shop: Shop, order: Order, row: RefundRow, now: datetime,
                    available: dict[int, Decimal]) -> Case:
     """The new case of one platform refund, not saved yet; its order is locked and
-    `available` holds what is still refundable on it (spent here if the case commits money)."""
+    `available` holds what is still refundable on it (spent here when the case comes with a
+    refund: the money is committed, as `case_import_create` writes it)."""
     if order.shop_id != shop.pk:
         raise ActionNotAllowed(_("The order does not belong to this shop."))
     amount = clean_amount(row.amount)
@@ -1025,6 +1028,7 @@ def _platform_case(shop: Shop, order: Order, row: RefundRow, now: datetime,
                                              "order": order.platform_order_id})
     if state != CaseState.CLOSED:  # a closed request commits no money, now or later
         ensure_within(order, amount, available[order.pk])
+    if state in (CaseState.REFUNDED, CaseState.REFUND_PENDING):  # its refund row commits it
         available[order.pk] -= amount
     case = Case(
         shop=shop, order=order, platform_refund_id=row.refund_id, kind=row.kind,

@@ -113,7 +113,7 @@ def _order_figures(order_ids: Iterable[int], *, paid_too: bool) -> dict[int, dic
     ids = sorted(set(order_ids))
     if not ids:
         return {}
-    connection = connections[router.db_for_read(Order)]
+    connection = connections[router.db_for_write(Order)]  # where the order row is locked
     sql, template, slots, names = _compiled_sums(connection.alias, connection.vendor,
                                                  paid_too, len(ids))
     params = list(template)

@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from refunds.models import Case, CaseEvent, CaseState, ImportRun
+from refunds.models import Case, CaseEvent, CaseState, ImportRun, Refund
 from refunds.services import imports
 from refunds.services.imports import REFUND_GROUP, import_refunds
 from tests.factories import OrderFactory
@@ -90,22 +90,73 @@ def test_a_group_whose_transaction_fails_is_done_again_row_by_row(shop_a, reques
     assert "doing them one by one" in caplog.text
 
 
+@pytest.mark.parametrize(("first", "second", "imported"), [
+    # a request commits nothing until it is agreed: both open, as one by one
+    ("WAIT_SELLER_AGREE", "WAIT_SELLER_AGREE", 2),
+    ("WAIT_SELLER_AGREE", "SUCCESS", 2),
+    # the platform's refund is money paid: a second one of 150 on 188 is more than is left
+    ("SUCCESS", "SUCCESS", 1),
+    ("SUCCESS", "WAIT_SELLER_AGREE", 1),
+])
 @pytest.mark.django_db
-def test_two_new_requests_on_one_order_in_a_group_spend_its_money_in_turn(shop_a, export,
-                                                                         orders):
-    def row(refund_id, amount):
+def test_new_requests_on_one_order_in_a_group_are_checked_as_one_by_one(
+        shop_a, export, orders, first, second, imported):
+    def row(refund_id, status):
         return refund_row(**{"退款编号": refund_id, "订单编号": orders[0].platform_order_id,
-                             "退款金额": amount, "是否需要退货": "否"})
+                             "退款状态": STATUS[status], "退款金额": "150.00",
+                             "是否需要退货": "否"})
 
-    result = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [
-        row("180000007711111", "150.00"), row("180000007722222", "150.00"),
-        row("180000007733333", "38.00")]))
+    rows = [row("180000007711111", first), row("180000007722222", second)]
+    together = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, rows))
+    opened = sorted(Case.objects.values_list("platform_refund_id", "state"))
+    paid = sorted(Refund.objects.values_list("case__platform_refund_id", "amount"))
+    Refund.objects.all().delete()
+    CaseEvent.objects.all().delete()
+    Case.objects.all().delete()
+    with mock.patch.object(imports, "REFUND_GROUP", 1):  # one row per group: one by one
+        alone = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, rows))
 
-    assert (result.imported, result.rejected) == (2, 1)
-    [(line, reason)] = result.errors
-    assert line == 3 and "180000007722222" in reason and "38.00" in reason
-    assert sorted(Case.objects.values_list("platform_refund_id", flat=True)) == [
-        "180000007711111", "180000007733333"]
+    assert (together.imported, together.rejected) == (alone.imported, alone.rejected) == (
+        imported, 2 - imported)
+    assert together.errors == alone.errors
+    assert opened == sorted(Case.objects.values_list("platform_refund_id", "state"))
+    assert paid == sorted(Refund.objects.values_list("case__platform_refund_id", "amount"))
+    if imported == 1:
+        assert "38.00" in together.errors[0][1]
+
+
+@pytest.mark.django_db
+def test_a_group_failing_after_some_of_its_rows_were_written_is_redone_whole(
+        shop_a, export, orders):
+    known = refund_row(**{"退款编号": "180000007700999", "订单编号": orders[-1].platform_order_id,
+                          "退款金额": "50.00", "是否需要退货": "否"})
+    import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, [known]))
+    done = refund_row(**{**dict(zip(REFUND_HEADER, known, strict=True)),
+                         "退款状态": STATUS["SUCCESS"], "修改时间": "2026-11-06 09:00:00"})
+
+    def new(n):
+        return refund_row(**{"退款编号": f"1800000077{n:05d}",
+                             "订单编号": orders[n].platform_order_id,
+                             "退款金额": "50.00", "是否需要退货": "否"})
+
+    create = imports.cases_import_create
+    calls = []
+
+    def fails_second(**kwargs):  # new requests, the known refund synced, then new ones fail
+        calls.append(len(kwargs["items"]))
+        if len(calls) == 2:
+            raise OperationalError("could not serialize access")
+        return create(**kwargs)
+
+    rows = [new(0), new(1), done, new(2), new(3)]
+    with mock.patch.object(imports, "cases_import_create", side_effect=fails_second):
+        result = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, rows))
+
+    assert (result.imported, result.updated, result.unchanged, result.rejected) == (4, 1, 0, 0)
+    assert calls == [2, 2, 1, 1, 1, 1]  # the group, undone; then its new rows one by one
+    assert Case.objects.filter(shop=shop_a).count() == 5
+    assert Refund.objects.filter(case__platform_refund_id="180000007700999").count() == 1
+    assert CaseEvent.objects.filter(case__platform_refund_id="180000007700999").count() == 2
 
 
 @pytest.mark.django_db
@@ -122,7 +173,7 @@ def test_a_re_export_of_rows_already_seen_locks_and_writes_nothing(shop_a, reque
     statements = [query["sql"] for query in queries.captured_queries]
     writes = [sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
     assert len(writes) == 1 and "refunds_importrun" in writes[0]  # only the history row
-    assert not any("FOR UPDATE" in sql for sql in statements)
+    assert not any("FOR UPDATE" in sql for sql in statements)  # PostgreSQL: no lock taken
     assert len(statements) <= 8  # not a lock per row
 
 
