@@ -188,6 +188,31 @@ class RowSnapshot:
             cursor.executemany(sql, params)
 
 
+def _against_insert_floor(size: Size, run: Callable[[], Any], before: dict,
+                          model_classes: list[type[models.Model]], json_as_text: bool = False,
+                          ) -> tuple[float, float, int, dict]:
+    """An import job timed against its floor: inserting exactly the rows of `model_classes`
+    its first run wrote. Median of `size.job_runs` runs, the rows deleted after each; then one
+    more run for the peak memory, whose rows are left in place. Returns (seconds, floor
+    seconds, peak bytes, {model: (fields, rows)} the first run wrote)."""
+    def undo():
+        _delete_newer(before)
+
+    _seconds, _result = timed(run)
+    written = {model: _rows_after(model, before[model], json_as_text) for model in model_classes}
+    undo()
+    seconds = median_of(size.job_runs, run, between=undo)
+
+    def floor():
+        with transaction.atomic():
+            for model, (fields, rows) in written.items():
+                bulk.insert(model, fields, iter(rows))
+
+    floor_seconds = median_of(size.job_runs, floor, between=undo)
+    memory, _result = peak_memory(run)
+    return seconds, floor_seconds, memory, written
+
+
 # --- the order import -------------------------------------------------------------------------
 
 IMPORT_TABLES = [Buyer, Order, OrderLine, ImportRun]
@@ -219,23 +244,9 @@ def measure_import(data: Dataset, size: Size, folder: Path) -> Measurement:
                                "imported")
         return result
 
-    def undo():
-        _delete_newer(before)
-
-    # the first run also keeps the rows it wrote: the floor inserts exactly those
-    _seconds, _result = timed(run)
-    written = {model: _rows_after(model, before[model]) for model in (Buyer, Order, OrderLine)}
-    undo()
-    seconds = median_of(size.job_runs, run, between=undo)
-
-    def floor():
-        with transaction.atomic():
-            for model, (fields, rows) in written.items():
-                bulk.insert(model, fields, iter(rows))
-
-    floor_seconds = median_of(size.job_runs, floor, between=undo)
-    memory, _result = peak_memory(run)
-    undo()
+    seconds, floor_seconds, memory, _written = _against_insert_floor(
+        size, run, before, [Buyer, Order, OrderLine])
+    _delete_newer(before)
     vacuum(IMPORT_TABLES)
     return Measurement(label=f"import {size.import_rows:,} order rows", kind="import",
                        seconds=seconds, floor_seconds=floor_seconds, peak_bytes=memory,
@@ -303,29 +314,14 @@ def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measu
                                f"{expect}")
         return result
 
-    def undo():
-        _delete_newer(before)
-
-    # the first run also keeps the rows it wrote: the floor inserts exactly those
-    _seconds, _result = timed(run)
-    rows = {model: _rows_after(model, before[model], json_as_text=True)
-            for model in (Case, CaseEvent, Refund)}
-    undo()
-    seconds = median_of(size.job_runs, run, between=undo)
-
-    def floor():
-        with transaction.atomic():
-            for model, (fields, model_rows) in rows.items():
-                bulk.insert(model, fields, iter(model_rows))
-
-    floor_seconds = median_of(size.job_runs, floor, between=undo)
-    memory, _result = peak_memory(run)
-    # the same file again: the cases are there now
+    seconds, floor_seconds, memory, rows = _against_insert_floor(
+        size, run, before, [Case, CaseEvent, Refund], json_as_text=True)
+    # the same file again: the cases of the last run are there
     case_ids = [row[0] for row in rows[Case][1]]
     again_seconds = median_of(size.job_runs, lambda: run("unchanged"))
     read_seconds = median_of(size.job_runs, lambda: RowSnapshot(Case, case_ids))
     again_memory, _result = peak_memory(lambda: run("unchanged"))
-    undo()
+    _delete_newer(before)
     vacuum(written)
     count = size.refund_rows
     return [
