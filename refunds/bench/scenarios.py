@@ -21,14 +21,26 @@ from pathlib import Path
 from typing import Any
 
 from django.apps import apps
+from django.contrib.auth.models import Group, User
 from django.core import mail
 from django.db import connection, models, transaction
 from django.test import Client
 from django.utils import timezone
 
 from ..management.commands.bench_import import write_export
-from ..models import Buyer, Case, CaseEvent, ImportRun, Order, OrderLine, Refund
+from ..models import (
+    Buyer,
+    Case,
+    CaseEvent,
+    ImportRun,
+    Order,
+    OrderLine,
+    Refund,
+    Shop,
+    StaffProfile,
+)
 from ..models.cases import OPEN_STATES
+from ..roles import MANAGER
 from ..services.imports import import_orders, import_refunds
 from ..services.sweep import sweep_deadlines
 from . import bulk
@@ -116,6 +128,37 @@ def measure_shapes(data: Dataset, size: Size) -> list[Measurement]:
     results = []
     for label, url, params in queue_shapes(data):
         result = measure_page(client, label, url, params, size.page_runs)
+        result.kind = "shape"
+        results.append(result)
+    return results
+
+
+ADMIN_LISTS = [  # (label, model name): the manager's lists of the largest tables
+    ("admin: cases", "case"), ("admin: orders", "order"), ("admin: order lines", "orderline"),
+    ("admin: timeline events", "caseevent"), ("admin: refunds", "refund"),
+    ("admin: payouts", "payout"),
+]
+
+
+def bench_manager() -> User:
+    """A manager of every shop (the admin's lists are limited to a manager's shops), made
+    the first time (a database built before session 7 has none)."""
+    user, created = User.objects.get_or_create(
+        username="bench_manager", defaults={"is_staff": True, "email": "manager@example.com"})
+    if created:
+        user.groups.add(Group.objects.get(name=MANAGER))
+        profile = StaffProfile.objects.create(user=user, staff_number="B9999")
+        profile.shops.set(Shop.objects.all())
+    return user
+
+
+def measure_admin(data: Dataset, size: Size) -> list[Measurement]:
+    """The Django admin's lists as a manager opens them: first page, default order."""
+    client = Client()
+    client.force_login(bench_manager())
+    results = []
+    for label, name in ADMIN_LISTS:
+        result = measure_page(client, label, f"/admin/refunds/{name}/", {}, size.page_runs)
         result.kind = "shape"
         results.append(result)
     return results
@@ -423,4 +466,5 @@ def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
 
     part("refunds", "the refund import", refunds_in_folder)
     part("sweep", "the nightly sweep", lambda: [measure_sweep(data, size)])
+    part("admin", "the admin's lists", lambda: measure_admin(data, size))
     return results
