@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db.models import Exists, OuterRef, Q
+from django.db import connections
+from django.db.models import Exists, F, Func, OuterRef, Q
+from django.db.models.lookups import In
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import DomainError
@@ -41,10 +44,18 @@ from .models import (
     Shop,
     StaffProfile,
 )
+from .pagination import CappedPaginator
 from .permissions import user_shop_ids
 from .roles import ROLE_PERMISSIONS
 from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
+
+
+class Unindexed(Func):
+    """`+column` (SQLite): the column's value, which the planner will not look up through an
+    index on the column."""
+
+    template = "(+%(expressions)s)"
 
 
 class ShopListFilter(admin.RelatedFieldListFilter):
@@ -163,7 +174,25 @@ class ShopScopedAdmin(admin.ModelAdmin):
         shop_ids = user_shop_ids(request.user)
         if shop_ids is None:
             return queryset
+        if connections[queryset.db].vendor == "sqlite":
+            # SQLite keeps no statistics: offered `shop_id IN (…)`, it read every row of the
+            # manager's shops through the shop index and sorted them for 100 (1.6 s for a
+            # million orders). The list's own order (an index, or the primary key) is walked
+            # instead and each row tested; PostgreSQL's planner chooses by its statistics.
+            return queryset.filter(In(Unindexed(F(self.shop_field)), sorted(shop_ids)))
         return queryset.filter(**{f"{self.shop_field}__in": shop_ids})
+
+    def get_paginator(self, request, queryset, per_page, orphans=0,
+                      allow_empty_first_page=True):
+        """Counts at most `pagination.CAP` rows, as the queue does ("More than 1,000 …"):
+        Django's COUNT of a manager's million order lines took 0.3 s on PostgreSQL. A list
+        with actions counts exactly: its "Select all N" must say what it selects."""
+        if self.get_actions(request):
+            return super().get_paginator(request, queryset, per_page, orphans,
+                                         allow_empty_first_page)
+        return CappedPaginator(queryset, per_page, orphans=orphans,
+                               allow_empty_first_page=allow_empty_first_page,
+                               page=request.GET.get(PAGE_VAR))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Every choice (select, raw id or autocomplete) is limited to the manager's shops:

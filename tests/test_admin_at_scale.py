@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from refunds import admin as desk_admin
+from refunds import pagination
 from refunds.models import (
     Buyer,
     Case,
@@ -20,6 +21,8 @@ from refunds.models import (
     Notification,
     NotificationKind,
     Order,
+    OrderLine,
+    Refund,
     Review,
     ReviewFollowUp,
     ReviewRating,
@@ -267,3 +270,94 @@ def test_a_growing_lists_page_is_read_in_index_order(admin_client, manager, shop
         cursor.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")
         plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
     assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+# --- a manager's long lists: counted up to a cap, read in the list's order (session 7) -------
+
+
+def _refunds(shop, count: int) -> None:
+    for _n in range(count):
+        svc.case_agree(case=make_case(order=OrderFactory(shop=shop), amount="10.00"), actor=None)
+
+
+def test_a_long_list_is_counted_up_to_a_cap_and_says_more_than(manager_client, shop,
+                                                                  monkeypatch):
+    monkeypatch.setattr(django_admin.site._registry[Refund], "list_per_page", 2)
+    monkeypatch.setattr(pagination, "CAP", 3)
+    _refunds(shop, 6)
+    response = manager_client.get("/admin/refunds/refund/")
+    changelist = response.context["cl"]
+    assert changelist.paginator.capped
+    assert changelist.result_count == 4  # counted to max(cap, one page past this one)
+    page = html.unescape(response.content.decode())
+    assert "More than 4 refunds" in page
+    assert "?p=2" in page  # the next page is in reach
+    # page 3 of the 6 rows: counted one page further, the last two rows are shown
+    third = manager_client.get("/admin/refunds/refund/", {"p": 3}).context["cl"]
+    assert [refund.pk for refund in third.result_list] == sorted(
+        Refund.objects.values_list("pk", flat=True), reverse=True)[4:]
+    assert not third.paginator.capped and third.result_count == 6
+    # a search says so too
+    searched = manager_client.get("/admin/refunds/refund/", {"q": ""}).content.decode()
+    assert "More than 4 refunds" in html.unescape(searched)
+
+
+def test_a_short_list_is_counted_exactly(manager_client, shop):
+    _refunds(shop, 3)
+    response = manager_client.get("/admin/refunds/refund/")
+    assert response.context["cl"].result_count == 3
+    assert not response.context["cl"].paginator.capped
+    assert "More than" not in response.content.decode()
+
+
+def test_a_list_with_actions_counts_exactly_what_select_all_selects(manager_client, shop,
+                                                                    monkeypatch):
+    monkeypatch.setattr(django_admin.site._registry[Case], "list_per_page", 2)
+    monkeypatch.setattr(pagination, "CAP", 3)
+    for _n in range(6):
+        make_case(order=OrderFactory(shop=shop))
+    response = manager_client.get("/admin/refunds/case/")
+    assert response.context["cl"].result_count == 6
+    assert "Select all 6 cases" in html.unescape(response.content.decode())
+
+
+def test_the_capped_count_is_said_in_chinese(manager_client, shop, monkeypatch):
+    monkeypatch.setattr(django_admin.site._registry[Refund], "list_per_page", 2)
+    monkeypatch.setattr(pagination, "CAP", 3)
+    _refunds(shop, 6)
+    page = manager_client.get("/admin/refunds/refund/",
+                              headers={"accept-language": "zh-hans"}).content.decode()
+    assert "超过 4 条" in html.unescape(page)
+
+
+@on_sqlite
+@pytest.mark.parametrize("name", ["order", "orderline", "caseevent", "refund", "case"])
+def test_a_managers_list_walks_its_order_not_every_row_of_the_shops(manager_client, manager,
+                                                                    shop, name):
+    """SQLite's plan (by shape): offered `shop_id IN (…)`, it read every row of the
+    manager's shops through the shop index and sorted them all for one page (1.6 s for a
+    million orders). The scope is now tested on each row of the list's own order."""
+    manager.staff_profile.shops.add(ShopFactory(code="shop-c", name="第二家店"))
+    _cases(shop, manager, 1)
+    table = f"refunds_{name}"
+    statements = [sql for sql in _list_statements(manager_client, name)
+                  if sql.startswith(f'SELECT "{table}"."id"') and "ORDER BY" in sql]
+    assert statements, name
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {statements[-1]}")
+        plan = "\n".join(str(row[-1]) for row in cursor.fetchall())
+    assert "TEMP B-TREE FOR ORDER BY" not in plan, plan
+
+
+def test_a_managers_list_shows_only_the_managers_shops(manager_client, manager, shop,
+                                                       other_shop):
+    """The scope written for SQLite's planner still keeps another shop's rows out."""
+    second = ShopFactory(code="shop-c", name="第二家店")
+    manager.staff_profile.shops.add(second)
+    mine = [OrderFactory(shop=shop), OrderFactory(shop=second)]
+    OrderFactory(shop=other_shop)  # with its order line
+    orders = manager_client.get("/admin/refunds/order/").context["cl"].result_list
+    assert sorted(order.pk for order in orders) == sorted(order.pk for order in mine)
+    lines = manager_client.get("/admin/refunds/orderline/").context["cl"].result_list
+    assert sorted(line.order_id for line in lines) == sorted(order.pk for order in mine)
+    assert OrderLine.objects.count() == 3
