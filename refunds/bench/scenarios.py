@@ -32,16 +32,19 @@ from ..models import (
     Buyer,
     Case,
     CaseEvent,
+    FollowUpEvent,
     ImportRun,
     Order,
     OrderLine,
     Refund,
+    Review,
+    ReviewFollowUp,
     Shop,
     StaffProfile,
 )
 from ..models.cases import OPEN_STATES
 from ..roles import MANAGER
-from ..services.imports import import_orders, import_refunds
+from ..services.imports import import_orders, import_refunds, import_reviews
 from ..services.sweep import sweep_deadlines
 from . import bulk
 from .dataset import SWEPT_STATES, Dataset
@@ -377,6 +380,71 @@ def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measu
     ]
 
 
+# --- the review import ----------------------------------------------------------------------
+
+REVIEW_HEADER = ["订单编号", "买家会员名", "宝贝标题", "评价结果", "评价内容", "评价时间",
+                 "追评内容"]
+# what buyers write (评价管理): eight in ten 好评; every fifth row a 中评 or 差评, which opens
+# a follow-up
+REVIEW_TEXTS = {"好评": "很好，质量不错，下次还来", "中评": "一般，和图片有色差",
+                "差评": "质量太差，洗一次就起球"}
+
+
+def write_review_export(path: Path, orders: list[tuple[str, str]], now, seed: int = 7) -> None:
+    """A GBK, CRLF review export with one review per order: (订单编号, 买家会员名) each."""
+    rng = random.Random(seed)
+    local = timezone.localtime(now).replace(tzinfo=None, microsecond=0)
+    with path.open("w", encoding="gbk", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(REVIEW_HEADER)
+        for n, (order_id, nick) in enumerate(orders):
+            rating = {4: "中评", 9: "差评"}.get(n % 10, "好评")
+            posted = local - timedelta(minutes=rng.randrange(10, 7 * 24 * 60))
+            writer.writerow([f'="{order_id}"', nick, "纯棉短袖T恤 宽松百搭", rating,
+                             REVIEW_TEXTS[rating], f"{posted:%Y-%m-%d %H:%M:%S}", ""])
+
+
+def measure_review_import(data: Dataset, size: Size, folder: Path) -> list[Measurement]:
+    """Import a generated review export (评价管理) of `size.refund_rows` new reviews on orders
+    of the agent's shop that have none — a fifth of them 中评/差评, each opening its
+    follow-up — then the same file again. Floors: inserting the reviews, follow-ups and
+    their timeline rows the first import wrote; reading those reviews."""
+    shop = data.shop
+    count = size.refund_rows
+    orders = list(Order.objects.filter(shop=shop, reviews__isnull=True).order_by("pk")
+                  .values_list("platform_order_id", "buyer__nick")[:count])
+    if len(orders) != count:
+        raise RuntimeError(f"reviews: {len(orders)} orders without a review, expected {count}")
+    path = folder / "reviews.csv"
+    write_review_export(path, orders, data.now)
+    written = _written_models()
+    before = _max_ids(written)
+
+    def run(expect: str = "imported"):
+        result = import_reviews(shop=shop, path_or_file=path)
+        if getattr(result, expect) != count:
+            raise RuntimeError(f"reviews: {result.summary()}, expected {count} {expect}")
+        return result
+
+    seconds, floor_seconds, memory, rows = _against_insert_floor(
+        size, run, before, [Review, ReviewFollowUp, FollowUpEvent], json_as_text=True)
+    review_ids = [row[0] for row in rows[Review][1]]
+    again_seconds = median_of(size.job_runs, lambda: run("unchanged"))
+    read_seconds = median_of(size.job_runs, lambda: RowSnapshot(Review, review_ids))
+    again_memory, _result = peak_memory(lambda: run("unchanged"))
+    _delete_newer(before)
+    vacuum(written)
+    follow_ups = len(rows[ReviewFollowUp][1])
+    return [
+        Measurement(label=f"import {count:,} reviews ({follow_ups:,} follow-ups opened)",
+                    kind="job", seconds=seconds, floor_seconds=floor_seconds,
+                    peak_bytes=memory, items=count, unit="rows"),
+        Measurement(label=f"the same {count:,} reviews again (seen)", kind="job",
+                    seconds=again_seconds, floor_seconds=read_seconds,
+                    peak_bytes=again_memory, items=count, unit="rows"),
+    ]
+
+
 # --- the nightly sweep ------------------------------------------------------------------------
 
 
@@ -465,6 +533,12 @@ def measure_all(data: Dataset, size: Size, only: set[str] | None = None,
             return measure_refund_import(data, size, Path(folder))
 
     part("refunds", "the refund import", refunds_in_folder)
+
+    def reviews_in_folder() -> list[Measurement]:
+        with tempfile.TemporaryDirectory() as folder:
+            return measure_review_import(data, size, Path(folder))
+
+    part("reviews", "the review import", reviews_in_folder)
     part("sweep", "the nightly sweep", lambda: [measure_sweep(data, size)])
     part("admin", "the admin's lists", lambda: measure_admin(data, size))
     return results

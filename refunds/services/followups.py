@@ -12,7 +12,7 @@ follow-up links to it. `actor=None` is the nightly sweep (expiry), never a reque
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events, texts
+from ..bulk import insert_many
 from ..exceptions import ActionNotAllowed, CaseChanged, DomainError, PermissionDeniedError
 from ..locks import lock_followup, lock_order
 from ..models import (
@@ -160,6 +161,47 @@ def _create_for_review(review: Review, *, actor: User | None, source: str,
     return follow_up, True
 
 
+def followups_create_for_reviews(reviews: Sequence[Review], *, source: str,
+                                 now: datetime | None = None) -> int:
+    """The follow-ups of these 中评/差评 (others are passed over) that have none, opened
+    together by the system: what `followup_create_for_review` does for one, in one
+    transaction with one statement per table — for the import's chunks, the backfill and the
+    nightly sweep (one by one, each follow-up cost ~2 ms: 90 % of a review import's time).
+    Their orders are locked in pk order first (one creator at a time per order). Returns how
+    many were opened. If another creator got in first (the unique review refuses the insert:
+    SQLite has no row lock), the group is done again one review at a time."""
+    now = now or timezone.now()
+    wanted = [review for review in reviews if review.needs_follow_up]
+    if not wanted:
+        return 0
+    with transaction.atomic():
+        orders = {order.pk: order for order in Order.objects.select_for_update()
+                  .filter(pk__in={review.order_id for review in wanted}).order_by("pk")}
+        have = set(ReviewFollowUp.objects.filter(review_id__in=[review.pk for review in wanted])
+                   .values_list("review_id", flat=True))
+        wanted = [review for review in wanted if review.pk not in have]
+        shops = {shop.pk: shop for shop in Shop.objects.select_related("policy")
+                 .filter(pk__in={review.shop_id for review in wanted})}
+        follow_ups = [ReviewFollowUp(
+            review=review, shop=shops[review.shop_id], order=orders[review.order_id],
+            buyer_id=orders[review.order_id].buyer_id, category="",
+            deadline_at=revision_deadline(review, shops[review.shop_id]), created_by=None,
+            created_at=now) for review in wanted]
+        try:
+            with transaction.atomic():
+                ReviewFollowUp.objects.bulk_create(follow_ups)
+        except IntegrityError:
+            follow_ups = None
+        else:
+            insert_many([events.build_followup_created_event(
+                follow_up=follow_up, actor=None, source=source, at=now)
+                for follow_up in follow_ups])
+    if follow_ups is None:
+        return sum(_create_for_review(review, actor=None, source=source, now=now)[1]
+                   for review in wanted)
+    return len(follow_ups)
+
+
 def followup_create_for_review(review: Review, *, actor: User | None = None,
                                source: str = "import",
                                now: datetime | None = None) -> ReviewFollowUp | None:
@@ -186,11 +228,21 @@ def followups_backfill(*, shop: Shop | None = None, dry_run: bool = False,
     reviews = reviews_without_follow_up(shop)
     if dry_run:
         return reviews.count()
-    created = 0
-    for review in reviews.iterator(chunk_size=500):
-        _follow_up, is_new = _create_for_review(review, actor=None, source="backfill", now=now)
-        created += is_new
-    return created
+    return sum(followups_create_for_reviews(batch, source="backfill", now=now)
+               for batch in review_batches(reviews))
+
+
+FOLLOW_UP_BATCH = 500  # reviews whose follow-ups are opened in one transaction
+
+
+def review_batches(reviews) -> Iterator[list[Review]]:
+    """The reviews of a queryset in batches of FOLLOW_UP_BATCH, in its order. The ids are
+    read first: the queryset (reviews without a follow-up) changes as follow-ups open."""
+    ids = list(reviews.values_list("pk", flat=True))
+    for start in range(0, len(ids), FOLLOW_UP_BATCH):
+        chunk = ids[start:start + FOLLOW_UP_BATCH]
+        found = Review.objects.in_bulk(chunk)
+        yield [found[pk] for pk in chunk if pk in found]
 
 
 def followup_create(*, shop: Shop, order: Order, rating: str, item_title: str, content: str,

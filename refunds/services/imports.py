@@ -91,7 +91,7 @@ from ..models.cases import OPEN_STATES
 from ..permissions import user_serves_shop
 from . import cases as case_services
 from .followups import (
-    followup_create_for_review,
+    followups_create_for_reviews,
     followups_follow_review_date,
     followups_follow_review_revised,
 )
@@ -725,9 +725,8 @@ def _save_reviews(shop: Shop, rows: list[ReviewRow]) -> _Tally:
     Review.objects.bulk_create(creates, batch_size=500)
     if updates:
         Review.objects.bulk_update(updates, sorted(fields), batch_size=500)
-    for review in (*creates, *updates):
-        if review.needs_follow_up:  # 中评/差评: the follow-up opens now (idempotent)
-            followup_create_for_review(review, source="import")
+    # 中评/差评: their follow-ups open now, together (idempotent)
+    followups_create_for_reviews([*creates, *updates], source="import")
     for review in revised:
         followups_follow_review_revised(review)
     for review in redated:  # a corrected date moves the revision window with it

@@ -29,9 +29,20 @@ from django.utils.translation import gettext as _
 from .. import selectors, texts
 from ..links import absolute_url
 from ..locks import try_lock_followup
-from ..models import OPEN_FOLLOWUP_STATES, Notification, NotificationKind, ReviewFollowUp
+from ..models import (
+    OPEN_FOLLOWUP_STATES,
+    Notification,
+    NotificationKind,
+    Review,
+    ReviewFollowUp,
+)
 from ..roles import SUPERVISOR
-from .followups import _create_for_review, followup_expire
+from .followups import (
+    _create_for_review,
+    followup_expire,
+    followups_create_for_reviews,
+    review_batches,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +129,16 @@ def _one(result: ReviewSweepResult, what: str, pk: int, act) -> bool:
     return done
 
 
+def _create_one_by_one(result: ReviewSweepResult, reviews: list[Review], now: datetime) -> None:
+    for review in reviews:
+        try:
+            _follow_up, created = _create_for_review(review, actor=None, source="sweep", now=now)
+        except Exception as error:  # noqa: BLE001
+            result.fail(f"review #{review.pk}", error)
+        else:
+            result.created += created
+
+
 def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> ReviewSweepResult:
     now = now or timezone.now()
     result = ReviewSweepResult()
@@ -126,14 +147,11 @@ def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> Revi
     if dry_run:
         result.created = missing.count()
     else:
-        for review in missing.iterator(chunk_size=500):
+        for batch in review_batches(missing):
             try:
-                _follow_up, created = _create_for_review(review, actor=None, source="sweep",
-                                                         now=now)
-            except Exception as error:  # noqa: BLE001
-                result.fail(f"review #{review.pk}", error)
-            else:
-                result.created += created
+                result.created += followups_create_for_reviews(batch, source="sweep", now=now)
+            except Exception:  # noqa: BLE001 - again one by one: the failure stays with its review
+                _create_one_by_one(result, batch, now)
 
     expiring = list(selectors.followups_past_deadline(now).values_list("pk", flat=True))
     if dry_run:

@@ -24,7 +24,7 @@ from refunds.bench.report import check_budgets, render_table
 from refunds.bench.scenarios import measure_all
 from refunds.bench.sizes import SIZES
 
-PARTS = ("pages", "shapes", "import", "refunds", "sweep", "admin")
+PARTS = ("pages", "shapes", "import", "refunds", "reviews", "sweep", "admin")
 
 
 class Command(BaseCommand):
