@@ -58,7 +58,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from .. import selectors, texts
 from ..deadlines import deadline_for
-from ..exceptions import AmountError, CaseChanged, DomainError
+from ..exceptions import CaseChanged, DomainError
 from ..labels import choice_label
 from ..locks import try_lock_cases
 from ..models import (
@@ -70,7 +70,7 @@ from ..models import (
     RefundStatus,
 )
 from .cases import PlatformStep, cases_apply_platform_rules, exchange_difference_to_cancel
-from .money import clean_amount, refundable_amount
+from .money import clean_amount, ensure_within, refundable_amount
 from .notifications import Digest, Notice, case_recipients, notify_many
 
 logger = logging.getLogger(__name__)
@@ -468,13 +468,7 @@ class _Sweep:
         amount = clean_amount(case.requested_amount)
         order = case.order
         available = refundable_amount(order) + freed - self.planned_money[order.pk]
-        if amount > available:
-            raise AmountError(
-                _("¥%(amount)s is more than the ¥%(available)s still refundable on order "
-                  "%(order)s (paid ¥%(paid)s).")
-                % {"amount": amount, "available": available, "order": order.platform_order_id,
-                   "paid": order.paid_amount}
-            )
+        ensure_within(order, amount, available)  # the services' own check and words
         self.planned_money[order.pk] += amount
 
     def _notify_failure(self, outcome: Outcome) -> None:
