@@ -158,13 +158,24 @@ def followup_created_event(*, follow_up: ReviewFollowUp, actor, source: str,
     return event
 
 
+def build_followup_transition_event(*, follow_up: ReviewFollowUp, actor, transition: str,
+                                    from_state: str, note: str = "",
+                                    data: dict[str, Any] | None = None,
+                                    at: datetime | None = None) -> FollowUpEvent:
+    return _build_followup_event(follow_up, FollowUpEventKind.TRANSITION, actor, note=note,
+                                 at=at, transition=transition, from_state=from_state,
+                                 to_state=follow_up.state, data=data or {})
+
+
 def followup_transition_event(*, follow_up: ReviewFollowUp, actor, transition: str,
                               from_state: str, note: str = "",
                               data: dict[str, Any] | None = None,
                               at: datetime | None = None) -> FollowUpEvent:
-    return _followup_event(follow_up, FollowUpEventKind.TRANSITION, actor, note=note, at=at,
-                           transition=transition, from_state=from_state,
-                           to_state=follow_up.state, data=data or {})
+    event = build_followup_transition_event(follow_up=follow_up, actor=actor,
+                                            transition=transition, from_state=from_state,
+                                            note=note, data=data, at=at)
+    event.save(force_insert=True)
+    return event
 
 
 def followup_contact_event(*, follow_up: ReviewFollowUp, contact: ContactLog) -> FollowUpEvent:

@@ -115,6 +115,27 @@ def try_lock_followup(follow_up_id: int):
     return follow_up
 
 
+def try_lock_followups(follow_up_ids: list[int]) -> dict:
+    """`try_lock_cases` for review follow-ups (the review sweep): their order rows in pk
+    order, then the follow-ups in pk order, each `skip_locked`. Returns {id: follow-up} for
+    those it could lock, their review read too; the others are left for the next run."""
+    from .models import ReviewFollowUp
+
+    order_of = dict(ReviewFollowUp.objects.filter(pk__in=follow_up_ids)
+                    .values_list("pk", "order_id"))
+    orders = {order.pk: order for order in Order.objects.select_for_update(skip_locked=True)
+              .filter(pk__in=set(order_of.values())).order_by("pk")}
+    follow_ups = (ReviewFollowUp.objects.select_for_update(skip_locked=True, of=("self",))
+                  .select_related("review")
+                  .filter(pk__in=[pk for pk, order_id in order_of.items() if order_id in orders])
+                  .order_by("pk"))
+    locked = {}
+    for follow_up in follow_ups:
+        follow_up.order = orders[follow_up.order_id]
+        locked[follow_up.pk] = follow_up
+    return locked
+
+
 def lock_buyer(buyer_id: int):
     """Lock a buyer, always last: the harassment guard counts the day's contacts under it, so
     two colleagues logging at once cannot both make the third call."""

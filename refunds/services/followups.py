@@ -27,7 +27,8 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 from .. import events, texts
 from ..bulk import insert_many
 from ..exceptions import ActionNotAllowed, CaseChanged, DomainError, PermissionDeniedError
-from ..locks import lock_followup, lock_order
+from ..fsmlog import batched_state_logs
+from ..locks import lock_followup, lock_order, try_lock_followups
 from ..models import (
     OPEN_FOLLOWUP_STATES,
     Case,
@@ -460,6 +461,43 @@ def followup_expire(*, follow_up: ReviewFollowUp, expected_state: str | None = N
 
     return _run(follow_up=follow_up, actor=None, name="expire", expected_state=expected_state,
                 note=texts.followup_expired(), prepare=prepare, now=now)
+
+
+def followups_expire(follow_up_ids: Sequence[int], *, now: datetime | None = None) -> int:
+    """`followup_expire` for a group of the nightly review sweep, in one transaction: the
+    follow-ups (and their orders) locked without waiting — one somebody holds is left for
+    the next run — each re-checked on the locked row (still open, its window passed) and run
+    through its own django-fsm transition; then one UPDATE per state before, guarded by that
+    state, and one insert of their timeline rows. Returns how many expired. Raises
+    FollowUpChanged (nothing written) if a row changed under the UPDATE: the caller does the
+    group again one by one."""
+    now = now or timezone.now()
+    stamp = timezone.now()  # updated_at, as save() sets it
+    note = texts.followup_expired().strip()
+    position = {pk: n for n, pk in enumerate(follow_up_ids)}
+    with transaction.atomic(), batched_state_logs():  # django-fsm-log's rows: one insert
+        locked = try_lock_followups(list(follow_up_ids))
+        by_source: dict[str, list[ReviewFollowUp]] = {}
+        for follow_up in locked.values():
+            if follow_up.state not in OPEN_FOLLOWUP_STATES or follow_up.deadline_at >= now:
+                continue  # moved on, or its window moved, since it was selected
+            source = follow_up.state
+            follow_up.expire()
+            by_source.setdefault(source, []).append(follow_up)
+        rows = []
+        for source, group in by_source.items():
+            changed = ReviewFollowUp.objects.filter(
+                pk__in=[follow_up.pk for follow_up in group], state=source,
+            ).update(state=FollowUpState.EXPIRED, updated_at=stamp)
+            if changed != len(group):
+                raise FollowUpChanged()
+            rows += [events.build_followup_transition_event(
+                follow_up=follow_up, actor=None, transition="expire", from_state=source,
+                note=note, at=now,
+                data={"deadline_at": follow_up.deadline_at.isoformat(),
+                      texts.TEXT: texts.said("followup_expired")}) for follow_up in group]
+        insert_many(sorted(rows, key=lambda row: position[row.follow_up_id]))  # sweep order
+    return len(rows)
 
 
 # --- work that does not change the state --------------------------------------------------

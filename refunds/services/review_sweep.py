@@ -1,16 +1,18 @@
 """The nightly review sweep (separate from the case deadline sweep).
 
 1. Reviews without a follow-up (imported before, or by an import that did not create it)
-   get one: `followup_create_for_review`, idempotent.
+   get one: `followups_create_for_reviews`, idempotent, 500 reviews per transaction.
 2. Open follow-ups whose revision window has passed become "expired" (the review is final):
-   `followup_expire`, as the platform (staff number SYSTEM).
+   `followups_expire`, as the platform (staff number SYSTEM), 200 per transaction.
 3. Open follow-ups whose window closes within the shop's `review_warning_days` warn their
    assignee (the shop's supervisors when nobody is assigned), once per deadline.
 
-Convention 11: each follow-up is its own transaction; its order row and the follow-up row
-are locked with `skip_locked` (one somebody is working on is left for the next run), the
-state and deadline are re-checked on the locked row, and a failure rolls back alone, is
-counted and reported, and the sweep goes on. A second run changes nothing.
+Convention 11: the order rows and the follow-up rows are locked with `skip_locked` (one
+somebody is working on is left for the next run), the state and deadline are re-checked on
+the locked row. Steps 1 and 2 work in groups (docs/PERFORMANCE.md, session 7); a group that
+fails is done again one item per transaction, so a failure rolls back alone, is counted
+and reported, and the sweep goes on. Warnings are one transaction each. A second run
+changes nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .followups import (
     _create_for_review,
     followup_expire,
     followups_create_for_reviews,
+    followups_expire,
     review_batches,
 )
 
@@ -139,6 +142,20 @@ def _create_one_by_one(result: ReviewSweepResult, reviews: list[Review], now: da
             result.created += created
 
 
+EXPIRE_GROUP = 200  # follow-ups expired in one transaction (as the case sweep's groups)
+
+
+def _expire_one_by_one(result: ReviewSweepResult, pks: list[int], now: datetime) -> None:
+    for pk in pks:
+        def expire(locked: ReviewFollowUp) -> bool:
+            if locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at >= now:
+                return False
+            followup_expire(follow_up=locked, expected_state=locked.state, now=now)
+            return True
+
+        result.expired += _one(result, "expire", pk, expire)
+
+
 def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> ReviewSweepResult:
     now = now or timezone.now()
     result = ReviewSweepResult()
@@ -156,14 +173,15 @@ def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> Revi
     expiring = list(selectors.followups_past_deadline(now).values_list("pk", flat=True))
     if dry_run:
         result.expired = len(expiring)
-    for pk in [] if dry_run else expiring:
-        def expire(locked: ReviewFollowUp) -> bool:
-            if locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at >= now:
-                return False
-            followup_expire(follow_up=locked, expected_state=locked.state, now=now)
-            return True
-
-        result.expired += _one(result, "expire", pk, expire)
+    for start in range(0, 0 if dry_run else len(expiring), EXPIRE_GROUP):
+        group = expiring[start:start + EXPIRE_GROUP]
+        try:
+            expired = followups_expire(group, now=now)
+        except Exception:  # noqa: BLE001 - again one by one: a failure stays with its follow-up
+            _expire_one_by_one(result, group, now)
+        else:
+            result.expired += expired
+            result.skipped += len(group) - expired
 
     warning = list(selectors.followups_to_warn(now).values_list("pk", flat=True))
     if dry_run:

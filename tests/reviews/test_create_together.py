@@ -1,6 +1,7 @@
 """Follow-ups opened together (`followups_create_for_reviews`: the import's chunks, the
-backfill, the nightly sweep) write exactly what one call per review writes, in a constant
-number of statements; a creator who got in first sends the group one review at a time."""
+backfill, the nightly sweep) and expired together (`followups_expire`: the sweep) write
+exactly what one call each writes, in a constant number of statements; someone who got in
+first sends the group one at a time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django_fsm_log.models import StateLog
 
 from refunds.models import FollowUpEvent, Review, ReviewFollowUp
 from refunds.services import followups
@@ -16,7 +18,7 @@ from refunds.services.followups import _create_for_review, followups_create_for_
 from refunds.services.review_sweep import sweep_reviews
 from tests.factories import OrderFactory
 
-from .conftest import T0, make_review
+from .conftest import T0, make_follow_up, make_review
 
 
 def _written() -> list[tuple]:
@@ -135,3 +137,92 @@ def test_the_sweep_and_the_backfill_open_every_missing_follow_up_in_batches(shop
         review.pk for review in reviews if review.needs_follow_up}
     assert followups.followups_backfill(now=T0) == 0
     assert sweep_reviews(now=T0).created == 0
+
+
+# --- expired together (the review sweep's second step) ----------------------------------------
+
+
+def _expiry_world(shop) -> dict[str, ReviewFollowUp]:
+    """Follow-ups whose window passed in each open state, one not due yet, one finished."""
+    past = T0 - timedelta(days=40)  # a 30-day window: closed ten days ago
+    return {
+        "new": make_follow_up(shop=shop, posted_at=past),
+        "contacting": make_follow_up(shop=shop, posted_at=past, state="contacting"),
+        "offered": make_follow_up(shop=shop, posted_at=past, state="remedy_offered"),
+        "not due": make_follow_up(shop=shop, posted_at=T0 - timedelta(days=2)),
+        "revised": make_follow_up(shop=shop, posted_at=past, state="revised"),
+    }
+
+
+def _states_and_timelines() -> list[tuple]:
+    """Each follow-up's state, timeline and django-fsm-log rows."""
+    return [(follow_up.pk, follow_up.state, [
+        (event.kind, event.transition, event.actor_id, event.staff_number, event.note,
+         event.from_state, event.to_state, event.data, event.created_at)
+        for event in FollowUpEvent.objects.filter(follow_up=follow_up).order_by("pk")], [
+        (log.source_state, log.state, log.transition, log.by_id, log.description)
+        for log in StateLog.objects.for_(follow_up).order_by("pk")])
+        for follow_up in ReviewFollowUp.objects.order_by("pk")]
+
+
+def test_expired_together_writes_what_one_by_one_writes(shop):
+    world = _expiry_world(shop)
+    ids = [follow_up.pk for follow_up in world.values()]
+    one = transaction.savepoint()
+    for follow_up in world.values():
+        if follow_up.state in ("new", "contacting", "remedy_offered") and \
+                follow_up.deadline_at < T0:
+            followups.followup_expire(follow_up=follow_up, expected_state=follow_up.state,
+                                      now=T0)
+    by_one = _states_and_timelines()
+    transaction.savepoint_rollback(one)
+
+    assert followups.followups_expire(ids, now=T0) == 3
+    assert _states_and_timelines() == by_one
+    assert sum(len(row[3]) for row in by_one) == 3  # one django-fsm-log row per expiry
+    states = {name: ReviewFollowUp.objects.get(pk=follow_up.pk).state
+              for name, follow_up in world.items()}
+    assert states == {"new": "expired", "contacting": "expired", "offered": "expired",
+                      "not due": "new", "revised": "revised"}
+    assert followups.followups_expire(ids, now=T0) == 0  # twice changes nothing
+
+
+def _expire_statements(shop, count: int) -> int:
+    ids = [make_follow_up(shop=shop, posted_at=T0 - timedelta(days=40)).pk
+           for _n in range(count)]
+    with CaptureQueriesContext(connection) as captured:
+        assert followups.followups_expire(ids, now=T0) == count
+    return len(captured.captured_queries)
+
+
+def test_expiring_does_not_grow_in_statements_with_the_group(shop):
+    assert _expire_statements(shop, 2) == _expire_statements(shop, 20)
+
+
+def test_a_follow_up_changed_under_the_group_sends_it_one_by_one(shop, monkeypatch):
+    """Someone moves a follow-up on between the group's lock and its UPDATE (on SQLite
+    nothing holds the row): the guarded UPDATE sees it, nothing of the group is written, and
+    the sweep does the group again one follow-up at a time — the moved one is left alone."""
+    world = _expiry_world(shop)
+    moved = world["contacting"]
+    ReviewFollowUp.objects.filter(pk=moved.pk).update(state="revised")  # someone's, committed
+    real_lock = followups.try_lock_followups
+
+    def read_before_it_moved(pks):  # SQLite holds no row: the group's read was older
+        locked = real_lock(pks)
+        if moved.pk in locked:
+            locked[moved.pk].__dict__["state"] = "contacting"
+        return locked
+
+    monkeypatch.setattr(followups, "try_lock_followups", read_before_it_moved)
+    with pytest.raises(followups.FollowUpChanged):
+        followups.followups_expire([world["new"].pk, moved.pk], now=T0)
+    assert ReviewFollowUp.objects.get(pk=world["new"].pk).state == "new"
+    assert not FollowUpEvent.objects.filter(transition="expire").exists()
+
+    result = sweep_reviews(now=T0)
+    states = {name: ReviewFollowUp.objects.get(pk=follow_up.pk).state
+              for name, follow_up in world.items()}
+    assert states == {"new": "expired", "contacting": "revised", "offered": "expired",
+                      "not due": "new", "revised": "revised"}
+    assert (result.expired, result.failed) == (2, 0)
