@@ -350,34 +350,44 @@ def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measu
                            f"{size.refund_rows}")
     path = folder / "refunds.csv"
     write_refund_export(path, orders, data.now)
+    count = size.refund_rows
+    _rows, new, seen = _import_twice(size, "refunds", import_refunds, shop, path, count,
+                                     [Case, CaseEvent, Refund])
+    return [
+        Measurement(label=f"import {count:,} new platform refunds", kind="job",
+                    seconds=new[0], floor_seconds=new[1], peak_bytes=new[2],
+                    items=count, unit="rows"),
+        Measurement(label=f"the same {count:,} refunds again (seen)", kind="job",
+                    seconds=seen[0], floor_seconds=seen[1], peak_bytes=seen[2],
+                    items=count, unit="rows"),
+    ]
+
+
+def _import_twice(size: Size, what: str, importer: Callable[..., Any], shop, path: Path,
+                  count: int, model_classes: list[type[models.Model]]) -> tuple[dict, ...]:
+    """An import of `count` new rows timed against inserting what it wrote (`model_classes`),
+    then the same file again — every row seen — against reading the first model's rows
+    back. Returns (the rows the first run wrote, (seconds, floor, peak bytes) of the new
+    rows, the same of the seen ones); the database is put back."""
     written = _written_models()
     before = _max_ids(written)
 
     def run(expect: str = "imported"):
-        result = import_refunds(shop=shop, path_or_file=path)
-        if getattr(result, expect) != size.refund_rows:
-            raise RuntimeError(f"refunds: {result.summary()}, expected {size.refund_rows} "
-                               f"{expect}")
+        result = importer(shop=shop, path_or_file=path)
+        if getattr(result, expect) != count:
+            raise RuntimeError(f"{what}: {result.summary()}, expected {count} {expect}")
         return result
 
     seconds, floor_seconds, memory, rows = _against_insert_floor(
-        size, run, before, [Case, CaseEvent, Refund], json_as_text=True)
-    # the same file again: the cases of the last run are there
-    case_ids = [row[0] for row in rows[Case][1]]
+        size, run, before, model_classes, json_as_text=True)
+    first = model_classes[0]  # its rows of the last run are there
+    ids = [row[0] for row in rows[first][1]]
     again_seconds = median_of(size.job_runs, lambda: run("unchanged"))
-    read_seconds = median_of(size.job_runs, lambda: RowSnapshot(Case, case_ids))
+    read_seconds = median_of(size.job_runs, lambda: RowSnapshot(first, ids))
     again_memory, _result = peak_memory(lambda: run("unchanged"))
     _delete_newer(before)
     vacuum(written)
-    count = size.refund_rows
-    return [
-        Measurement(label=f"import {count:,} new platform refunds", kind="job",
-                    seconds=seconds, floor_seconds=floor_seconds, peak_bytes=memory,
-                    items=count, unit="rows"),
-        Measurement(label=f"the same {count:,} refunds again (seen)", kind="job",
-                    seconds=again_seconds, floor_seconds=read_seconds,
-                    peak_bytes=again_memory, items=count, unit="rows"),
-    ]
+    return rows, (seconds, floor_seconds, memory), (again_seconds, read_seconds, again_memory)
 
 
 # --- the review import ----------------------------------------------------------------------
@@ -417,31 +427,16 @@ def measure_review_import(data: Dataset, size: Size, folder: Path) -> list[Measu
         raise RuntimeError(f"reviews: {len(orders)} orders without a review, expected {count}")
     path = folder / "reviews.csv"
     write_review_export(path, orders, data.now)
-    written = _written_models()
-    before = _max_ids(written)
-
-    def run(expect: str = "imported"):
-        result = import_reviews(shop=shop, path_or_file=path)
-        if getattr(result, expect) != count:
-            raise RuntimeError(f"reviews: {result.summary()}, expected {count} {expect}")
-        return result
-
-    seconds, floor_seconds, memory, rows = _against_insert_floor(
-        size, run, before, [Review, ReviewFollowUp, FollowUpEvent], json_as_text=True)
-    review_ids = [row[0] for row in rows[Review][1]]
-    again_seconds = median_of(size.job_runs, lambda: run("unchanged"))
-    read_seconds = median_of(size.job_runs, lambda: RowSnapshot(Review, review_ids))
-    again_memory, _result = peak_memory(lambda: run("unchanged"))
-    _delete_newer(before)
-    vacuum(written)
+    rows, new, seen = _import_twice(size, "reviews", import_reviews, shop, path, count,
+                                    [Review, ReviewFollowUp, FollowUpEvent])
     follow_ups = len(rows[ReviewFollowUp][1])
     return [
         Measurement(label=f"import {count:,} reviews ({follow_ups:,} follow-ups opened)",
-                    kind="job", seconds=seconds, floor_seconds=floor_seconds,
-                    peak_bytes=memory, items=count, unit="rows"),
+                    kind="job", seconds=new[0], floor_seconds=new[1], peak_bytes=new[2],
+                    items=count, unit="rows"),
         Measurement(label=f"the same {count:,} reviews again (seen)", kind="job",
-                    seconds=again_seconds, floor_seconds=read_seconds,
-                    peak_bytes=again_memory, items=count, unit="rows"),
+                    seconds=seen[0], floor_seconds=seen[1], peak_bytes=seen[2],
+                    items=count, unit="rows"),
     ]
 
 
