@@ -411,3 +411,19 @@ def test_a_managers_list_shows_only_the_managers_shops(manager_client, manager, 
     lines = manager_client.get("/admin/refunds/orderline/").context["cl"].result_list
     assert sorted(line.order_id for line in lines) == sorted(order.pk for order in mine)
     assert OrderLine.objects.count() == 3
+
+
+@pytest.mark.parametrize("page", ["x", "-1", "0", "99999999999999999999", "2"])
+def test_a_bad_or_missing_page_number_on_a_capped_list_is_never_an_error(manager_client, shop,
+                                                                         page):
+    """What Django's admin does with a page it cannot show: back to the list (?e=1), not a
+    500; the cap reads a number past its limit as its last page."""
+    _refunds(shop, 3)
+    response = manager_client.get("/admin/refunds/refund/", {"p": page})
+    assert response.status_code in (200, 302), response.status_code
+    if response.status_code == 302:
+        assert "e=1" in response["Location"]
+    autocomplete = manager_client.get("/admin/autocomplete/", {
+        "app_label": "refunds", "model_name": "orderline", "field_name": "order",
+        "term": "", "page": page})
+    assert autocomplete.status_code in (200, 404), autocomplete.status_code
