@@ -13,9 +13,11 @@ from django.contrib.admin.views.main import PAGE_VAR
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group, User
 from django.db import connections
-from django.db.models import Exists, F, Func, OuterRef, Q
+from django.db.models import Count, Exists, F, Func, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import pagination
 from .exceptions import DomainError
@@ -269,9 +271,15 @@ class StaffProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("user").prefetch_related(
-            "shops", "user__groups")
         shop_ids = user_shop_ids(request.user)
+        visible = Shop.objects.order_by("code")
+        if shop_ids is not None:
+            visible = visible.filter(pk__in=shop_ids)
+        shop_count = (StaffProfile.shops.through.objects.filter(staffprofile=OuterRef("pk"))
+                      .values("staffprofile").annotate(count=Count("*")).values("count"))
+        queryset = super().get_queryset(request).select_related("user").prefetch_related(
+            Prefetch("shops", queryset=visible, to_attr="visible_shops"), "user__groups",
+        ).annotate(shop_count=Coalesce(Subquery(shop_count), 0))
         return queryset if shop_ids is None else queryset.filter(shops__in=shop_ids).distinct()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -309,7 +317,14 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("shops"))
     def shop_list(self, obj):
-        return ", ".join(shop.code for shop in obj.shops.all())
+        """The manager's shops the person serves; the others only counted, never named (a
+        colleague who also works for another shop must not tell the manager which)."""
+        shown = [shop.code for shop in obj.visible_shops]
+        others = obj.shop_count - len(shown)
+        if others > 0:
+            shown.append(ngettext("and %(count)s other shop", "and %(count)s other shops",
+                                  others) % {"count": others})
+        return ", ".join(shown)
 
 
 @admin.register(Buyer)

@@ -299,11 +299,19 @@ def in_deadline_chunks(queryset: QuerySet[Case], size: int) -> Iterator[list[tup
 def unread_notifications(user, limit: int = 5) -> tuple[list[Notification], int, int | None]:
     """The user's newest unread notifications, how many are unread and the newest unread id.
 
-    One query whatever the number: the count and the highest id come from window
-    aggregates over all unread rows, computed before the LIMIT.
+    Only those about the user's shops: someone moved to another shop no longer sees what
+    they were told about the old one (the message names the order), as its cases are a 404
+    to them. One query whatever the number: the count and the highest id come from window
+    aggregates over all unread rows shown, computed before the LIMIT.
     """
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    shop_ids = user_shop_ids(user)
+    if shop_ids is not None:
+        unread = unread.filter(Q(case__shop_id__in=shop_ids)
+                               | Q(follow_up__shop_id__in=shop_ids)
+                               | Q(case__isnull=True, follow_up__isnull=True))
     rows = list(
-        Notification.objects.filter(user=user, read_at__isnull=True)
+        unread
         .select_related("case")
         .annotate(unread_total=Window(Count("pk")), unread_last_id=Window(Max("pk")))
         [:limit]

@@ -297,3 +297,19 @@ def test_a_manager_editing_a_user_keeps_the_groups_they_cannot_give(manager_clie
     assert manager_client.post(url, data).status_code == 302
     assert User.objects.get(pk=agent.pk).first_name == "小王"
     assert agent.groups.filter(name="auditors").exists()
+
+
+def test_the_staff_list_names_only_the_managers_shops(manager_client, agent, shop, other_shop,
+                                                     roles):
+    """A colleague who also works for another shop is listed, that shop only counted."""
+    from refunds.models import Shop, StaffProfile
+
+    StaffProfile.objects.get(user=agent).shops.add(other_shop)
+    third = Shop.objects.create(code="shop-c", name="第三店", platform="taobao")
+    StaffProfile.objects.get(user=agent).shops.add(third)
+
+    page = manager_client.get("/admin/refunds/staffprofile/").content.decode()
+
+    assert agent.staff_profile.staff_number in page
+    assert f"{shop.code}, and 2 other shops" in page
+    assert other_shop.code not in page and third.code not in page

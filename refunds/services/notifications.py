@@ -21,30 +21,49 @@ from django.utils import timezone
 
 from ..bulk import insert_many
 from ..links import absolute_url, path_maker
-from ..models import Case, Notification
+from ..models import Case, Notification, StaffProfile
 from ..roles import SUPERVISOR
 from ..texts import TEXT
 
 logger = logging.getLogger(__name__)
 
 
-def case_recipients(case: Case, supervisors_by_shop: dict[int, list[User]] | None = None,
-                    ) -> list[User]:
-    """Who hears about a case's deadline: its assignee and every active supervisor of its shop.
+@dataclass(frozen=True)
+class ShopPeople:
+    """Who of a shop can be told about its cases: its active supervisors, and the ids of
+    everyone who serves it (an assignee moved to another shop is no longer told)."""
 
-    `supervisors_by_shop` is a cache a long run passes in, so that a shop's supervisors are
-    read once per run, not once per case.
+    supervisors: list[User]
+    serving: frozenset[int]
+
+
+def shop_people(shop_id: int) -> ShopPeople:
+    supervisors = list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
+                                           staff_profile__shops=shop_id)
+                       .distinct().order_by("pk"))
+    serving = frozenset(StaffProfile.objects.filter(shops=shop_id)
+                        .values_list("user_id", flat=True))
+    return ShopPeople(supervisors=supervisors, serving=serving)
+
+
+def case_recipients(case: Case, people_by_shop: dict[int, ShopPeople] | None = None,
+                    ) -> list[User]:
+    """Who hears about a case's deadline: its assignee, if they still serve the case's shop,
+    and every active supervisor of the shop. An assignee who left the shop hears nothing of
+    it (the message names the order): the supervisors see the case instead.
+
+    `people_by_shop` is a cache a long run passes in, so that a shop's people are read once
+    per run, not once per case.
     """
-    cache = {} if supervisors_by_shop is None else supervisors_by_shop
+    cache = {} if people_by_shop is None else people_by_shop
     if case.shop_id not in cache:
-        cache[case.shop_id] = list(
-            User.objects.filter(is_active=True, groups__name=SUPERVISOR,
-                                staff_profile__shops=case.shop_id)
-            .distinct().order_by("pk")
-        )
-    users = list(cache[case.shop_id])
+        cache[case.shop_id] = shop_people(case.shop_id)
+    people = cache[case.shop_id]
+    users = list(people.supervisors)
     assignee = case.assignee if case.assignee_id else None
-    if assignee is not None and assignee.is_active and assignee.pk not in {u.pk for u in users}:
+    if (assignee is not None and assignee.is_active
+            and (assignee.pk in people.serving or assignee.is_superuser)
+            and assignee.pk not in {u.pk for u in users}):
         users.insert(0, assignee)
     return users
 

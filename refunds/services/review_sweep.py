@@ -38,6 +38,7 @@ from ..models import (
     Review,
     ReviewFollowUp,
 )
+from ..permissions import user_serves_shop
 from ..roles import SUPERVISOR
 from .followups import (
     _create_for_review,
@@ -67,9 +68,12 @@ class ReviewSweepResult:
 
 
 def warning_recipients(follow_up: ReviewFollowUp) -> list[User]:
-    """The assignee; when nobody is assigned, the shop's active supervisors."""
-    if follow_up.assignee_id is not None and follow_up.assignee.is_active:
-        return [follow_up.assignee]
+    """The assignee; when nobody is assigned, or the assignee no longer serves the shop (the
+    warning names the order), the shop's active supervisors."""
+    assignee = follow_up.assignee if follow_up.assignee_id is not None else None
+    if (assignee is not None and assignee.is_active
+            and user_serves_shop(assignee, follow_up.shop_id)):
+        return [assignee]
     return list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
                                     staff_profile__shops=follow_up.shop_id)
                 .distinct().order_by("pk"))

@@ -71,7 +71,7 @@ from ..models import (
 )
 from .cases import PlatformStep, cases_apply_platform_rules, exchange_difference_to_cancel
 from .money import clean_amount, ensure_within, refundable_amount
-from .notifications import Digest, Notice, case_recipients, notify_many
+from .notifications import Digest, Notice, ShopPeople, case_recipients, notify_many
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ class _Sweep:
         self.now = now
         self.report = SweepReport(now=now, dry_run=dry_run)
         self.on_outcome = on_outcome
-        self.supervisors: dict[int, list[User]] = {}  # shop id → its supervisors, read once
+        self.people: dict[int, ShopPeople] = {}  # shop id → who can be told, read once
         self.planned_money: Counter = Counter()  # dry run: order id → money it would commit
         # one email per person for the whole run, sent at its end
         self.digest = Digest(
@@ -348,7 +348,7 @@ class _Sweep:
             self.on_outcome(outcome)
 
     def _recipients(self, case: Case) -> list[User]:
-        return case_recipients(case, self.supervisors)
+        return case_recipients(case, self.people)
 
     # --- deadlines that passed ------------------------------------------------------------
 

@@ -205,3 +205,22 @@ def test_the_sweeps_note_on_an_expired_follow_up_reads_in_the_readers_language(
     with translation.override("zh-hans"):
         chinese = translation.gettext(english)
     assert chinese != english and chinese in page and english not in page
+
+
+def test_an_assignee_moved_to_another_shop_is_not_warned_the_supervisors_are(
+        shop, other_shop, agent, supervisor, sweep):
+    """The warning names the order: someone who left the shop hears nothing of it, and the
+    follow-up is not left unwarned either: its shop's supervisors are told instead."""
+    from refunds.models import StaffProfile
+
+    agent.email = "agent@example.com"
+    agent.save()
+    follow_up = make_follow_up(shop=shop, posted_at=T0 - timedelta(days=28))
+    svc.followup_assign(follow_up=follow_up, actor=agent, assignee=agent)
+    StaffProfile.objects.get(user=agent).shops.set([other_shop])
+
+    assert "1 warned" in sweep().out
+
+    told = Notification.objects.filter(follow_up=follow_up)
+    assert [n.user.username for n in told] == [supervisor.username]
+    assert "agent@example.com" not in [address for m in mail.outbox for address in m.to]

@@ -137,3 +137,25 @@ def test_queue_query_count_does_not_grow_with_notifications(shop, agent, client)
     assert none == one == ten
     html = client.get("/cases/").content.decode()
     assert "10 unread notifications" in html and len(ITEM.findall(html)) == 5
+
+
+def test_notifications_about_a_shop_the_user_left_are_not_shown(shop, other_shop, agent,
+                                                                 page):
+    """Their cases are a 404 to the user now; the message names the order."""
+    from refunds.models import StaffProfile
+    from tests.reviews.conftest import make_follow_up
+
+    left = requested_refund(shop)
+    stays = requested_refund(other_shop)
+    follow_up = make_follow_up(shop=shop)
+    _notify(agent, left, 1)
+    Notification.objects.create(user=agent, follow_up=follow_up,
+                                kind=NotificationKind.REVIEW_WARNING, message="消息 2: review")
+    kept = _notify(agent, stays, 3)
+    StaffProfile.objects.get(user=agent).shops.set([other_shop])
+
+    _response, html = page()
+
+    assert [int(pk) for pk in ITEM.findall(html)] == [kept.pk]
+    assert "1 unread notification" in html and "消息 1" not in html and "消息 2" not in html
+    assert f'name="up_to" value="{kept.pk}"' in html

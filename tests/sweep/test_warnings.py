@@ -126,3 +126,37 @@ def test_the_window_is_the_shops_policy(shop, other_shop, clock, sweep, people):
     sweep()
     assert Notification.objects.filter(case=early, **WARNINGS).exists()
     assert not Notification.objects.filter(case=late, **WARNINGS).exists()
+
+
+def test_an_assignee_moved_to_another_shop_is_not_told_the_supervisors_are(
+        shop, other_shop, clock, sweep, people):
+    """The warning names the order: someone who no longer serves the shop (its cases are a
+    404 to them) hears nothing of it, in the app or by email."""
+    from refunds.models import StaffProfile
+
+    moved = people["assignee"]
+    case = _claim(requested_refund(shop), moved)
+    StaffProfile.objects.get(user=moved).shops.set([other_shop])
+    clock.move_to(case.deadline_at - timedelta(hours=5))
+
+    run = sweep()
+
+    assert run.code == 0
+    notes = Notification.objects.filter(case=case, **WARNINGS)
+    assert sorted(n.user.username for n in notes) == ["sup_a", "sup_both", "sup_no_mail"]
+    assert "agent_x@example.com" not in [address for m in mail.outbox for address in m.to]
+
+
+def test_an_assignee_moved_away_hears_nothing_when_the_deadline_passes(
+        shop, other_shop, clock, sweep, people):
+    from refunds.models import StaffProfile
+
+    moved = people["assignee"]
+    case = _claim(requested_refund(shop), moved)
+    StaffProfile.objects.get(user=moved).shops.set([other_shop])
+    clock.move_to(case.deadline_at + MINUTE)
+
+    assert sweep().code == 0
+
+    told = Notification.objects.filter(case=case, kind=NotificationKind.DEADLINE_ACTION)
+    assert sorted(n.user.username for n in told) == ["sup_a", "sup_both", "sup_no_mail"]
