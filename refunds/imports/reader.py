@@ -172,7 +172,13 @@ def read_export(path_or_file: Any) -> ExportFile:
         encoding, text = "text", data.removeprefix("\ufeff")
     else:
         encoding, codec = detect_encoding(data)
-        text = data.decode(codec)
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as error:  # a byte-order mark on a file that is not UTF-8
+            raise ImportFileError(  # or UTF-16 after it (an editor added it to a GBK file)
+                _("The file starts as %(encoding)s but byte %(position)s is not: save it "
+                  "again as UTF-8 or GBK.") % {"encoding": encoding, "position": error.start}
+            ) from None
         if encoding == "utf-16":
             text = text.removeprefix("\ufeff")
     export = ExportFile(name=name, encoding=encoding, text=text)

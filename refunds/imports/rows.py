@@ -125,6 +125,10 @@ def money_cell(record: Record, column: str, *, required: bool = False,
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
+# The platforms' exports hold dates of the shops' lifetime; anything outside is a broken cell.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+
+
 def parse_time(value: str, column: str) -> datetime:
     """`2026-10-28 23:29:00` (China time) → an aware datetime."""
     moment = None
@@ -141,6 +145,12 @@ def parse_time(value: str, column: str) -> datetime:
     if moment is None:
         raise RowError(_("“%(column)s” is not a date and time: “%(value)s”.")
                        % {"column": column, "value": value})
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        # year 1 or 9999 cannot be moved to UTC or have a deadline added to it
+        raise RowError(_("“%(column)s” is not a plausible date: “%(value)s” (expected a year "
+                         "from %(earliest)s to %(latest)s).")
+                       % {"column": column, "value": value, "earliest": EARLIEST_YEAR,
+                          "latest": LATEST_YEAR})
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 

@@ -28,6 +28,7 @@ from .. import events, texts
 from ..bulk import insert_many
 from ..exceptions import ActionNotAllowed, CaseChanged, DomainError, PermissionDeniedError
 from ..fsmlog import batched_state_logs
+from ..imports.rows import EARLIEST_YEAR
 from ..locks import lock_followup, lock_order, try_lock_followups
 from ..models import (
     OPEN_FOLLOWUP_STATES,
@@ -266,6 +267,9 @@ def followup_create(*, shop: Shop, order: Order, rating: str, item_title: str, c
     item_title = _require_text(item_title, _("Enter the item the review is about."))
     if posted_at > now:
         raise ActionNotAllowed(_("The review cannot be posted in the future."))
+    if posted_at.year < EARLIEST_YEAR:  # year 1 cannot have its revision window worked out
+        raise ActionNotAllowed(_("Enter when the review was posted (from %(earliest)s on).")
+                               % {"earliest": EARLIEST_YEAR})
     with transaction.atomic():
         lock_order(order.pk)
         review, _created = Review.objects.get_or_create(

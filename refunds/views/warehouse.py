@@ -169,7 +169,8 @@ def parcel_attach(request, pk: int):
     cases = cases_for_user(request.user).filter(shop_id=parcel.shop_id,
                                                 state__in=AWAITING_PARCEL_STATES)
     found = list(cases.filter(order__platform_order_id=reference)[:2])
-    if not found and reference.isdigit() and len(reference) < 12:
+    # ASCII digits only: "²" or "①" are digits to str.isdigit() but not to int()
+    if not found and reference.isascii() and reference.isdigit() and len(reference) < 12:
         found = list(cases.filter(pk=int(reference))[:2])
     if len(found) != 1:
         messages.error(request, _("No single case of %(shop)s waiting for a parcel matches "

@@ -140,3 +140,14 @@ def test_the_new_follow_up_page(login, agent, shop, other_shop):
 
 def test_the_new_follow_up_page_is_for_those_who_may_add(login, warehouse):
     assert login(warehouse).get("/reviews/new/").status_code == 403
+
+
+@pytest.mark.parametrize("posted_at", ["0001-01-01T00:00", "1899-12-31T23:59"])
+def test_the_new_follow_up_page_refuses_a_date_no_review_has(login, agent, shop, posted_at):
+    """Year 1 once was a 500: its revision window cannot be worked out."""
+    response = login(agent).post("/reviews/new/", {
+        "shop": shop.pk, "order_id": OrderFactory(shop=shop).platform_order_id,
+        "item_title": "T恤", "rating": "bad", "posted_at": posted_at, "category": ""})
+    assert response.status_code == 400
+    assert "Enter when the review was posted (from 2000 on)." in response.content.decode()
+    assert not ReviewFollowUp.objects.exists()

@@ -301,3 +301,14 @@ def test_warehouse_pages_query_count_does_not_grow(login, warehouse, shop,
         with django_assert_max_num_queries(few):
             client.get(url, params or {})
         assert _count(client, url, params) == few, url
+
+
+@pytest.mark.parametrize("reference", ["²", "①", "١٢"])
+def test_attach_with_digits_that_are_not_ascii_is_a_message(login, warehouse, shop, reference):
+    """"²" or "①" are digits to str.isdigit(), not to int(): once a 500."""
+    parcel = parcel_register_unmatched(shop=shop, actor=warehouse, tracking_no="JD44")
+    response = login(warehouse).post(f"/warehouse/unmatched/{parcel.pk}/attach/",
+                                     {f"parcel{parcel.pk}-reference": reference}, follow=True)
+    assert "No single case" in alert_texts(response, "danger")
+    parcel.refresh_from_db()
+    assert parcel.case_id is None
