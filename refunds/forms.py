@@ -38,6 +38,7 @@ from .services.cases import action_label
 from .services.compensation import action_label as compensation_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
+from .submissions import submission_field
 
 
 def amount_field(**kwargs) -> forms.DecimalField:
@@ -306,6 +307,7 @@ class CaseCreateForm(forms.Form):
     goods_status = forms.ChoiceField(label=_("Goods status"), choices=GoodsStatus.choices)
     description = forms.CharField(label=_("What the buyer said"), required=False,
                                   max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    submission = submission_field()  # sent twice, opened once (refunds/submissions.py)
 
     def __init__(self, *args, shops, **kwargs):
         super().__init__(*args, **kwargs)
@@ -379,6 +381,7 @@ class CompensationProposeForm(forms.Form):
     amount = amount_field(label=_("Amount (¥)"))
     reason = forms.CharField(label=_("Reason"), max_length=500)
     note = note_field()
+    submission = submission_field()  # sent twice, proposed once (refunds/submissions.py)
 
     def __init__(self, *args, case: Case, **kwargs):
         kwargs.setdefault("prefix", "compensation")

@@ -44,8 +44,10 @@ from .returns import ParcelCondition, ParcelPhoto, ReturnParcel
 from .reviews import Review, ReviewRating
 from .shops import Platform, Policy, Shop, ShopType
 from .staff import StaffProfile
+from .submissions import FormSubmission
 
 __all__ = [
+    "FormSubmission",
     "OPEN_FOLLOWUP_STATES",
     "BuyerEvent",
     "BuyerEventKind",

@@ -29,6 +29,7 @@ from ..services import cases as case_services
 from ..services import exchanges as exchange_services
 from ..services.contacts import can_override
 from ..services.money import money_breakdown
+from ..submissions import AlreadySent, once
 from .actions import attempt, expected_assignee, submit
 from .compensation import compensation_context
 from .contacts import contact_context
@@ -200,11 +201,19 @@ def case_create(request):
         if not user_serves_shop(request.user, data["shop"].pk):
             raise Http404
         try:
-            case = case_services.case_create(
-                shop=data["shop"], order=data["order"], kind=data["kind"], reason=data["reason"],
-                requested_amount=data["requested_amount"], goods_status=data["goods_status"],
-                description=data["description"], actor=request.user, source="manual",
+            case = once(
+                token=data["submission"], user=request.user, what="case_create",
+                perform=lambda: case_services.case_create(
+                    shop=data["shop"], order=data["order"], kind=data["kind"],
+                    reason=data["reason"], requested_amount=data["requested_amount"],
+                    goods_status=data["goods_status"], description=data["description"],
+                    actor=request.user, source="manual"),
+                url_of=lambda case: case.get_absolute_url(),
             )
+        except AlreadySent as sent:  # a double click: show what the first one opened
+            messages.info(request, _("This form was already sent and opened this case; to "
+                                     "open another, start a new form."))
+            return redirect(sent.result_url or "refunds:case_list")
         except DomainError as error:
             form.add_error(None, error.message)
         else:

@@ -20,6 +20,7 @@ from ..models.compensation import APPROVED_STATES
 from ..permissions import user_serves_shop
 from ..selectors import case_compensations, cases_for_user, compensations_for_user
 from ..services import compensation as compensation_services
+from ..submissions import once
 from .actions import submit
 
 SERVICES = {
@@ -66,10 +67,16 @@ def compensation_propose(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
     if not request.user.has_perm("refunds.propose_compensation"):
         raise PermissionDenied
+
+    def propose(data: dict):
+        token = data.pop("submission")
+        return once(token=token, user=request.user, what="compensation_propose",
+                    perform=lambda: compensation_services.compensation_propose(
+                        case=case, actor=request.user, **data),
+                    url_of=lambda _compensation: case.get_absolute_url())
+
     return submit(
-        request, CompensationProposeForm(request.POST, case=case),
-        lambda data: compensation_services.compensation_propose(case=case, actor=request.user,
-                                                                **data),
+        request, CompensationProposeForm(request.POST, case=case), propose,
         back=case, done=_("Compensation proposed."),
         invalid=lambda form: _render_case_with(request, case, {"propose": form}))
 
