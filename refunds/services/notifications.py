@@ -37,13 +37,16 @@ class ShopPeople:
     serving: frozenset[int]
 
 
+def shop_supervisors(shop_id: int) -> list[User]:
+    """The shop's active supervisors, in a fixed order."""
+    return list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
+                                    staff_profile__shops=shop_id).distinct().order_by("pk"))
+
+
 def shop_people(shop_id: int) -> ShopPeople:
-    supervisors = list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
-                                           staff_profile__shops=shop_id)
-                       .distinct().order_by("pk"))
     serving = frozenset(StaffProfile.objects.filter(shops=shop_id)
                         .values_list("user_id", flat=True))
-    return ShopPeople(supervisors=supervisors, serving=serving)
+    return ShopPeople(supervisors=shop_supervisors(shop_id), serving=serving)
 
 
 def case_recipients(case: Case, people_by_shop: dict[int, ShopPeople] | None = None,

@@ -39,7 +39,6 @@ from ..models import (
     ReviewFollowUp,
 )
 from ..permissions import user_serves_shop
-from ..roles import SUPERVISOR
 from .followups import (
     _create_for_review,
     followup_expire,
@@ -47,6 +46,7 @@ from .followups import (
     followups_expire,
     review_batches,
 )
+from .notifications import shop_supervisors
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ def warning_recipients(follow_up: ReviewFollowUp) -> list[User]:
     if (assignee is not None and assignee.is_active
             and user_serves_shop(assignee, follow_up.shop_id)):
         return [assignee]
-    return list(User.objects.filter(is_active=True, groups__name=SUPERVISOR,
-                                    staff_profile__shops=follow_up.shop_id)
-                .distinct().order_by("pk"))
+    return shop_supervisors(follow_up.shop_id)
 
 
 def _send(subject: str, body: str, addresses: list[str], failed: list[str]) -> None:
