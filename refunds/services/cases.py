@@ -59,6 +59,7 @@ from ..permissions import user_serves_shop
 from ..texts import TEXT
 from . import contacts, payouts
 from .money import clean_amount, ensure_refundable, ensure_within, refundable_amounts
+from .text import column_text, fits, require_text
 
 Prepare = Callable[[Case, Order], tuple[list[str], dict[str, Any]]]
 
@@ -190,13 +191,6 @@ def action_label(name: str) -> str:
     return name
 
 
-def _require_text(value: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ActionNotAllowed(message)
-    return value
-
-
 def _approve_amount(case: Case, order: Order, amount, actor: User | None) -> Refund:
     """Commit money back to the buyer: checked against the order while its row is locked."""
     amount = clean_amount(case.requested_amount if amount in (None, "") else amount)
@@ -303,10 +297,11 @@ def case_agree(*, case: Case, actor: User | None, amount=None, note: str = "",
 
 def case_refuse(*, case: Case, actor: User | None, reason: str, note: str = "",
                 expected_state: str | None = None, now: datetime | None = None) -> Case:
-    reason = _require_text(reason, _("A refusal needs a reason."))
+    reason = column_text(reason, Case, "refusal_reason",
+                         required=_("A refusal needs a reason."))
 
     def prepare(locked: Case, order: Order):
-        locked.refusal_reason = reason[:200]
+        locked.refusal_reason = reason
         return ["refusal_reason"], {"reason": reason}
 
     return _run(case=case, actor=actor, name="refuse", expected_state=expected_state,
@@ -334,15 +329,15 @@ def case_record_return_shipment(*, case: Case, actor: User | None, carrier: str,
                                 tracking_no: str, note: str = "",
                                 expected_state: str | None = None,
                                 now: datetime | None = None) -> Case:
-    carrier = _require_text(carrier, _("Enter the return carrier."))
-    tracking_no = normalize_tracking_no(tracking_no)
-    if not tracking_no:
-        raise ActionNotAllowed(_("Enter the return tracking number."))
+    carrier = column_text(carrier, Case, "return_carrier",
+                          required=_("Enter the return carrier."))
+    tracking_no = column_text(normalize_tracking_no(tracking_no), Case, "return_tracking_no",
+                              required=_("Enter the return tracking number."))
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
-        locked.return_carrier = carrier[:50]
-        locked.return_tracking_no = tracking_no[:64]
+        locked.return_carrier = carrier
+        locked.return_tracking_no = tracking_no
         locked.return_shipped_at = when
         locked.goods_status = GoodsStatus.RETURNED
         return (["return_carrier", "return_tracking_no", "return_shipped_at", "goods_status"],
@@ -370,8 +365,9 @@ def _clean_deductions(deductions) -> list[tuple[str, Decimal]]:
     for reason, value in deductions or ():
         if (reason is None or not str(reason).strip()) and value in (None, ""):
             continue  # an empty line of the form
-        reason = _require_text(str(reason or ""), _("Every deduction needs a reason."))
-        lines.append((reason[:200], clean_amount(value)))
+        reason = column_text(str(reason or ""), RefundDeduction, "reason",
+                             required=_("Every deduction needs a reason."))
+        lines.append((reason, clean_amount(value)))
     return lines
 
 
@@ -411,13 +407,14 @@ def case_mark_refunded(*, case: Case, actor: User | None, payment_reference: str
                        refund_id: int | None = None, now: datetime | None = None) -> Case:
     """Finance paid the refund: the one path that marks a refund and its payout paid, from
     the case page or the finance page (`payout_mark_paid` calls this)."""
-    reference = _require_text(payment_reference, _("Enter the payment reference."))
+    reference = column_text(payment_reference, Refund, "payment_reference",
+                            required=_("Enter the payment reference."))
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
         refund = _outstanding_refund(locked, RefundStatus.PENDING, refund_id)
         refund.status = RefundStatus.PAID
-        refund.payment_reference = reference[:100]
+        refund.payment_reference = reference
         refund.paid_at = when
         refund.save(update_fields=["status", "payment_reference", "paid_at"])
         payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=actor, now=when,
@@ -431,13 +428,14 @@ def case_mark_refunded(*, case: Case, actor: User | None, payment_reference: str
 def case_mark_refund_failed(*, case: Case, actor: User | None, reason: str, note: str = "",
                             expected_state: str | None = None, refund_id: int | None = None,
                             now: datetime | None = None) -> Case:
-    reason = _require_text(reason, _("Say why the payment failed."))
+    reason = column_text(reason, Refund, "failure_reason",
+                         required=_("Say why the payment failed."))
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
         refund = _outstanding_refund(locked, RefundStatus.PENDING, refund_id)
         refund.status = RefundStatus.FAILED
-        refund.failure_reason = reason[:200]
+        refund.failure_reason = reason
         refund.save(update_fields=["status", "failure_reason"])
         payouts.settle_refund_payout(refund=refund, action="mark_failed", actor=actor,
                                      now=when, reason=reason)
@@ -484,7 +482,7 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
     Money already approved stays approved: a further refund is a new, separately checked
     amount (`requested_amount`), never a second copy of the first.
     """
-    reason = _require_text(reason, _("Say why the case is reopened."))
+    reason = require_text(reason, _("Say why the case is reopened."))
 
     def prepare(locked: Case, order: Order):
         fields = ["close_reason", "refusal_reason"]
@@ -528,7 +526,7 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
                   "(refund #%(refund)s)") % {"platform": clean_amount(amount),
                                              "approved": refund.amount, "refund": refund.pk})
         refund.status = RefundStatus.PAID
-        refund.payment_reference = (reference or "PLATFORM")[:100]
+        refund.payment_reference = fits(reference or "PLATFORM", Refund, "payment_reference")
         refund.paid_at = when
         refund.save(update_fields=["status", "payment_reference", "paid_at"])
         # finance must not pay it again: its payout is settled as paid by the platform
@@ -763,7 +761,7 @@ def case_assign(*, case: Case, actor: User, assignee: User | None,
 
 
 def case_add_note(*, case: Case, actor: User, note: str) -> None:
-    note = _require_text(note, _("The note is empty."))
+    note = require_text(note, _("The note is empty."))
     _check_can_work(case, actor, "refunds.log_contact")
     with transaction.atomic():
         events.note_event(case=case, actor=actor, note=note)

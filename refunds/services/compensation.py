@@ -31,6 +31,7 @@ from ..locks import lock_case, lock_compensation
 from ..models import Case, Compensation, CompensationKind, CompensationState, Order
 from ..permissions import staff_number_of, user_serves_shop
 from .money import clean_amount, ensure_refundable
+from .text import column_text, fits
 
 Prepare = Callable[[Compensation, Order], tuple[list[str], dict[str, Any]]]
 
@@ -46,13 +47,6 @@ def action_label(name: str) -> str:
     return name
 
 
-def _require_text(value: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ActionNotAllowed(message)
-    return value
-
-
 def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: str,
                          note: str = "", now: datetime | None = None) -> Compensation:
     """Promise a compensation on a case; the money counts from now on."""
@@ -62,14 +56,15 @@ def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: 
         raise PermissionDeniedError()
     if kind not in CompensationKind.values:
         raise ActionNotAllowed(_("Choose a kind of compensation."))
-    reason = _require_text(reason, _("Say why the buyer is compensated."))
+    reason = column_text(reason, Compensation, "reason",
+                         required=_("Say why the buyer is compensated."))
     amount = clean_amount(amount)
     with transaction.atomic():
         locked, order = lock_case(case.pk)
         ensure_refundable(order, amount)
         compensation = Compensation.objects.create(
             shop_id=locked.shop_id, case=locked, order=order, kind=kind, amount=amount,
-            reason=reason[:500], proposed_by=actor, proposed_staff_number=staff_number_of(actor),
+            reason=reason, proposed_by=actor, proposed_staff_number=staff_number_of(actor),
             proposed_at=now,
         )
         events.compensation_event(case=locked, actor=actor, compensation=compensation,
@@ -166,14 +161,15 @@ def compensation_decline(*, compensation: Compensation, actor: User, reason: str
                          note: str = "", expected_state: str | None = None,
                          now: datetime | None = None) -> Compensation:
     """Declined (or withdrawn by its proposer): the money is free again."""
-    reason = _require_text(reason, _("Say why the compensation is declined."))
+    reason = column_text(reason, Compensation, "decline_reason",
+                         required=_("Say why the compensation is declined."))
     now = now or timezone.now()
 
     def prepare(locked: Compensation, order: Order):
         locked.decided_by = actor
         locked.decided_staff_number = staff_number_of(actor)
         locked.decided_at = now
-        locked.decline_reason = reason[:500]
+        locked.decline_reason = reason
         return (["decided_by", "decided_staff_number", "decided_at", "decline_reason"],
                 {"reason": reason})
 
@@ -189,11 +185,12 @@ def compensation_mark_issued(*, compensation: Compensation, actor: User, referen
     now = now or timezone.now()
     if compensation.is_cash:
         raise ActionNotAllowed(_("Finance pays this compensation through its payout."))
+    reference = column_text(reference, Compensation, "payment_reference")
 
     def prepare(locked: Compensation, order: Order):
         if locked.is_cash:
             raise ActionNotAllowed(_("Finance pays this compensation through its payout."))
-        locked.payment_reference = (reference or "").strip()[:100]
+        locked.payment_reference = reference
         locked.paid_at = now
         return ["payment_reference", "paid_at"], {"reference": locked.payment_reference}
 
@@ -211,7 +208,7 @@ def settle_paid_compensation(*, compensation: Compensation, actor: User | None,
             % {"action": action_label("mark_paid"), "state": compensation.get_state_display()})
     if actor is not None and not has_transition_perm(compensation.mark_paid, actor):
         raise PermissionDeniedError()
-    compensation.payment_reference = reference[:100]
+    compensation.payment_reference = fits(reference, Compensation, "payment_reference")
     compensation.paid_at = now
     return apply_compensation_transition(
         compensation=compensation, actor=actor, name="mark_paid", now=now,

@@ -45,6 +45,7 @@ from ..models import (
     Shop,
 )
 from ..permissions import staff_number_of, user_serves_shop
+from .text import require_text
 
 # The platforms' buyers are in China: "night" is night there.
 BUYER_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -183,13 +184,6 @@ def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, o
 # --- the buyer page -------------------------------------------------------------------------
 
 
-def _require_text(value: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ActionNotAllowed(message)
-    return value
-
-
 def _check_buyer_of_shop(buyer: Buyer, shop: Shop, actor: User, perm: str) -> None:
     if not (actor.has_perm(perm) and user_serves_shop(actor, shop.pk)):
         raise PermissionDeniedError()
@@ -212,7 +206,7 @@ def buyer_contact_log_create(*, buyer: Buyer, shop: Shop, actor: User, channel: 
 def buyer_set_do_not_contact(*, buyer: Buyer, shop: Shop, actor: User, reason: str,
                              now: datetime | None = None) -> Buyer:
     """The buyer asked not to be contacted: from now on the guard refuses every contact."""
-    reason = _require_text(reason, _("Write down what the buyer asked."))
+    reason = require_text(reason, _("Write down what the buyer asked."))
     _check_buyer_of_shop(buyer, shop, actor, "refunds.log_contact")
     now = now or timezone.now()
     with transaction.atomic():
@@ -233,7 +227,7 @@ def buyer_set_do_not_contact(*, buyer: Buyer, shop: Shop, actor: User, reason: s
 def buyer_lift_do_not_contact(*, buyer: Buyer, shop: Shop, actor: User, reason: str,
                               now: datetime | None = None) -> Buyer:
     """A supervisor lifts the request (the buyer came back to the shop), with a reason."""
-    reason = _require_text(reason, _("Say why the buyer may be contacted again."))
+    reason = require_text(reason, _("Say why the buyer may be contacted again."))
     _check_buyer_of_shop(buyer, shop, actor, "refunds.lift_do_not_contact")
     now = now or timezone.now()
     with transaction.atomic():

@@ -36,6 +36,7 @@ from ..permissions import staff_number_of, user_serves_shop
 from .cases import _run, normalize_tracking_no
 from .money import clean_amount
 from .payouts import reimbursement_create
+from .text import column_text, fits
 
 CHOOSE_STATES = (CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED)
 ZERO = Decimal("0.00")
@@ -80,9 +81,9 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
     """
     now = now or timezone.now()
     _check(actor, case, "refunds.choose_replacement")
-    title = (title or "").strip()
-    if not title:
-        raise ActionNotAllowed(_("Say which item replaces the returned one."))
+    title = column_text(title, Exchange, "replacement_title",
+                        required=_("Say which item replaces the returned one."))
+    sku = column_text(sku, Exchange, "replacement_sku")
     replacement_price = _price(price, _("Enter the replacement's price."))
     with transaction.atomic():
         locked, order = lock_case(case.pk)
@@ -99,8 +100,8 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
         # A case that ended once (its difference cancelled) and came back chooses again: the
         # same row, chosen anew; the first choice and its cancelling stay on the timeline.
         exchange = earlier or Exchange(case=locked)
-        exchange.replacement_title = title[:200]
-        exchange.replacement_sku = (sku or "").strip()[:100]
+        exchange.replacement_title = title
+        exchange.replacement_sku = sku
         exchange.replacement_price, exchange.returned_value = replacement_price, value
         exchange.chosen_by, exchange.chosen_staff_number = actor, staff_number_of(actor)
         exchange.chosen_at, exchange.payout, exchange.buyer_owes = now, None, ZERO
@@ -137,9 +138,8 @@ def exchange_buyer_paid(*, case: Case, actor: User, reference: str,
     """The buyer paid the difference (补差价): nothing is owed any more."""
     now = now or timezone.now()
     _check(actor, case, "refunds.choose_replacement")
-    reference = (reference or "").strip()
-    if not reference:
-        raise ActionNotAllowed(_("Enter the reference of the buyer's payment."))
+    reference = column_text(reference, Exchange, "buyer_settled_reference",
+                            required=_("Enter the reference of the buyer's payment."))
     with transaction.atomic():
         locked, _order = lock_case(case.pk)
         exchange = Exchange.objects.select_for_update().filter(case=locked).first()
@@ -148,7 +148,7 @@ def exchange_buyer_paid(*, case: Case, actor: User, reference: str,
         if exchange.buyer_settled_at is not None:
             raise ActionNotAllowed(_("The buyer's payment is already recorded."))
         exchange.buyer_settled_at = now
-        exchange.buyer_settled_reference = reference[:100]
+        exchange.buyer_settled_reference = reference
         exchange.buyer_settled_staff_number = staff_number_of(actor)
         exchange.save(update_fields=["buyer_settled_at", "buyer_settled_reference",
                                      "buyer_settled_staff_number"])
@@ -162,9 +162,11 @@ def case_ship_replacement(*, case: Case, actor: User | None, carrier: str, track
                           note: str = "", expected_state: str | None = None,
                           now: datetime | None = None) -> Case:
     carrier = (carrier or "").strip()
-    tracking_no = normalize_tracking_no(tracking_no)[:64]
+    tracking_no = normalize_tracking_no(tracking_no)
     if not carrier or not tracking_no:
         raise ActionNotAllowed(_("Enter the replacement's carrier and tracking number."))
+    carrier = fits(carrier, Exchange, "carrier")
+    tracking_no = fits(tracking_no, Exchange, "tracking_no")
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
@@ -177,7 +179,7 @@ def case_ship_replacement(*, case: Case, actor: User | None, carrier: str, track
         if exchange.buyer_outstanding > 0:
             raise ActionNotAllowed(_("The buyer still owes ¥%(amount)s: record the payment "
                                      "first.") % {"amount": exchange.buyer_outstanding})
-        exchange.carrier, exchange.tracking_no = carrier[:50], tracking_no
+        exchange.carrier, exchange.tracking_no = carrier, tracking_no
         exchange.shipped_at = when
         exchange.save(update_fields=["carrier", "tracking_no", "shipped_at"])
         return [], {"carrier": carrier, "tracking_no": tracking_no}

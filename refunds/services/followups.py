@@ -52,6 +52,7 @@ from . import contacts
 from .cases import case_create
 from .compensation import compensation_propose
 from .money import clean_amount
+from .text import column_text, require_text
 
 Prepare = Callable[[ReviewFollowUp, Order], tuple[list[str], dict[str, Any]]]
 
@@ -76,13 +77,6 @@ def action_label(name: str) -> str:
     for transition in getattr(ReviewFollowUp, name)._django_fsm.transitions.values():
         return str(transition.custom.get("label", name))
     return name
-
-
-def _require_text(value: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ActionNotAllowed(message)
-    return value
 
 
 def revision_deadline(review: Review, shop: Shop) -> datetime:
@@ -264,7 +258,8 @@ def followup_create(*, shop: Shop, order: Order, rating: str, item_title: str, c
         raise ActionNotAllowed(_("Only neutral and negative reviews are followed up."))
     if category and category not in ComplaintCategory.values:
         raise ActionNotAllowed(_("Choose a complaint category."))
-    item_title = _require_text(item_title, _("Enter the item the review is about."))
+    item_title = column_text(item_title, Review, "item_title",
+                             required=_("Enter the item the review is about."))
     if posted_at > now:
         raise ActionNotAllowed(_("The review cannot be posted in the future."))
     if posted_at.year < EARLIEST_YEAR:  # year 1 cannot have its revision window worked out
@@ -273,7 +268,7 @@ def followup_create(*, shop: Shop, order: Order, rating: str, item_title: str, c
     with transaction.atomic():
         lock_order(order.pk)
         review, _created = Review.objects.get_or_create(
-            order=order, item_title=item_title[:200],
+            order=order, item_title=item_title,
             defaults={"shop": shop, "buyer_nick": order.buyer.nick, "rating": rating,
                       "content": content.strip(), "posted_at": posted_at},
         )
@@ -420,7 +415,7 @@ def followup_appeal(*, follow_up: ReviewFollowUp, actor: User, evidence: str, no
                     expected_state: str | None = None,
                     now: datetime | None = None) -> ReviewFollowUp:
     """恶意评价: appeal to the platform (competitor, extortion); the evidence is required."""
-    evidence = _require_text(evidence, _("An appeal needs the evidence that the review is "
+    evidence = require_text(evidence, _("An appeal needs the evidence that the review is "
                                          "malicious."))
 
     def prepare(locked: ReviewFollowUp, order: Order):

@@ -43,6 +43,7 @@ from ..models import (
 )
 from ..permissions import staff_number_of, user_serves_shop
 from .money import clean_amount, ensure_refundable
+from .text import column_text, fits
 
 
 class PayoutChanged(CaseChanged):
@@ -54,13 +55,6 @@ def action_label(name: str) -> str:
     for transition in getattr(Payout, name)._django_fsm.transitions.values():
         return str(transition.custom.get("label", name))
     return name
-
-
-def _require_text(value: str, message: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ActionNotAllowed(message)
-    return value
 
 
 # --- creating payouts (inside the caller's transaction, order row locked) ---------------------
@@ -122,7 +116,7 @@ def settle_new_payout_paid(*, payout: Payout, actor: User | None, now: datetime,
     inserted. For the set-based services; the row has no batch to close."""
     payout.mark_paid()
     payout.settled_by, payout.settled_staff_number = actor, staff_number_of(actor)
-    payout.payment_reference, payout.paid_at = reference[:100], now
+    payout.payment_reference, payout.paid_at = fits(reference, Payout, "payment_reference"), now
 
 
 def payout_for_compensation(*, compensation: Compensation, actor: User | None,
@@ -200,10 +194,11 @@ def settle_refund_payout(*, refund: Refund, action: str, actor: User | None, now
     fields = ["settled_by", "settled_staff_number"]
     payout.settled_by, payout.settled_staff_number = actor, staff_number_of(actor)
     if action == "mark_paid":
-        payout.payment_reference, payout.paid_at = reference[:100], now
+        payout.payment_reference = fits(reference, Payout, "payment_reference")
+        payout.paid_at = now
         fields += ["payment_reference", "paid_at"]
     elif action == "mark_failed":
-        payout.failure_reason = reason[:200]
+        payout.failure_reason = fits(reason, Payout, "failure_reason")
         fields.append("failure_reason")
     elif action == "retry":
         payout.batch = None
@@ -234,7 +229,8 @@ def _check(payout: Payout, name: str, actor: User | None) -> None:
 def payout_mark_paid(*, payout: Payout, actor: User | None, payment_reference: str,
                      note: str = "", expected_state: str | None = None,
                      now: datetime | None = None) -> Payout:
-    reference = _require_text(payment_reference, _("Enter the payment reference."))
+    reference = column_text(payment_reference, Payout, "payment_reference",
+                            required=_("Enter the payment reference."))
     now = now or timezone.now()
     with transaction.atomic():
         locked, case, _order = _locked(payout, expected_state)
@@ -250,7 +246,7 @@ def payout_mark_paid(*, payout: Payout, actor: User | None, payment_reference: s
 
             settle_paid_compensation(compensation=locked.compensation, actor=actor,
                                      reference=reference, now=now)
-        locked.payment_reference, locked.paid_at = reference[:100], now
+        locked.payment_reference, locked.paid_at = reference, now
         locked.settled_by, locked.settled_staff_number = actor, staff_number_of(actor)
         return _transition(locked, "mark_paid", actor=actor, now=now, note=note,
                            fields=["payment_reference", "paid_at", "settled_by",
@@ -261,7 +257,8 @@ def payout_mark_paid(*, payout: Payout, actor: User | None, payment_reference: s
 def payout_mark_failed(*, payout: Payout, actor: User | None, reason: str, note: str = "",
                        expected_state: str | None = None,
                        now: datetime | None = None) -> Payout:
-    reason = _require_text(reason, _("Say why the payment failed."))
+    reason = column_text(reason, Payout, "failure_reason",
+                         required=_("Say why the payment failed."))
     now = now or timezone.now()
     with transaction.atomic():
         locked, case, _order = _locked(payout, expected_state)
@@ -272,7 +269,7 @@ def payout_mark_failed(*, payout: Payout, actor: User | None, reason: str, note:
             case_mark_refund_failed(case=case, actor=actor, reason=reason, note=note,
                                     refund_id=locked.refund_id, now=now)
             return Payout.objects.get(pk=locked.pk)
-        locked.failure_reason = reason[:200]
+        locked.failure_reason = reason
         locked.settled_by, locked.settled_staff_number = actor, staff_number_of(actor)
         return _transition(locked, "mark_failed", actor=actor, now=now, note=note,
                            fields=["failure_reason", "settled_by", "settled_staff_number"],
@@ -302,7 +299,7 @@ def payout_change_route(*, payout: Payout, actor: User, route: str, account: str
     the payout is not in a batch (pending or failed)."""
     if route not in PayoutRoute.values:
         raise ActionNotAllowed(_("Choose how the money is paid."))
-    account = (account or "").strip()
+    account = column_text(account, Payout, "account")
     if route == PayoutRoute.ALIPAY and not account:
         raise ActionNotAllowed(_("Enter the buyer's Alipay account."))
     with transaction.atomic():
@@ -313,7 +310,7 @@ def payout_change_route(*, payout: Payout, actor: User, route: str, account: str
         if locked.state not in (PayoutState.PENDING, PayoutState.FAILED):
             raise ActionNotAllowed(_("The route can only change before the payout is exported."))
         locked.route = route
-        locked.account = account[:100] if route == PayoutRoute.ALIPAY else ""
+        locked.account = account if route == PayoutRoute.ALIPAY else ""
         locked.save(update_fields=["route", "account"])
         events.payout_event(case=locked.case, actor=actor, payout=locked, action="route",
                             from_state=locked.state,
@@ -360,7 +357,7 @@ def payout_batch_export(*, shop: Shop, actor: User | None, now: datetime | None 
             return None
         batch = PayoutBatch.objects.create(shop=shop, created_by=actor,
                                            staff_number=staff_number_of(actor), created_at=now,
-                                           source=source[:20])
+                                           source=fits(source, PayoutBatch, "source"))
         for payout in payouts:
             source_state = payout.state
             payout.export()

@@ -23,6 +23,7 @@ from ..models import Case, ParcelCondition, ParcelPhoto, Policy, ReturnParcel, S
 from ..permissions import staff_number_of, user_serves_shop
 from ..photos import clean_photos
 from .cases import case_receive, normalize_tracking_no
+from .text import column_text, fits
 
 MAX_QUANTITY = 9999
 
@@ -81,6 +82,7 @@ def parcel_register_unmatched(*, shop: Shop, actor: User, tracking_no: str, carr
     now = now or timezone.now()
     _check_warehouse(actor, shop.pk)
     tracking_no = _clean_tracking(tracking_no)
+    carrier = column_text(carrier, ReturnParcel, "carrier")
     cleaned = clean_photos(photos)
     written: list[str] = []
     try:
@@ -90,7 +92,7 @@ def parcel_register_unmatched(*, shop: Shop, actor: User, tracking_no: str, carr
                 raise ActionNotAllowed(_("Parcel %(tracking)s is already on the unmatched "
                                          "list.") % {"tracking": tracking_no})
             parcel = ReturnParcel.objects.create(
-                shop=shop, tracking_no=tracking_no, carrier=carrier.strip()[:50],
+                shop=shop, tracking_no=tracking_no, carrier=carrier,
                 note=note.strip(), received_at=now,
                 batch_date=batch_date_for(now, shop.policy), received_by=actor,
                 received_staff_number=staff_number_of(actor),
@@ -120,6 +122,7 @@ def parcel_inspect(*, case: Case, actor: User, condition: str, quantity: int,
         raise ActionNotAllowed(_("Enter the quantity received."))
     if parcel is None:
         tracking_no = _clean_tracking(tracking_no or case.return_tracking_no)
+    carrier = column_text(carrier, ReturnParcel, "carrier")
     cleaned = clean_photos(photos)
     written: list[str] = []
     try:
@@ -136,14 +139,14 @@ def parcel_inspect(*, case: Case, actor: User, condition: str, quantity: int,
                 if parcel.shop_id != received.shop_id:
                     raise ActionNotAllowed(_("The parcel and the case belong to different "
                                              "shops."))
-                if carrier.strip():
-                    parcel.carrier = carrier.strip()[:50]
+                if carrier:
+                    parcel.carrier = carrier
                 if note.strip():
                     parcel.note = "\n".join(filter(None, [parcel.note, note.strip()]))
             else:
                 parcel = ReturnParcel(
                     shop_id=received.shop_id, tracking_no=tracking_no,
-                    carrier=(carrier.strip() or received.return_carrier)[:50],
+                    carrier=fits(carrier or received.return_carrier, ReturnParcel, "carrier"),
                     note=note.strip(), received_at=now,
                     batch_date=batch_date_for(now, received.shop.policy), received_by=actor,
                     received_staff_number=staff_number_of(actor),
