@@ -26,6 +26,7 @@ from django.core import mail
 from django.db import connection, models, transaction
 from django.test import Client
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from ..management.commands.bench_import import write_export
 from ..models import (
@@ -36,6 +37,7 @@ from ..models import (
     ImportRun,
     Order,
     OrderLine,
+    Payout,
     Refund,
     Review,
     ReviewFollowUp,
@@ -339,8 +341,8 @@ def write_refund_export(path: Path, orders: list[tuple[str, str, Decimal]], now,
 def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measurement]:
     """Import a generated refund export of `size.refund_rows` new platform refunds (orders of
     the agent's shop that have no case), then the same file again: every row already seen.
-    Floors: inserting the cases, timeline rows and refunds the first import wrote; reading
-    those cases."""
+    Floors: inserting the cases, timeline rows, refunds and the paid payouts (with their
+    django-fsm-log rows) of 退款成功 that the first import wrote; reading those cases."""
     shop = data.shop
     orders = list(Order.objects.filter(shop=shop, cases__isnull=True).order_by("pk")
                   .values_list("platform_order_id", "buyer__nick", "paid_amount")
@@ -352,7 +354,7 @@ def measure_refund_import(data: Dataset, size: Size, folder: Path) -> list[Measu
     write_refund_export(path, orders, data.now)
     count = size.refund_rows
     _rows, new, seen = _import_twice(size, "refunds", import_refunds, shop, path, count,
-                                     [Case, CaseEvent, Refund])
+                                     [Case, CaseEvent, Refund, Payout, StateLog])
     return [
         Measurement(label=f"import {count:,} new platform refunds", kind="job",
                     seconds=new[0], floor_seconds=new[1], peak_bytes=new[2],

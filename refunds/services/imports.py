@@ -52,6 +52,7 @@ from .. import events
 from ..bulk import insert_many
 from ..deadlines import deadline_for
 from ..exceptions import ActionNotAllowed, AmountError, DomainError, PermissionDeniedError
+from ..fsmlog import batched_state_logs
 from ..imports.reader import ExportFile, ImportFileError, Record, read_export
 from ..imports.rows import (
     ORDER_REQUIRED,
@@ -81,6 +82,7 @@ from ..models import (
     ImportRun,
     Order,
     OrderLine,
+    Payout,
     Refund,
     RefundStatus,
     Review,
@@ -90,6 +92,7 @@ from ..models import (
 from ..models.cases import OPEN_STATES
 from ..permissions import user_serves_shop
 from . import cases as case_services
+from . import payouts as payout_services
 from .followups import (
     followups_create_for_reviews,
     followups_follow_review_date,
@@ -1002,13 +1005,27 @@ def cases_import_create(*, shop: Shop, items: list[tuple[Order, RefundRow]],
             case=case, actor=None, source="platform", at=now,
             data={"platform_status": case.platform_status,
                   "platform_refund_id": case.platform_refund_id}) for case in cases])
-        insert_many([Refund(
+        refunds = Refund.objects.bulk_create([Refund(
             case=case, order=case.order, amount=case.requested_amount, approved_by=None,
             status=RefundStatus.PAID if case.state == CaseState.REFUNDED else RefundStatus.PENDING,
             payment_reference="PLATFORM" if case.state == CaseState.REFUNDED else "",
             paid_at=(case.platform_modified_at or now) if case.state == CaseState.REFUNDED
             else None,
         ) for case in cases if case.state in (CaseState.REFUNDED, CaseState.REFUND_PENDING)])
+        # A refund the platform has already paid (退款成功) has its payout, paid by the
+        # platform, as the sweep's platform refund writes it: finance's list of paid payouts
+        # is every refund the buyer got, and nothing is left for finance to pay.
+        with batched_state_logs():  # each payout's django-fsm-log row, once it is saved
+            paid = []
+            for refund in refunds:
+                if refund.status == RefundStatus.PAID:
+                    payout = payout_services.build_payout_for_refund(refund=refund, actor=None,
+                                                                     now=now)
+                    payout_services.settle_new_payout_paid(payout=payout, actor=None,
+                                                           now=refund.paid_at,
+                                                           reference=refund.payment_reference)
+                    paid.append(payout)
+            Payout.objects.bulk_create(paid)
     return outcomes
 
 

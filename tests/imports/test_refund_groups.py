@@ -11,7 +11,7 @@ import pytest
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from refunds.models import Case, CaseEvent, CaseState, ImportRun, Refund
+from refunds.models import Case, CaseEvent, CaseState, ImportRun, Payout, Refund
 from refunds.services import imports
 from refunds.services.imports import REFUND_GROUP, import_refunds
 from tests.factories import OrderFactory
@@ -110,6 +110,8 @@ def test_new_requests_on_one_order_in_a_group_are_checked_as_one_by_one(
     together = import_refunds(shop=shop_a, path_or_file=export(REFUND_HEADER, rows))
     opened = sorted(Case.objects.values_list("platform_refund_id", "state"))
     paid = sorted(Refund.objects.values_list("case__platform_refund_id", "amount"))
+    payouts = sorted(Payout.objects.values_list("case__platform_refund_id", "amount", "state"))
+    Payout.objects.all().delete()
     Refund.objects.all().delete()
     CaseEvent.objects.all().delete()
     Case.objects.all().delete()
@@ -121,6 +123,8 @@ def test_new_requests_on_one_order_in_a_group_are_checked_as_one_by_one(
     assert together.errors == alone.errors
     assert opened == sorted(Case.objects.values_list("platform_refund_id", "state"))
     assert paid == sorted(Refund.objects.values_list("case__platform_refund_id", "amount"))
+    assert payouts == sorted(Payout.objects.values_list("case__platform_refund_id", "amount",
+                                                        "state"))
     if imported == 1:
         assert "38.00" in together.errors[0][1]
 
