@@ -88,7 +88,10 @@ def xlsx_bytes(title: str, headers: Sequence[str], rows: Iterable[Sequence[Cell]
 
 def payout_batch_sheet(batch) -> tuple[list[str], list[list[Cell]]]:
     """Finance's batch file: shop, buyer, account, reason, amount, time, staff number (and
-    what finance needs to report back: the payout number, order, route)."""
+    what finance needs to report back: the payout number, order, route).
+
+    Without the payouts the platform refunded while they were in this batch
+    (`paid_by_platform_in_batch`): a file downloaded again must not pay the buyer twice."""
     from django.utils.translation import gettext as _
 
     from .models import PayoutRoute
@@ -97,7 +100,8 @@ def payout_batch_sheet(batch) -> tuple[list[str], list[list[Cell]]]:
     headers = [_("Payout no."), _("Shop"), _("Order no."), _("Buyer"), _("Route"),
                _("Account"), _("Reason"), _("Amount (¥)"), _("Time"), _("Staff number")]
     rows = []
-    for payout in payout_batch_rows(batch):
+    for payout in payout_batch_rows(batch).exclude(paid_by_platform_in_batch=True,
+                                                   batch=batch):
         account = payout.account if payout.route == PayoutRoute.ALIPAY else _("Original route")
         rows.append([payout.pk, payout.shop.name, payout.order.platform_order_id,
                      payout.order.buyer.nick, payout.get_route_display(), account, payout.reason,

@@ -361,6 +361,13 @@ def payout_batch_rows(batch: PayoutBatch) -> QuerySet[Payout]:
             .order_by("batch_items__id"))
 
 
+def payouts_paid_by_platform_in_batch(batch: PayoutBatch) -> QuerySet[Payout]:
+    """The payouts of `batch` the platform refunded while they were in its bank file: left
+    out of the file (`refunds.exports.payout_batch_sheet`), listed on the page. One query."""
+    return (Payout.objects.filter(batch=batch, paid_by_platform_in_batch=True)
+            .select_related("order").order_by("id"))
+
+
 # --- review follow-ups, buyers, contacts and canned replies ----------------------------------
 
 

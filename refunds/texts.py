@@ -141,6 +141,13 @@ def review_redated(*, posted: str, deadline: str) -> str:
              "until %(deadline)s.") % {"posted": _local(posted), "deadline": _local(deadline)}
 
 
+def paid_by_platform_in_batch(*, payout: int, amount: str, order: str, batch: int) -> str:
+    return _("Payout #%(payout)s (¥%(amount)s, order %(order)s) in bank batch #%(batch)s was "
+             "refunded by the platform: take it out of the bank file; if the bank has paid it "
+             "too, recover the money from the buyer.") % {
+        "payout": payout, "amount": amount, "order": order, "batch": batch}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
     "followup_expired": followup_expired,
     "review_revised_on_platform": review_revised_on_platform,
@@ -150,4 +157,5 @@ _RENDERERS: dict[str, Callable[..., str]] = {
     "payout_overdue": payout_overdue,
     "deadline_warning": deadline_warning,
     "sweep_failure": sweep_failure,
+    "paid_by_platform_in_batch": paid_by_platform_in_batch,
 }

@@ -8,6 +8,8 @@ class NotificationKind(models.TextChoices):
     DEADLINE_ACTION = "deadline_action", _("Deadline passed: the platform rule was applied")
     SWEEP_FAILURE = "sweep_failure", _("Nightly sweep could not handle a case")
     REVIEW_WARNING = "review_warning", _("Review revision window closing")
+    PAID_BY_PLATFORM_IN_BATCH = "platform_paid_batch", _(
+        "Refunded by the platform while in a bank batch")
 
 
 class Notification(models.Model):

@@ -124,6 +124,13 @@ class Payout(ConcurrentTransitionMixin, models.Model):
     settled_staff_number = models.CharField(_("paid or failed by (staff number)"),
                                             max_length=20, blank=True)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
+    # The platform refunded the buyer itself while this payout was in the bank file of its
+    # batch (`batch`, kept): the file leaves it out from then on, and if the bank paid it
+    # too, the buyer was paid twice.
+    paid_by_platform_in_batch = models.BooleanField(
+        _("paid by the platform while in a bank batch"), default=False,
+        help_text=_("Left out of its batch's bank file. If the bank paid it too, recover the "
+                    "money from the buyer."))
 
     class Meta:
         verbose_name = _("payout")
@@ -148,6 +155,11 @@ class Payout(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(
                 condition=~Q(state=PayoutState.PAID) | ~Q(payment_reference=""),
                 name="payout_paid_has_reference",
+            ),
+            models.CheckConstraint(
+                condition=(Q(paid_by_platform_in_batch=False)
+                           | Q(state=PayoutState.PAID, batch__isnull=False)),
+                name="payout_paid_by_platform_in_batch_is_paid",
             ),
         ]
         indexes = [

@@ -530,8 +530,9 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
         refund.paid_at = when
         refund.save(update_fields=["status", "payment_reference", "paid_at"])
         # finance must not pay it again: its payout is settled as paid by the platform
+        # (one already in a bank file is flagged and its payers told: the bank may pay it too)
         payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=None, now=when,
-                                     reference=refund.payment_reference)
+                                     reference=refund.payment_reference, by_platform=True)
         return [], {"amount": str(refund.amount), "by_platform": True}
 
     return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..bulk import insert_many
 from ..links import absolute_url, path_maker
-from ..models import Case, Notification, StaffProfile
+from ..models import Case, Notification, NotificationKind, Payout, StaffProfile
 from ..roles import SUPERVISOR
-from ..texts import TEXT
+from ..texts import TEXT, said, words
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +204,59 @@ def _one_by_one(notice: Notice) -> list[Notification]:
         if is_new:
             created.append(notification)
     return created
+
+
+# --- once, not about a deadline: the platform paid a payout that is in a bank file ------------
+
+
+def shop_payers(shop_id: int) -> list[User]:
+    """Who pays the shop's payouts: its active staff holding `refunds.mark_refunded` (finance
+    and managers, through their role or their own permissions; a superuser holds every
+    permission), in a fixed order. As for the other notifications, a user is told about a
+    shop they serve (their staff profile's shops), superusers included."""
+    pays = Permission.objects.filter(content_type__app_label="refunds",
+                                     codename="mark_refunded")
+    return list(User.objects.filter(is_active=True, staff_profile__shops=shop_id)
+                .filter(Q(is_superuser=True) | Q(groups__permissions__in=pays)
+                        | Q(user_permissions__in=pays))
+                .distinct().order_by("pk"))
+
+
+def notify_payout_paid_by_platform(*, payout: Payout, batch_id: int) -> list[Notification]:
+    """Tell the shop's payers that the platform refunded the buyer of `payout` while it is in
+    the bank file of batch `batch_id`, in the caller's transaction (the notification is undone
+    with the payment it reports); each is emailed once that commits.
+
+    Not through `notify_many`: this is no deadline (`deadline_at` is None), it happens once per
+    payout (`paid` is final), and another payout of the same case must be told too. NULLs are
+    distinct in the unique constraint (SQLite and PostgreSQL), so it lets both in, but
+    `notify_many` would take the second for the first (it matches None to None).
+    """
+    order = payout.order
+    text = said("paid_by_platform_in_batch", payout=payout.pk, amount=str(payout.amount),
+                order=order.platform_order_id, batch=batch_id)
+    message = words({TEXT: text})
+    created = Notification.objects.bulk_create([
+        Notification(user=user, case_id=payout.case_id,
+                     kind=NotificationKind.PAID_BY_PLATFORM_IN_BATCH, deadline_at=None,
+                     message=message, data={TEXT: text})
+        for user in shop_payers(payout.shop_id)])
+    subject = _("Payout #%(payout)s in bank batch #%(batch)s: paid by the platform") % {
+        "payout": payout.pk, "batch": batch_id}
+    body = f"{message}\n\n{absolute_url(reverse('refunds:payout_batch', args=[batch_id]))}"
+    emails = [DigestEntry(n.user.email, payout.case_id, subject, body)
+              for n in created if n.user.email]
+    if emails:
+        transaction.on_commit(partial(_email_at_once, subject, emails), robust=True)
+    return created
+
+
+def _email_at_once(subject: str, emails: list[DigestEntry]) -> None:
+    """Money may be paid twice: this cannot wait for a digest. Sent after the commit, one
+    email per address; an address that fails is logged and loses nobody else's."""
+    digest = Digest(subject=lambda _count: subject, more=str)
+    digest.add(emails)
+    digest.send()
 
 
 def notifications_mark_read(*, user: User, notification_id: int | None = None,

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from .. import events
+from .. import events, texts
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from ..labels import choice_label
 from ..locks import lock_payout
@@ -43,6 +43,7 @@ from ..models import (
 )
 from ..permissions import staff_number_of, user_serves_shop
 from .money import clean_amount, ensure_refundable
+from .notifications import notify_payout_paid_by_platform
 from .text import column_text, fits
 
 
@@ -174,16 +175,25 @@ def _transition(payout: Payout, name: str, *, actor: User | None, now: datetime,
 
 
 def settle_refund_payout(*, refund: Refund, action: str, actor: User | None, now: datetime,
-                         reference: str = "", reason: str = "") -> Payout | None:
+                         reference: str = "", reason: str = "",
+                         by_platform: bool = False) -> Payout | None:
     """Move a refund's payout with its case: mark_paid, mark_failed or retry.
 
     The case transition (already checked: state, permission, shop) writes the timeline row,
     so no second row is written here. Refunds approved before payouts existed have none.
+
+    `by_platform`: the platform refunded the buyer itself (`case_platform_refund`). If the
+    payout is exported, its line is in a bank file finance has: the bank may pay it as well.
+    It is still marked paid (the books, and finance cannot pay it again), and also flagged
+    `paid_by_platform_in_batch` (its batch kept; the file leaves it out from now on), written
+    on the timeline as a payout row of its own, and the shop's payers are notified.
     """
     payout = Payout.objects.select_for_update().filter(refund=refund).first()
     if payout is None:
         return None
     payout.case = refund.case
+    in_bank_file = (by_platform and action == "mark_paid"
+                    and payout.state == PayoutState.EXPORTED)
     if action == "mark_paid" and payout.state == PayoutState.FAILED:
         # only the platform settles a failed refund (case_platform_refund): pending, then paid
         _transition(payout, "retry", actor=actor, now=now, fields=[], event=False)
@@ -203,7 +213,18 @@ def settle_refund_payout(*, refund: Refund, action: str, actor: User | None, now
     elif action == "retry":
         payout.batch = None
         fields.append("batch")
-    return _transition(payout, action, actor=actor, now=now, fields=fields, event=False)
+    if not in_bank_file:
+        return _transition(payout, action, actor=actor, now=now, fields=fields, event=False)
+    payout.paid_by_platform_in_batch = True
+    said = texts.said("paid_by_platform_in_batch", payout=payout.pk, amount=str(payout.amount),
+                      order=payout.order.platform_order_id, batch=payout.batch_id)
+    _transition(payout, action, actor=actor, now=now,
+                fields=[*fields, "paid_by_platform_in_batch"],
+                note=texts.words({texts.TEXT: said}),
+                data={"batch": payout.batch_id, "paid_by_platform_in_batch": True,
+                      texts.TEXT: said})
+    notify_payout_paid_by_platform(payout=payout, batch_id=payout.batch_id)
+    return payout
 
 
 # --- finance's actions on one payout ----------------------------------------------------------
@@ -211,6 +232,12 @@ def settle_refund_payout(*, refund: Refund, action: str, actor: User | None, now
 
 def _locked(payout: Payout, expected_state: str | None) -> tuple[Payout, Case, Order]:
     locked, case, order = lock_payout(payout.pk)
+    if locked.paid_by_platform_in_batch:
+        raise ActionNotAllowed(
+            _("Payout #%(payout)s is already paid: the platform refunded the buyer while it was "
+              "in bank batch #%(batch)s. Do not pay it; take it out of the bank file, and if "
+              "the bank has paid it too, recover the money from the buyer.")
+            % {"payout": locked.pk, "batch": locked.batch_id})
     if expected_state and locked.state != expected_state:
         raise PayoutChanged()
     return locked, case, order

@@ -6,6 +6,8 @@ message and a redirect back to where the user was.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -25,6 +27,7 @@ from ..selectors import (
     payout_batches_for_user,
     payout_list,
     payouts_for_user,
+    payouts_paid_by_platform_in_batch,
     shops_for_user,
 )
 from ..services import payouts as payout_services
@@ -118,8 +121,12 @@ def payout_batch(request, pk: int):
     # shop of the full-size benchmark), each row with its forms — paged like the payout list.
     page = Paginator(payout_batch_rows(batch).select_related("compensation"),
                      PAYOUTS_PER_PAGE).get_page(request.GET.get("page"))
+    # Every page of the batch warns of all of them: few, and the bank must not pay any.
+    paid_by_platform = list(payouts_paid_by_platform_in_batch(batch))
     return render(request, "refunds/finance_batch.html", {
         "batch": batch,
+        "paid_by_platform": paid_by_platform,
+        "paid_by_platform_total": sum((p.amount for p in paid_by_platform), Decimal("0.00")),
         "page": page,
         "rows": _rows(request.user, page.object_list, request.get_full_path()),
     })
