@@ -681,7 +681,7 @@ class CompensationAdmin(ReadOnlyAdmin):
 class PayoutAdmin(ReadOnlyAdmin):
     list_display = ["id", "shop", "case", "kind", "amount", "state", "route", "batch",
                     "payment_reference", "created_at", "paid_at"]
-    list_filter = ["state", "kind", "route", SHOP_FILTER]
+    list_filter = ["state", "kind", "route", "paid_by_platform_in_batch", SHOP_FILTER]
     search_fields = ["=case__id", "=order__platform_order_id", "payment_reference"]
     list_select_related = ["shop", "case", "case__order", "batch"]
     ordering = NEWEST_FIRST

@@ -236,3 +236,15 @@ def test_another_payout_of_the_same_case_refunded_by_the_platform_is_told_again(
     assert sorted(n.data["text"]["params"]["batch"] for n in notifications) == [first.pk,
                                                                                  second.pk]
     assert PayoutBatch.objects.count() == 2
+
+
+def test_a_manager_finds_them_in_the_admin(client, shop, agent, finance, manager):
+    batch, [(case, payout), (_other_case, other)] = _in_batch(shop, agent, finance, count=2)
+    case_services.case_platform_refund(case=case, amount=None)
+    client.force_login(manager)
+    response = client.get("/admin/refunds/payout/", {"paid_by_platform_in_batch__exact": "1"})
+    assert response.status_code == 200
+    changelist = response.context["cl"]
+    assert "paid_by_platform_in_batch" in [getattr(spec, "field_path", None)
+                                           for spec in changelist.filter_specs]
+    assert [row.pk for row in changelist.result_list] == [payout.pk]
