@@ -428,6 +428,9 @@ class RefundInline(admin.TabularInline):
               "approved_at", "paid_at"]
     readonly_fields = fields
 
+    def get_queryset(self, request):  # who approved each: one query for all the rows
+        return super().get_queryset(request).select_related("approved_by")
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -656,6 +659,9 @@ class PayoutInline(admin.TabularInline):
     fields = ["kind", "amount", "state", "route", "account", "batch", "payment_reference",
               "failure_reason", "staff_number", "created_at", "paid_at"]
     readonly_fields = fields
+
+    def get_queryset(self, request):  # each payout's batch: one query for all the rows
+        return super().get_queryset(request).select_related("batch")
 
     def has_add_permission(self, request, obj=None):
         return False
