@@ -42,6 +42,9 @@ class Record(NamedTuple):
 
     line: int
     cells: dict[str, str]
+    # the first non-empty cell beyond the header's last column ("" when none): a row that
+    # an unquoted comma shifted, which the import rejects rather than read askew
+    beyond: str = ""
 
     def get(self, column: str, default: str = "") -> str:
         return self.cells.get(column, default)
@@ -91,6 +94,7 @@ class ExportFile:
             wanted = set(only)
             positions = [(index, name) for index, name in positions if name in wanted]
         width = max((index + 1 for index, _name in positions), default=0)
+        header_width = len(self.header)
         try:
             next(reader)  # the header, already read by read_export
             previous_end = reader.line_num
@@ -98,8 +102,14 @@ class ExportFile:
                 start, previous_end = previous_end + 1, reader.line_num
                 if not "".join(cells).strip():
                     continue
-                # Extra cells beyond the header are ignored; missing trailing cells are empty.
-                if len(cells) < width:
+                # Missing trailing cells are empty; empty cells beyond the header (a trailing
+                # comma) are nothing; a non-empty one is kept in `beyond`, for the import to
+                # reject the row with it.
+                beyond = ""
+                if len(cells) > header_width:
+                    beyond = next((cell.strip() for cell in cells[header_width:]
+                                   if cell.strip()), "")
+                elif len(cells) < width:
                     cells = cells + [""] * (width - len(cells))
                 # clean_cell, inlined (it runs for every cell of the file): strip, and only
                 # a cell starting with "=" can hold the spreadsheet guard.
@@ -107,7 +117,7 @@ class ExportFile:
                     name: value if (value := cells[index].strip())[:1] != "="
                     else clean_cell(value)
                     for index, name in positions
-                })
+                }, beyond)
         except csv.Error as error:
             raise ImportFileError(
                 _("Line %(line)s cannot be read as CSV: %(error)s")
