@@ -217,28 +217,42 @@ def followup_create_for_review(review: Review, *, actor: User | None = None,
 
 
 def followups_backfill(*, shop: Shop | None = None, dry_run: bool = False,
-                       now: datetime | None = None) -> int:
+                       now: datetime | None = None,
+                       on_progress: Callable[[str, int, int], None] | None = None) -> int:
     """Create the follow-ups of 中评/差评 imported before follow-ups existed. Returns how many
-    were created (or, in a dry run, would be). Safe to run again: the second run creates none."""
+    were created (or, in a dry run, would be). Safe to run again: the second run creates none.
+    `on_progress(phase, done, total)` after each batch."""
     now = now or timezone.now()
     reviews = reviews_without_follow_up(shop)
     if dry_run:
         return reviews.count()
-    return sum(followups_create_for_reviews(batch, source="backfill", now=now)
-               for batch in review_batches(reviews))
+    created = done = 0
+    batches = ReviewBatches(reviews)
+    for batch in batches:
+        created += followups_create_for_reviews(batch, source="backfill", now=now)
+        done += len(batch)
+        if on_progress:
+            on_progress(_("reviews"), done, batches.total)
+    return created
 
 
 FOLLOW_UP_BATCH = 500  # reviews whose follow-ups are opened in one transaction
 
 
-def review_batches(reviews) -> Iterator[list[Review]]:
-    """The reviews of a queryset in batches of FOLLOW_UP_BATCH, in its order. The ids are
-    read first: the queryset (reviews without a follow-up) changes as follow-ups open."""
-    ids = list(reviews.values_list("pk", flat=True))
-    for start in range(0, len(ids), FOLLOW_UP_BATCH):
-        chunk = ids[start:start + FOLLOW_UP_BATCH]
-        found = Review.objects.in_bulk(chunk)
-        yield [found[pk] for pk in chunk if pk in found]
+class ReviewBatches:
+    """The reviews of a queryset in batches of FOLLOW_UP_BATCH, in its order; `total` is how
+    many there are. The ids are read first: the queryset (reviews without a follow-up)
+    changes as follow-ups open."""
+
+    def __init__(self, reviews):
+        self.ids = list(reviews.values_list("pk", flat=True))
+        self.total = len(self.ids)
+
+    def __iter__(self) -> Iterator[list[Review]]:
+        for start in range(0, self.total, FOLLOW_UP_BATCH):
+            chunk = self.ids[start:start + FOLLOW_UP_BATCH]
+            found = Review.objects.in_bulk(chunk)
+            yield [found[pk] for pk in chunk if pk in found]
 
 
 def followup_create(*, shop: Shop, order: Order, rating: str, item_title: str, content: str,

@@ -18,6 +18,7 @@ changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -40,11 +41,11 @@ from ..models import (
 )
 from ..permissions import user_serves_shop
 from .followups import (
+    ReviewBatches,
     _create_for_review,
     followup_expire,
     followups_create_for_reviews,
     followups_expire,
-    review_batches,
 )
 from .notifications import shop_supervisors
 
@@ -158,19 +159,26 @@ def _expire_one_by_one(result: ReviewSweepResult, pks: list[int], now: datetime)
         result.expired += _one(result, "expire", pk, expire)
 
 
-def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> ReviewSweepResult:
+def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False,
+                  on_progress: Callable[[str, int, int], None] | None = None,
+                  ) -> ReviewSweepResult:
+    """The three phases; `on_progress(phase, done, total)` after each group of each."""
     now = now or timezone.now()
     result = ReviewSweepResult()
+    progress = on_progress or (lambda _phase, _done, _total: None)
 
     missing = selectors.reviews_without_follow_up()
     if dry_run:
         result.created = missing.count()
     else:
-        for batch in review_batches(missing):
+        done, batches = 0, ReviewBatches(missing)
+        for batch in batches:
             try:
                 result.created += followups_create_for_reviews(batch, source="sweep", now=now)
             except Exception:  # noqa: BLE001 - again one by one: the failure stays with its review
                 _create_one_by_one(result, batch, now)
+            done += len(batch)
+            progress(_("follow-ups created"), done, batches.total)
 
     expiring = list(selectors.followups_past_deadline(now).values_list("pk", flat=True))
     if dry_run:
@@ -184,11 +192,12 @@ def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> Revi
         else:
             result.expired += expired
             result.skipped += len(group) - expired
+        progress(_("follow-ups expired"), start + len(group), len(expiring))
 
     warning = list(selectors.followups_to_warn(now).values_list("pk", flat=True))
     if dry_run:
         result.warned = len(warning)
-    for pk in [] if dry_run else warning:
+    for done, pk in enumerate([] if dry_run else warning, 1):
         def warn(locked: ReviewFollowUp) -> bool:
             if (locked.state not in OPEN_FOLLOWUP_STATES or locked.deadline_at < now
                     or locked.warned_deadline_at == locked.deadline_at):
@@ -197,4 +206,5 @@ def sweep_reviews(*, now: datetime | None = None, dry_run: bool = False) -> Revi
             return True
 
         result.warned += _one(result, "warn", pk, warn)
+        progress(_("follow-ups warned"), done, len(warning))
     return result

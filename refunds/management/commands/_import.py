@@ -9,8 +9,10 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from refunds.exceptions import DomainError
+from refunds.management.progress import Progress
 from refunds.models import Shop
 
 EPILOG = """\
@@ -34,15 +36,20 @@ def _plain(text: str) -> str:
 
 
 class ProgressBar:
-    """A one-line bar on a terminal's stderr; silent when stderr is not a terminal."""
+    """A one-line bar on a terminal's stderr; when stderr is not a terminal (cron, a log), a
+    line "rows: done/total" each time another `every` rows are done."""
 
-    def __init__(self, stream, width: int = 30):
+    def __init__(self, stream, width: int = 30, every: int = 10_000):
         self.stream, self.width = stream, width
         self.enabled = stream.isatty()
+        self.lines = None if self.enabled else Progress(stream, every=every)
         self.started = time.monotonic()
         self.last = 0.0
 
     def __call__(self, done: int, total: int) -> None:
+        if self.lines is not None:
+            self.lines(_("rows"), done, total)
+            return
         now = time.monotonic()
         if not self.enabled or (now - self.last < 0.2 and done < total):
             return
@@ -76,13 +83,16 @@ class ImportCommand(BaseCommand):
         parser.add_argument("--shop", required=True, help="the shop's code (Shop.code)")
         parser.add_argument("--dry-run", action="store_true",
                             help="read and check everything, write nothing")
+        parser.add_argument("--progress-every", type=int, default=10_000, metavar="N",
+                            help="print a progress line every N rows when stderr is not a "
+                                 "terminal (0: never)")
 
-    def handle(self, *args, file, shop, dry_run, **options):
+    def handle(self, *args, file, shop, dry_run, progress_every=10_000, **options):
         try:
             shop_obj = Shop.objects.select_related("policy").get(code=shop)
         except Shop.DoesNotExist:
             raise CommandError(f"Unknown shop code {shop!r}.", returncode=2) from None
-        bar = ProgressBar(self.stderr)
+        bar = ProgressBar(self.stderr, every=progress_every)
         try:
             result = self.importer(shop=shop_obj, path_or_file=file, dry_run=dry_run,
                                          actor=None, progress=bar)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from refunds.management.progress import Progress
 from refunds.services.sweep import CHUNK_SIZE, COMMIT_EVERY, FAILED, Outcome, sweep_deadlines
 
 USAGE_ERROR = 2
@@ -74,9 +75,7 @@ class Command(BaseCommand):
         if commit_every < 1:
             raise CommandError(_("--commit-every must be at least 1."), returncode=USAGE_ERROR)
         self.verbosity = verbosity
-        self.progress_every = progress_every
-        self.tty = self.stdout.isatty()
-        self.progress_shown = False
+        self.progress = Progress(self.stdout, every=progress_every, verbosity=verbosity)
         if verbosity >= 1:
             self.stdout.write(
                 (_("Sweeping deadlines as of %(now)s (dry run: nothing is written).")
@@ -88,7 +87,7 @@ class Command(BaseCommand):
                                  commit_every=commit_every, on_outcome=self.outcome,
                                  on_progress=self.progress)
 
-        self.end_progress()
+        self.progress.end()
         style = self.style.ERROR if report.failures else self.style.SUCCESS
         self.stdout.write(style(report.summary()))
         if report.email_failures:
@@ -115,25 +114,8 @@ class Command(BaseCommand):
 
     def outcome(self, outcome: Outcome) -> None:
         if outcome.status == FAILED:
-            self.end_progress()
+            self.progress.end()
             self.stderr.write(outcome.describe())
         elif self.verbosity >= 2:
-            self.end_progress()
+            self.progress.end()
             self.stdout.write(outcome.describe())
-
-    def progress(self, phase: str, done: int, total: int) -> None:
-        if self.verbosity < 1:
-            return
-        if self.tty:
-            if done % 25 == 0 or done == total:
-                self.stdout.write(f"\r{phase}: {done}/{total}", ending="")
-                self.stdout.flush()
-                self.progress_shown = True
-        elif self.progress_every > 0 and done % self.progress_every == 0:
-            self.stdout.write(f"{phase}: {done}/{total}")
-
-    def end_progress(self) -> None:
-        """Finish the terminal's progress line before anything else is printed."""
-        if self.progress_shown:
-            self.stdout.write("")
-            self.progress_shown = False

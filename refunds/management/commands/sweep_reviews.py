@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from refunds.management.progress import Progress
 from refunds.services.review_sweep import sweep_reviews
 
 USAGE_ERROR = 2
@@ -44,8 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--now", metavar="ISO-TIME",
                             help="sweep as of this time (default: now); only --dry-run may "
                                  "look ahead")
+        parser.add_argument("--progress-every", type=int, default=1000, metavar="N",
+                            help="print a progress line every N follow-ups when the output "
+                                 "is not a terminal (0: never)")
 
-    def handle(self, *args, dry_run: bool, now: str | None, **options):
+    def handle(self, *args, dry_run: bool, now: str | None, progress_every: int = 1000,
+               **options):
         real_now = timezone.now()
         at = parse_now(now) if now else real_now
         if at > real_now and not dry_run:
@@ -53,7 +58,10 @@ class Command(BaseCommand):
                 _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
                 % {"now": at.isoformat()}, returncode=USAGE_ERROR,
             )
-        result = sweep_reviews(now=at, dry_run=dry_run)
+        progress = Progress(self.stdout, every=progress_every,
+                            verbosity=options.get("verbosity", 1))
+        result = sweep_reviews(now=at, dry_run=dry_run, on_progress=progress)
+        progress.end()
         for failure in result.failures:
             self.stderr.write(failure)
         summary = _(
