@@ -32,6 +32,10 @@ class ImportRun(models.Model):
         _("refused"), blank=True,
         help_text=_("Why the whole file was refused (another shop's export, unreadable, a "
                     "missing column); nothing of it was imported."))
+    failure = models.TextField(
+        _("stopped by an error"), blank=True,
+        help_text=_("Why the import stopped part-way: the rows counted were written, the rest "
+                    "of the file was not."))
 
     class Meta:
         verbose_name = _("import run")

@@ -153,6 +153,7 @@ class ImportResult:
     errors: list[tuple[int, str]] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     run: ImportRun | None = None
+    failure: str = ""  # why it stopped part-way (the counts are what was written)
 
     @property
     def rejected(self) -> int:
@@ -176,6 +177,16 @@ class ImportResult:
         if self.conflicts:
             line += f", conflicts {len(self.conflicts)}"
         return line
+
+
+class ImportStopped(DomainError):
+    """An unexpected error stopped an import part-way; `result` counts what was written
+    before it (its chunks committed) and `result.failure` says why (in the history too)."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(_("The import stopped part-way: %(failure)s") % {
+            "failure": result.failure})
+        self.result = result
 
 
 # --- the frame every import runs in ---------------------------------------------------------
@@ -228,6 +239,7 @@ def _record_run(result: ImportResult, shop: Shop, actor: User | None) -> ImportR
         rejected=result.rejected,
         errors=[[line, reason] for line, reason in result.errors[:MAX_STORED_ISSUES]],
         conflicts=[conflict.as_dict() for conflict in result.conflicts[:MAX_STORED_ISSUES]],
+        failure=result.failure,
     )
 
 
@@ -262,11 +274,32 @@ def _run_import(kind: str, required: list[str],
             process(export, shop, result, progress, total)
             transaction.set_rollback(True)
     else:
-        process(export, shop, result, progress, total)
+        try:
+            process(export, shop, result, progress, total)
+        except Exception as error:
+            logger.exception("the %s import of %s stopped part-way", kind, shop)
+            _record_failure(result, shop, actor, error)
+            raise ImportStopped(result) from error
     result.errors.sort(key=lambda error: error[0])
     if not dry_run:
         result.run = _record_run(result, shop, actor)
     return result
+
+
+def _record_failure(result: ImportResult, shop: Shop, actor: User | None,
+                    error: Exception) -> None:
+    """An import stopped part-way by an unexpected error (the database went away, a bug):
+    the chunks committed before it stay written, so the history says how many rows they
+    held and why it stopped — not a silence."""
+    result.errors.sort(key=lambda item: item[0])
+    result.failure = _(
+        "%(error)s. The rows counted here were written; the rest of the file was not: import "
+        "it again once the cause is fixed (rows already written count as unchanged)."
+    ) % {"error": f"{type(error).__name__}: {error}"}
+    try:
+        result.run = _record_run(result, shop, actor)
+    except DatabaseError:  # the same cause may stop this too: the error itself is what matters
+        logger.exception("the failed %s import of %s could not be recorded", result.kind, shop)
 
 
 def import_orders(*, shop: Shop, path_or_file: Any, dry_run: bool = False,

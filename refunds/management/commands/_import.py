@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from refunds.exceptions import DomainError
 from refunds.management.progress import Progress
 from refunds.models import Shop
+from refunds.services.imports import ImportStopped
 
 EPILOG = """\
 Output: one line per rejected row ("line N: reason") and per conflict
@@ -24,7 +25,10 @@ e.g. a refund staff already paid that the platform still shows as waiting; a con
 reported and not applied, and is not counted as rejected).
 Exit status: 0 nothing rejected (conflicts alone do not fail the run), 1 some rows
 rejected (the other rows were imported), 2 the file was refused whole (unreadable, a
-required column missing, another shop's 店铺Id/店铺名称, unknown --shop): nothing written.
+required column missing, another shop's 店铺Id/店铺名称, unknown --shop): nothing written;
+3 an unexpected error stopped the import part-way: the summary counts the rows written
+before it (they stay), the error says why, the import history keeps both; import the
+file again once the cause is fixed.
 --dry-run does the whole import inside a transaction that is rolled back: nothing is
 written (no ImportRun either) and the summary is what a real run would print.
 Line numbers are the physical line in the file where the row starts (the header is line 1).
@@ -96,16 +100,23 @@ class ImportCommand(BaseCommand):
         try:
             result = self.importer(shop=shop_obj, path_or_file=file, dry_run=dry_run,
                                          actor=None, progress=bar)
+        except ImportStopped as error:  # what was written before it is said, then why
+            bar.finish()
+            self.report(error.result)
+            raise CommandError(str(error.message), returncode=3) from None
         except DomainError as error:
             bar.finish()
             raise CommandError(str(error.message), returncode=2) from None
         bar.finish()
+        self.report(result)
+        if dry_run:
+            self.stderr.write("dry run: nothing was written", style_func=_plain)
+        if result.rejected:
+            sys.exit(1)
+
+    def report(self, result) -> None:
         for line, reason in result.errors:
             self.stdout.write(f"line {line}: {reason}")
         for conflict in result.conflicts:
             self.stdout.write(f"line {conflict.line}: conflict: {conflict}")
-        if dry_run:
-            self.stderr.write("dry run: nothing was written", style_func=_plain)
         self.stdout.write(result.summary())
-        if result.rejected:
-            sys.exit(1)
