@@ -120,26 +120,23 @@ def test_deduction_reason(shop, agent):
     assert RefundDeduction.objects.get().reason == "字" * 200
 
 
-def test_payment_reference_of_a_refund(refund_pending, finance):
-    refused(lambda text: case_svc.case_mark_refunded(case=refund_pending, actor=finance,
-                                                     payment_reference=text), 100)
+@pytest.mark.parametrize("case_service, payout_service, argument, field, limit", [
+    (case_svc.case_mark_refunded, payout_svc.payout_mark_paid, "payment_reference",
+     "payment_reference", 100),
+    (case_svc.case_mark_refund_failed, payout_svc.payout_mark_failed, "reason",
+     "failure_reason", 200),
+])
+def test_what_finance_writes_on_a_refund(refund_pending, finance, case_service, payout_service,
+                                         argument, field, limit):
+    """From the case page and from the finance page: the refund's and its payout's text."""
+    refused(lambda text: case_service(case=refund_pending, actor=finance, **{argument: text}),
+            limit)
     payout = Payout.objects.get(case=refund_pending)
-    refused(lambda text: payout_svc.payout_mark_paid(payout=payout, actor=finance,
-                                                     payment_reference=text), 100)
-    payout_svc.payout_mark_paid(payout=payout, actor=finance, payment_reference="9" * 100)
-    assert Refund.objects.get(case=refund_pending).payment_reference == "9" * 100
-    assert Payout.objects.get(pk=payout.pk).payment_reference == "9" * 100
-
-
-def test_failure_reason_of_a_refund(refund_pending, finance):
-    refused(lambda text: case_svc.case_mark_refund_failed(case=refund_pending, actor=finance,
-                                                          reason=text), 200)
-    payout = Payout.objects.get(case=refund_pending)
-    refused(lambda text: payout_svc.payout_mark_failed(payout=payout, actor=finance,
-                                                       reason=text), 200)
-    payout_svc.payout_mark_failed(payout=payout, actor=finance, reason="字" * 200)
-    assert Refund.objects.get(case=refund_pending).failure_reason == "字" * 200
-    assert Payout.objects.get(pk=payout.pk).failure_reason == "字" * 200
+    refused(lambda text: payout_service(payout=payout, actor=finance, **{argument: text}),
+            limit)
+    payout_service(payout=payout, actor=finance, **{argument: "字" * limit})
+    assert getattr(Refund.objects.get(case=refund_pending), field) == "字" * limit
+    assert getattr(Payout.objects.get(pk=payout.pk), field) == "字" * limit
 
 
 def test_alipay_account_of_a_payout(refund_pending, finance):
