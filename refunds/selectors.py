@@ -24,6 +24,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -352,6 +353,15 @@ def payout_list(user, state: str | None = None, shop_id: int | None = None) -> Q
 
 def payout_batches_for_user(user) -> QuerySet[PayoutBatch]:
     return scope_to_user(PayoutBatch.objects.select_related("shop"), user)
+
+
+def recent_payout_batches(user, count: int = 10) -> QuerySet[PayoutBatch]:
+    """The user's newest batches, each with `paid_by_platform`: how many of its payouts the
+    platform refunded while they were in its bank file (a subquery per batch shown)."""
+    flagged = (Payout.objects.filter(batch=OuterRef("pk"), paid_by_platform_in_batch=True)
+               .order_by().values("batch").annotate(n=Count("pk")).values("n"))
+    return payout_batches_for_user(user).annotate(
+        paid_by_platform=Coalesce(Subquery(flagged, output_field=IntegerField()), 0))[:count]
 
 
 def payout_batch_rows(batch: PayoutBatch) -> QuerySet[Payout]:

@@ -28,6 +28,7 @@ from ..selectors import (
     payout_list,
     payouts_for_user,
     payouts_paid_by_platform_in_batch,
+    recent_payout_batches,
     shops_for_user,
 )
 from ..services import payouts as payout_services
@@ -88,7 +89,7 @@ def finance_home(request):
         "page": page,
         "rows": _rows(request.user, page.object_list, request.get_full_path()),
         "export_form": PayoutExportForm(shops=shops) if can_export else None,
-        "batches": payout_batches_for_user(request.user)[:10],
+        "batches": recent_payout_batches(request.user),
     })
 
 

@@ -248,3 +248,28 @@ def test_a_manager_finds_them_in_the_admin(client, shop, agent, finance, manager
     assert "paid_by_platform_in_batch" in [getattr(spec, "field_path", None)
                                            for spec in changelist.filter_specs]
     assert [row.pk for row in changelist.result_list] == [payout.pk]
+
+
+def test_the_finance_page_marks_the_batches_that_hold_them(login, finance, agent, shop):
+    client = login(finance)
+    clean, _made = _in_batch(shop, agent, finance, count=2)
+    marked, made = _in_batch(shop, agent, finance, count=3)
+    for case, _payout in made[:2]:
+        case_services.case_platform_refund(case=case)
+
+    def page():
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/finance/")
+        assert response.status_code == 200
+        return response.content.decode(), len(captured.captured_queries)
+
+    html, queries = page()
+    rows = dict(re.findall(r'<tr data-batch="(\d+)">(.*?)</tr>', html, re.S))
+    assert 'data-paid-by-platform="2"' in rows[str(marked.pk)]
+    assert "2 refunded by the platform: not in the file" in rows[str(marked.pk)]
+    assert "data-paid-by-platform" not in rows[str(clean.pk)]
+    # one more flagged payout in another batch: the same number of queries
+    _in_batch(shop, agent, finance, count=1)
+    third = PayoutBatch.objects.order_by("-pk").first()
+    case_services.case_platform_refund(case=Payout.objects.get(batch=third).case)
+    assert page()[1] == queries
