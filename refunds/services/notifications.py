@@ -26,7 +26,7 @@ from ..bulk import insert_many
 from ..links import absolute_url, path_maker
 from ..models import Case, Notification, NotificationKind, Payout, StaffProfile
 from ..roles import SUPERVISOR
-from ..texts import TEXT, said, words
+from ..texts import TEXT, words
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,8 @@ def shop_payers(shop_id: int) -> list[User]:
                 .distinct().order_by("pk"))
 
 
-def notify_payout_paid_by_platform(*, payout: Payout, batch_id: int) -> list[Notification]:
+def notify_payout_paid_by_platform(*, payout: Payout, batch_id: int,
+                                   text: dict) -> list[Notification]:
     """Tell the shop's payers that the platform refunded the buyer of `payout` while it is in
     the bank file of batch `batch_id`, in the caller's transaction (the notification is undone
     with the payment it reports); each is emailed once that commits.
@@ -230,11 +231,9 @@ def notify_payout_paid_by_platform(*, payout: Payout, batch_id: int) -> list[Not
     Not through `notify_many`: this is no deadline (`deadline_at` is None), it happens once per
     payout (`paid` is final), and another payout of the same case must be told too. NULLs are
     distinct in the unique constraint (SQLite and PostgreSQL), so it lets both in, but
-    `notify_many` would take the second for the first (it matches None to None).
+    `notify_many` would take the second for the first (it matches None to None). `text` is
+    the message as code + parameters, the one the payout's timeline row holds.
     """
-    order = payout.order
-    text = said("paid_by_platform_in_batch", payout=payout.pk, amount=str(payout.amount),
-                order=order.platform_order_id, batch=batch_id)
     message = words({TEXT: text})
     created = Notification.objects.bulk_create([
         Notification(user=user, case_id=payout.case_id,

@@ -223,7 +223,7 @@ def settle_refund_payout(*, refund: Refund, action: str, actor: User | None, now
                 note=texts.words({texts.TEXT: said}),
                 data={"batch": payout.batch_id, "paid_by_platform_in_batch": True,
                       texts.TEXT: said})
-    notify_payout_paid_by_platform(payout=payout, batch_id=payout.batch_id)
+    notify_payout_paid_by_platform(payout=payout, batch_id=payout.batch_id, text=said)
     return payout
 
 
