@@ -11,9 +11,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -52,11 +54,18 @@ class Record(NamedTuple):
 
 @dataclass
 class ExportFile:
-    """A decoded export: its encoding, its header and (lazily) its records."""
+    """An export, read a pass at a time: its encoding, its header and (lazily) its records.
+
+    Nothing holds the whole file: each pass (`records`) decodes it again from its start,
+    a block at a time, so a 100,000-row export takes a few MiB, not the ~150 MiB its text
+    would, and a file of a million rows imports like one of a thousand. Decoding again is
+    cheap (GB18030 decodes at ~300 MiB/s here); a pass costs what parsing its CSV costs.
+    """
 
     name: str
     encoding: str
-    text: str
+    source: _Source
+    codec: str | None = None  # None: a text stream the caller already decoded
     header: list[str] = field(default_factory=list)
 
     @property
@@ -88,7 +97,21 @@ class ExportFile:
         `only`: the columns wanted (the others are not even cleaned: a 37-column order
         export read 100,000 rows at a time).
         """
-        reader = csv.reader(io.StringIO(self.text, newline=""))
+        try:
+            with self.lines() as lines:
+                yield from self._records(csv.reader(lines), only)
+        except UnicodeDecodeError:  # it decoded whole when it was opened: it changed since
+            raise ImportFileError(
+                _("The file no longer reads as %(encoding)s: it was changed while it was "
+                  "being imported. Nothing more of it was read.")
+                % {"encoding": self.encoding}
+            ) from None
+
+    def lines(self) -> AbstractContextManager[Iterator[str]]:
+        """The file's lines, decoded, from its start (one pass: see the class)."""
+        return self.source.lines(self.codec)
+
+    def _records(self, reader, only: Iterable[str] | None) -> Iterator[Record]:
         positions = self._positions()
         if only is not None:
             wanted = set(only)
@@ -135,65 +158,161 @@ def clean_cell(value: str) -> str:
     return value
 
 
+BLOCK = 1024 * 1024  # bytes read and decoded at a time
+
+
 def detect_encoding(raw: bytes) -> tuple[str, str]:
+    """(label, codec) of an export held in memory; see `_detect`."""
+    return _detect(_Source(io.BytesIO(raw), "bytes"))
+
+
+def _detect(source: _Source) -> tuple[str, str]:
     """(label, codec) of an export; never guesses lossily.
 
     GBK files are decoded as GB18030, its superset, so a rare character is never lost; the
-    label still says "gbk" when the file is plain GBK.
+    label still says "gbk" when the file is plain GBK. A candidate is kept only when the
+    whole file decodes with it (read a block at a time: UTF-8 fails on a GBK file's first
+    Chinese character, so a GBK file is read about once here).
     """
-    if raw.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", "utf-8-sig"
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", "utf-16"
-    if b"\x00" in raw[:65536]:
-        raise ImportFileError(_("The file is not a text export (it contains NUL bytes)."))
-    for label, codec in (("utf-8", "utf-8"), ("gbk", "gb18030"), ("gb18030", "gb18030")):
-        try:
-            raw.decode(label)
-        except UnicodeDecodeError:
-            continue
-        return label, codec
-    raise ImportFileError(
-        _("The file's encoding could not be recognised (expected UTF-8, GBK or GB18030).")
-    )
+    with source.binary() as stream:
+        head = stream.read(65536)
+    if head.startswith(codecs.BOM_UTF8):
+        label = codec = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        label = codec = "utf-16"
+    else:
+        if b"\x00" in head:
+            raise ImportFileError(_("The file is not a text export (it contains NUL bytes)."))
+        for label, codec in (("utf-8", "utf-8"), ("gbk", "gb18030"), ("gb18030", "gb18030")):
+            if _first_undecodable_byte(source, label) is None:
+                return label, codec
+        raise ImportFileError(
+            _("The file's encoding could not be recognised (expected UTF-8, GBK or GB18030).")
+        )
+    position = _first_undecodable_byte(source, codec)
+    if position is not None:  # a byte-order mark on a file that is not UTF-8 or UTF-16
+        raise ImportFileError(  # after it (an editor added it to a GBK file)
+            _("The file starts as %(encoding)s but byte %(position)s is not: save it "
+              "again as UTF-8 or GBK.") % {"encoding": label, "position": position}
+        )
+    return label, codec
 
 
-def _read_bytes(path_or_file: Any) -> tuple[bytes | str, str]:
-    if isinstance(path_or_file, str | os.PathLike):
-        path = Path(path_or_file)
-        try:
-            return path.read_bytes(), path.name
-        except OSError as error:
-            raise ImportFileError(
-                _("The file cannot be opened: %(error)s") % {"error": error.strerror or error}
-            ) from None
-    file: IO = path_or_file
-    if hasattr(file, "seek"):
+def _first_undecodable_byte(source: _Source, codec: str) -> int | None:
+    """The offset of the first byte `codec` cannot decode, or None when all of it decodes."""
+    offset = 0  # of the first byte the decoder has not consumed yet
+    if codec == "utf-8-sig":  # past the mark, so that the offset counts it
+        codec, offset = "utf-8", len(codecs.BOM_UTF8)
+    decoder = codecs.getincrementaldecoder(codec)()
+    with source.binary() as stream:
+        stream.read(offset)
+        while True:
+            block = stream.read(BLOCK)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:
+                return offset - pending + error.start
+            if not block:
+                return None
+            offset += len(block)
+
+
+class _Borrowed(io.RawIOBase):
+    """The caller's binary file (an upload), read through but never closed: closing the text
+    stream made over it for one pass must leave the file to its owner for the next pass."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._file.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+class _Source:
+    """Where an export's bytes are: a path, opened for each pass, or a seekable file (an
+    upload), read again from its start for each pass."""
+
+    def __init__(self, path_or_file: Any, name: str) -> None:
+        self.path_or_file = path_or_file
+        self.name = name
+
+    @classmethod
+    def of(cls, path_or_file: Any) -> _Source:
+        if isinstance(path_or_file, str | os.PathLike):
+            path = Path(path_or_file)
+            try:
+                with path.open("rb"):
+                    pass
+            except OSError as error:
+                raise ImportFileError(
+                    _("The file cannot be opened: %(error)s")
+                    % {"error": error.strerror or error}
+                ) from None
+            return cls(path, path.name)
+        name = os.path.basename(str(getattr(path_or_file, "name", "") or "upload.csv"))
+        return cls(path_or_file, name)
+
+    @property
+    def is_text(self) -> bool:
+        """A text stream the caller already decoded (io.StringIO in a shell, say)."""
+        file = self.path_or_file
+        if isinstance(file, Path):
+            return False
         file.seek(0)
-    data = file.read()
-    name = os.path.basename(str(getattr(file, "name", "") or "upload.csv"))
-    return data, name
+        return isinstance(file.read(0), str)
+
+    @contextmanager
+    def binary(self) -> Iterator[IO[bytes]]:
+        if isinstance(self.path_or_file, Path):
+            with self.path_or_file.open("rb") as stream:
+                yield stream
+        else:
+            self.path_or_file.seek(0)
+            with io.BufferedReader(_Borrowed(self.path_or_file), BLOCK) as stream:
+                yield stream
+
+    @contextmanager
+    def lines(self, codec: str | None) -> Iterator[Iterator[str]]:
+        """The decoded lines, line ends kept (what `csv.reader` reads), without a leading
+        byte-order mark (the UTF-16 codec may leave one; a text stream may hold one)."""
+        if codec is None:
+            file = self.path_or_file
+            file.seek(0)
+            yield _without_bom(file)
+            return
+        # closing the text stream closes the binary one (a path's file, or the `_Borrowed`
+        # view of an upload, which leaves the upload open)
+        with self.binary() as stream, io.TextIOWrapper(stream, encoding=codec,
+                                                        newline="") as text:
+            yield _without_bom(text)
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        return iter(())
+    return itertools.chain([first.removeprefix("\ufeff")], lines)
 
 
 def read_export(path_or_file: Any) -> ExportFile:
-    """Read and decode an export file (a path, or a binary file such as an upload)."""
-    data, name = _read_bytes(path_or_file)
-    if isinstance(data, str):  # already decoded by the caller (a text stream)
-        encoding, text = "text", data.removeprefix("\ufeff")
+    """Open an export file (a path, or a seekable binary file such as an upload): its
+    encoding, its header, and a strict CSV pass over the whole of it (`check_csv`)."""
+    source = _Source.of(path_or_file)
+    if source.is_text:
+        export = ExportFile(name=source.name, encoding="text", source=source)
     else:
-        encoding, codec = detect_encoding(data)
-        try:
-            text = data.decode(codec)
-        except UnicodeDecodeError as error:  # a byte-order mark on a file that is not UTF-8
-            raise ImportFileError(  # or UTF-16 after it (an editor added it to a GBK file)
-                _("The file starts as %(encoding)s but byte %(position)s is not: save it "
-                  "again as UTF-8 or GBK.") % {"encoding": encoding, "position": error.start}
-            ) from None
-        if encoding == "utf-16":
-            text = text.removeprefix("\ufeff")
-    export = ExportFile(name=name, encoding=encoding, text=text)
+        encoding, codec = _detect(source)
+        export = ExportFile(name=source.name, encoding=encoding, source=source, codec=codec)
     try:
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        with export.lines() as lines:
+            header = next(csv.reader(lines), [])
     except csv.Error as error:
         raise ImportFileError(
             _("The header cannot be read as CSV: %(error)s") % {"error": error}
@@ -201,11 +320,12 @@ def read_export(path_or_file: Any) -> ExportFile:
     export.header = [clean_cell(name) for name in header]
     if not any(export.header):
         raise ImportFileError(_("The file is empty."))
-    check_csv(text)
+    with export.lines() as lines:
+        check_csv(lines)
     return export
 
 
-def check_csv(text: str) -> None:
+def check_csv(lines: Iterable[str]) -> None:
     """Refuse, before any row is imported, a file that is not well-formed CSV.
 
     The rows are read leniently (`records`), and leniency loses rows without a word: a
@@ -213,7 +333,7 @@ def check_csv(text: str) -> None:
     into a spreadsheet) makes the rest of the file one cell of that row — the rows after it
     would simply not exist. Read strictly once (0.2 s for 100,000 order rows), such a file
     is refused whole, naming the line where the quote opened."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(lines, strict=True)
     start = 1
     try:
         for _cells in reader:
