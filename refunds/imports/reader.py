@@ -44,9 +44,11 @@ class Record(NamedTuple):
 
     line: int
     cells: dict[str, str]
-    # the first non-empty cell beyond the header's last column ("" when none): a row that
-    # an unquoted comma shifted, which the import rejects rather than read askew
-    beyond: str = ""
+    # why the row cannot be read as it stands ("" when it can), for the import to reject it
+    # rather than read it askew or drop one of its cells: a non-empty cell beyond the
+    # header's last column (an unquoted comma shifted the row), or two columns of one name
+    # that disagree
+    problem: str = ""
 
     def get(self, column: str, default: str = "") -> str:
         return self.cells.get(column, default)
@@ -79,6 +81,15 @@ class ExportFile:
             if name and name not in seen:
                 seen[name] = index
         return [(index, name) for name, index in seen.items()]
+
+    def _repeats(self, wanted: set[str] | None) -> dict[str, list[int]]:
+        """{name: the indexes of its later columns} for each wanted name the header repeats
+        (a hand-made file: the platforms' exports name each column once)."""
+        indexes: dict[str, list[int]] = {}
+        for index, name in enumerate(self.header):
+            if name and (wanted is None or name in wanted):
+                indexes.setdefault(name, []).append(index)
+        return {name: found[1:] for name, found in indexes.items() if len(found) > 1}
 
     def require(self, columns: Iterable[str]) -> None:
         missing = [column for column in columns if column not in self.columns]
@@ -113,10 +124,10 @@ class ExportFile:
 
     def _records(self, reader, only: Iterable[str] | None) -> Iterator[Record]:
         positions = self._positions()
-        if only is not None:
-            wanted = set(only)
+        wanted = None if only is None else set(only)
+        if wanted is not None:
             positions = [(index, name) for index, name in positions if name in wanted]
-        width = max((index + 1 for index, _name in positions), default=0)
+        repeats = self._repeats(wanted)
         header_width = len(self.header)
         try:
             next(reader)  # the header, already read by read_export
@@ -126,26 +137,56 @@ class ExportFile:
                 if not "".join(cells).strip():
                     continue
                 # Missing trailing cells are empty; empty cells beyond the header (a trailing
-                # comma) are nothing; a non-empty one is kept in `beyond`, for the import to
-                # reject the row with it.
-                beyond = ""
+                # comma) are nothing; a non-empty one makes the row's problem.
+                problem = ""
                 if len(cells) > header_width:
                     beyond = next((cell.strip() for cell in cells[header_width:]
                                    if cell.strip()), "")
-                elif len(cells) < width:
-                    cells = cells + [""] * (width - len(cells))
+                    if beyond:
+                        problem = _(
+                            "the row has more cells than the header: “%(cell)s” is under no "
+                            "column (a comma in a cell without quotes shifts the row); "
+                            "nothing of it was imported") % {"cell": _shorten(beyond)}
+                elif len(cells) < header_width:
+                    cells = cells + [""] * (header_width - len(cells))
                 # clean_cell, inlined (it runs for every cell of the file): strip, and only
                 # a cell starting with "=" can hold the spreadsheet guard.
-                yield Record(start, {
+                values = {
                     name: value if (value := cells[index].strip())[:1] != "="
                     else clean_cell(value)
                     for index, name in positions
-                }, beyond)
+                }
+                if repeats:
+                    problem = problem or _merge_repeats(values, cells, repeats)
+                yield Record(start, values, problem)
         except csv.Error as error:
             raise ImportFileError(
                 _("Line %(line)s cannot be read as CSV: %(error)s")
                 % {"line": reader.line_num, "error": error}
             ) from None
+
+
+def _shorten(cell: str) -> str:
+    return cell if len(cell) <= 50 else cell[:49] + "…"
+
+
+def _merge_repeats(values: dict[str, str], cells: list[str],
+                   repeats: dict[str, list[int]]) -> str:
+    """Read a repeated column from whichever of its columns holds a value; when two hold
+    different values, which one is meant is unclear: that is the row's problem."""
+    for name, indexes in repeats.items():
+        for index in indexes:
+            other = clean_cell(cells[index])
+            if not other or other == values[name]:
+                continue
+            if not values[name]:
+                values[name] = other
+                continue
+            return _("the header has two “%(column)s” columns and this row holds different "
+                     "values in them (“%(first)s” and “%(second)s”): which one is meant is "
+                     "unclear; nothing of the row was imported") % {
+                "column": name, "first": _shorten(values[name]), "second": _shorten(other)}
+    return ""
 
 
 def clean_cell(value: str) -> str:

@@ -46,7 +46,6 @@ from django.db import (
     transaction,
 )
 from django.utils import timezone, translation
-from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from .. import events
@@ -350,11 +349,8 @@ def _parse_in_chunks(export: ExportFile, parse: Callable[[Record], Any], key: Ca
     done = 0
     for record in export.records(only=only):
         done += 1
-        if record.beyond:
-            chunk.errors.append((record.line, _(
-                "the row has more cells than the header: “%(cell)s” is under no column (a "
-                "comma in a cell without quotes shifts the row); nothing of it was imported")
-                % {"cell": Truncator(record.beyond).chars(50)}))
+        if record.problem:
+            chunk.errors.append((record.line, record.problem))
             continue
         try:
             row = parse(record)
