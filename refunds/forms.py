@@ -217,7 +217,10 @@ class ReopenForm(CaseActionForm):
     button_class = "btn-warning"
     reason = forms.CharField(label=_("Why is the case reviewed (复核)?"), max_length=2000,
                              widget=forms.Textarea(attrs={"rows": 2}))
-    requested_amount = amount_field(label=_("Further amount requested (¥)"), required=False)
+    requested_amount = amount_field(
+        label=_("Further amount requested (¥)"), required=False,
+        help_text=_("Required when the case has already refunded: what more the buyer asks "
+                    "for. Agreeing refunds this amount, never the first one again."))
 
 
 ACTION_FORMS: dict[str, type[CaseActionForm]] = {

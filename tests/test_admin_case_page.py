@@ -70,7 +70,8 @@ def test_admin_case_change_page_query_count_does_not_grow_with_its_refunds(
                                              payment_reference=f"P{case.pk}-{n}")
             case.refresh_from_db()
             if n < count - 1:
-                case = case_services.case_reopen(case=case, actor=supervisor, reason="复核")
+                case = case_services.case_reopen(case=case, actor=supervisor, reason="复核",
+                                                 requested_amount="1.00")
         return case
 
     few, many = case_with_refunds(2), case_with_refunds(6)

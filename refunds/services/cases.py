@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
@@ -58,7 +59,7 @@ from ..models import (
 from ..permissions import user_serves_shop
 from ..texts import TEXT
 from . import contacts, payouts
-from .money import clean_amount, ensure_refundable, ensure_within, refundable_amounts
+from .money import CENT, clean_amount, ensure_refundable, ensure_within, refundable_amounts
 from .text import column_text, fits, require_text
 
 Prepare = Callable[[Case, Order], tuple[list[str], dict[str, Any]]]
@@ -489,12 +490,22 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
         locked.close_reason = ""
         locked.refusal_reason = ""
         data: dict[str, Any] = {}
-        if requested_amount not in (None, ""):
-            amount = clean_amount(requested_amount)
-            ensure_refundable(order, amount)
-            locked.requested_amount = amount
-            fields.append("requested_amount")
-            data["requested_amount"] = str(amount)
+        if requested_amount in (None, ""):
+            # Without a further amount the case would ask again for what it already
+            # refunded, and one click on Agree ("what the buyer asked for") would pay it twice.
+            committed = (locked.refunds.exclude(status=RefundStatus.FAILED)
+                         .aggregate(total=Sum("amount"))["total"])
+            if committed:
+                raise AmountError(
+                    _("This case has already refunded ¥%(committed)s: say the further amount "
+                      "the buyer asks for in this review.")
+                    % {"committed": committed.quantize(CENT)})
+            return fields, data
+        amount = clean_amount(requested_amount)
+        ensure_refundable(order, amount)
+        locked.requested_amount = amount
+        fields.append("requested_amount")
+        data["requested_amount"] = str(amount)
         return fields, data
 
     return _run(case=case, actor=actor, name="reopen", expected_state=expected_state,

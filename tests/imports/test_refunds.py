@@ -328,7 +328,8 @@ def test_a_platform_success_seen_again_after_a_reopen_is_not_a_second_refund(
     import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
         "SUCCESS", "2026-11-05 09:00:00", **{"退款金额": "50.00", "是否需要退货": "否"})))
     case = Case.objects.get()
-    svc.case_reopen(case=case, actor=supervisor, reason="买家申请复核")  # 复核 on the desk
+    svc.case_reopen(case=case, actor=supervisor, reason="买家申请复核",  # 复核 on the desk
+                    requested_amount="20.00")
 
     # the same platform refund of 50.00, its 修改时间 touched later
     result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(

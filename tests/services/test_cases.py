@@ -30,7 +30,9 @@ CALLS = {
         case=case, actor=actor, reason="账户异常"),
     "retry_refund": lambda case, actor: svc.case_retry_refund(case=case, actor=actor),
     "close": lambda case, actor: svc.case_close(case=case, actor=actor, reason="withdrawn"),
-    "reopen": lambda case, actor: svc.case_reopen(case=case, actor=actor, reason="买家申请复核"),
+    # a further amount: a case that refunded must say what more the buyer asks for
+    "reopen": lambda case, actor: svc.case_reopen(case=case, actor=actor, reason="买家申请复核",
+                                                  requested_amount="50.00"),
     "ship_replacement": lambda case, actor: exchange_svc.case_ship_replacement(
         case=case, actor=actor, carrier="顺丰速运", tracking_no="SF9988776655"),
     "complete_exchange": lambda case, actor: exchange_svc.case_complete_exchange(
@@ -125,8 +127,9 @@ def case_in_state(shop, state: str, kind: str | None = None) -> Case:
     path_kind, steps = PATHS[state]
     if kind is not None and kind != path_kind and state in ("refund_pending", "refunded"):
         steps = ["agree", "record_return_shipment", "receive", "approve_refund"] + steps[1:]
-    case = make_case(order=OrderFactory(shop=shop), kind=kind or path_kind,
-                     amount=Decimal("188.00"))
+    # paid more than the case asks for: a refunded case's 复核 has room for a further amount
+    case = make_case(order=OrderFactory(shop=shop, paid_amount=Decimal("300.00")),
+                     kind=kind or path_kind, amount=Decimal("188.00"))
     for step in steps:
         if step == "ship_replacement":
             choose_replacement(case)

@@ -37,6 +37,7 @@ from refunds.models import (
 from refunds.services import cases as svc
 from refunds.services import exchanges as exchange_svc
 from refunds.services.contacts import BUYER_TIMEZONE
+from refunds.services.money import refundable_amount
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - printed by `make run`, documented in README
 
@@ -227,8 +228,10 @@ class Command(BaseCommand):
             elif step == "complete":
                 exchange_svc.case_complete_exchange(case=case, actor=agent, now=at)
             elif step == "reopen":
+                # the buyer disputes the half refunded: asks for a further part of the rest
+                further = (refundable_amount(case.order) / 4).quantize(Decimal("0.01"))
                 svc.case_reopen(case=case, actor=users["supervisor"], now=at,
-                                reason="买家申请复核：质量问题补充了照片")
+                                reason="买家申请复核：质量问题补充了照片", requested_amount=further)
             case.refresh_from_db()
 
     def _order(self, shop, order_id, shipped, requested_at, index, rng) -> Order:
