@@ -378,6 +378,49 @@ def test_export_command_fails_loudly_and_exports_nothing_when_it_cannot_write(sh
     assert out.exists() and PayoutBatch.objects.get().payout_count == 2
 
 
+def test_a_second_export_the_same_day_never_replaces_the_first_batchs_file(
+        shop, agent, tmp_path, capsys):
+    """cron's `--out payouts-$(date +%F).xlsx` run twice in a day (by hand after new
+    approvals): the first batch's payouts are exported for good, so its file must stay."""
+    out = tmp_path / "payouts-2026-11-20.xlsx"
+    _pending(shop, agent, 2)
+    call_command("export_payouts", "--shop", shop.code, "--out", str(out))
+    first = PayoutBatch.objects.get()
+    _pending(shop, agent, 1)
+
+    call_command("export_payouts", "--shop", shop.code, "--out", str(out))
+
+    second = PayoutBatch.objects.exclude(pk=first.pk).get()
+    beside = tmp_path / f"payouts-2026-11-20-batch{second.pk}.xlsx"
+    assert load_workbook(out).active.max_row == 3  # the first batch's two payouts, still
+    assert load_workbook(beside).active.max_row == 2  # the second's one, beside it
+    assert f"{shop.code}: {beside}" in capsys.readouterr().out
+    assert not list(tmp_path.glob(".payouts-*"))
+
+
+def test_an_export_with_no_free_name_exports_nothing(shop, agent, tmp_path, monkeypatch):
+    from refunds.management.commands import export_payouts as command
+
+    out = tmp_path / "payouts.xlsx"
+    out.write_bytes(b"an earlier file")
+    _pending(shop, agent, 1)
+    export = command.payout_batch_export
+
+    def export_and_take_the_other_name(**kwargs):
+        batch = export(**kwargs)
+        (tmp_path / f"payouts-batch{batch.pk}.xlsx").write_bytes(b"another")
+        return batch
+
+    monkeypatch.setattr(command, "payout_batch_export", export_and_take_the_other_name)
+
+    with pytest.raises(CommandError):
+        call_command("export_payouts", "--shop", shop.code, "--out", str(out))
+
+    assert out.read_bytes() == b"an earlier file"
+    assert not PayoutBatch.objects.exists()
+    assert set(Payout.objects.values_list("state", flat=True)) == {"pending"}
+
+
 def test_export_command_unknown_shop(db):
     with pytest.raises(CommandError, match="No shop"):
         call_command("export_payouts", "--shop", "nope")

@@ -4,9 +4,12 @@
 
 Safe to re-run: only pending payouts are exported, so nothing is exported twice. Each shop's
 batch and its file are one unit: the file is written to a temporary name inside the
-transaction that marks the payouts exported, and renamed into place once it has committed; when the
+transaction that marks the payouts exported, and takes its name once it has committed; when the
 file cannot be written nothing is marked exported, the error is reported and the exit code
 is 1. A batch's file can be written again at any time from /finance/batches/<id>/.
+
+A file is never replaced: when FILE exists already (an earlier batch of the same day, with
+cron's `payouts-$(date +%F).xlsx`), the batch's file is FILE-batch<id> beside it.
 """
 
 from __future__ import annotations
@@ -87,13 +90,37 @@ class Command(BaseCommand):
                     return None
                 content, _type, _name = payout_batch_file(batch, fmt)
                 path = _target(out, shop, batch.pk, fmt, several)
+                names = [path, path.with_name(f"{path.stem}-batch{batch.pk}{path.suffix}")]
+                names = [name for name in names if not name.exists()]
+                if not names:  # rolls the batch back: its payouts stay pending
+                    raise CommandError(f"{path} and its -batch{batch.pk} name exist already; "
+                                       "a bank file is never replaced")
                 handle, temporary = tempfile.mkstemp(prefix=".payouts-",
                                                      dir=path.parent or Path("."))
                 with os.fdopen(handle, "wb") as file:
                     file.write(content)
-            # committed: only now does the file take its name
-            os.replace(temporary, path)
+            # committed: only now does the file take its name, one that no file has
+            path = _link(temporary, names)
+            if path == Path(temporary):
+                temporary = None  # the batch's only file: kept under its temporary name
         finally:
             if temporary and os.path.exists(temporary):
-                os.unlink(temporary)  # rolled back (or not renamed): leave no half file
+                os.unlink(temporary)  # rolled back (or linked): leave no half file
         return path
+
+
+def _link(temporary: str, names: list[Path]) -> Path:
+    """Give the written file the first of `names` that is still free. A hard link, unlike a
+    rename, never replaces a file that took the name meanwhile; when every name is taken the
+    file keeps its temporary name (the batch is committed: its file must not be lost)."""
+    for name in names:
+        try:
+            os.link(temporary, name)
+        except FileExistsError:
+            continue
+        except OSError:  # a file system without hard links: a rename, checked just before
+            if name.exists():
+                continue
+            os.replace(temporary, name)
+        return name
+    return Path(temporary)
