@@ -3,7 +3,8 @@ warehouse's return sheet (退货明细表).
 
 Every text cell that a spreadsheet could read as a formula (starting with = + - @, a tab or
 a carriage return) is written with a leading apostrophe, so a buyer nick or a note like
-`=HYPERLINK(...)` is shown, never run (CSV/formula injection).
+`=HYPERLINK(...)` is shown, never run (CSV/formula injection). In a CSV, a long number kept
+as text (an order or tracking number) is written `="…"`, so Excel does not round it.
 """
 
 from __future__ import annotations
@@ -44,15 +45,30 @@ def _text(value: Cell) -> str:
     return str(value)
 
 
+def keep_digits(value: str) -> str:
+    """'3900000000000000123' → '="3900000000000000123"' for a CSV opened in Excel.
+
+    Excel reads a cell of digits as a number: it keeps 15 significant digits (a 19-digit
+    order number opens as 3.9E+18 and is saved back as 3900000000000000000), shows 12 and
+    more in scientific notation and drops leading zeros. Written as the platforms write
+    them in their own exports, `="…"`, such identifiers stay text; a cell of only digits
+    can hold no formula of its own, so this is no injection. Short numbers stay as they are.
+    """
+    if value.isascii() and value.isdigit() and (len(value) > 11 or value[:1] == "0"):
+        return f'="{value}"'
+    return value
+
+
 def csv_bytes(headers: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
-    """UTF-8 with a BOM (Excel on Chinese Windows then reads it right), CRLF lines."""
+    """UTF-8 with a BOM (Excel on Chinese Windows then reads it right), CRLF lines; long
+    numbers written as text (`keep_digits`), other text neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(str(h)) for h in headers])
     for row in rows:
         writer.writerow([
             _text(cell) if isinstance(cell, (Decimal, int, datetime, date)) or cell is None
-            else neutralise(_text(cell))
+            else keep_digits(neutralise(_text(cell)))
             for cell in row
         ])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
