@@ -34,6 +34,7 @@ from .models import (
     ReviewFollowUp,
     ReviewRating,
 )
+from .models.shops import DEDUCTION_LINES
 from .services.cases import action_label
 from .services.compensation import action_label as compensation_action_label
 from .services.followups import action_label as followup_action_label
@@ -130,7 +131,6 @@ class ReceiveForm(CaseActionForm):
     note = note_field(_("Inspection note"))
 
 
-DEDUCTION_LINES = 3
 
 
 class ApproveRefundForm(CaseActionForm):
@@ -145,21 +145,17 @@ class ApproveRefundForm(CaseActionForm):
 
     def setup_fields(self) -> None:
         base = self.case.requested_amount
-        suggested = [line for line in (self.case.shop.policy.refund_deductions or [])
-                     if isinstance(line, dict)][:DEDUCTION_LINES]
+        suggested = self.case.shop.policy.deduction_lines()
         for index in range(1, DEDUCTION_LINES + 1):
             reason = forms.CharField(label=_("Deduction %(n)s: reason") % {"n": index},
                                      max_length=200, required=False)
             value = amount_field(label=_("Deduction %(n)s: amount (¥)") % {"n": index},
                                  required=False)
             if index <= len(suggested):
-                line = suggested[index - 1]
-                reason.initial = str(line.get("reason", ""))[:200]
-                try:
-                    percent = Decimal(str(line.get("percent", "0")))
+                text, percent = suggested[index - 1]
+                reason.initial = text[:200]
+                if percent is not None:
                     value.initial = (base * percent / 100).quantize(Decimal("0.01"))
-                except (ArithmeticError, ValueError):
-                    value.initial = None
             self.fields[f"deduction_{index}_reason"] = reason
             self.fields[f"deduction_{index}_amount"] = value
         self.fields["note"] = self.fields.pop("note")  # the note last

@@ -2,7 +2,7 @@ import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,6 +62,59 @@ def validate_refusal_reasons(value) -> None:
 
 def default_shop_pays_postage_reasons() -> list[str]:
     return ["quality", "not_as_described", "wrong_item", "damaged"]
+
+
+def validate_postage_reasons(value) -> None:
+    """A list of case reasons (their codes, as in the default)."""
+    from .cases import CaseReason
+
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError(_("Enter a JSON list of case reasons, such as [\"quality\"]."))
+    unknown = [item for item in value if item not in CaseReason.values]
+    if unknown:
+        raise ValidationError(
+            _("“%(unknown)s” is not a case reason; the reasons are: %(reasons)s.")
+            % {"unknown": unknown[0], "reasons": ", ".join(CaseReason.values)})
+
+
+DEDUCTION_LINES = 3  # the deduction lines the refund form offers
+
+
+def validate_refund_deductions(value) -> None:
+    """At most DEDUCTION_LINES of {"reason": text, "percent": more than 0, at most 100}."""
+    example = '[{"reason": "天猫技术服务费", "percent": "5"}]'
+    if not isinstance(value, list) or not all(isinstance(line, dict) for line in value):
+        raise ValidationError(_("Enter a JSON list such as %(example)s.")
+                              % {"example": example})
+    if len(value) > DEDUCTION_LINES:
+        raise ValidationError(
+            _("The refund form offers %(lines)s deduction lines: give at most %(lines)s.")
+            % {"lines": DEDUCTION_LINES})
+    for line in value:
+        reason = line.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError(_("Every deduction needs a reason (“reason”)."))
+        if len(reason) > REFUSAL_REASON_MAX:
+            raise ValidationError(
+                _("“%(reason)s…” is longer than %(max)s characters.")
+                % {"reason": reason[:30], "max": REFUSAL_REASON_MAX})
+        percent = deduction_percent(line)
+        if percent is None or not 0 < percent <= 100:
+            raise ValidationError(
+                _("The deduction “%(reason)s” needs a percent (“percent”) more than 0 and at "
+                  "most 100.") % {"reason": reason})
+
+
+def deduction_percent(line) -> Decimal | None:
+    """A deduction line's percent, or None when it is not a number (a bool is not one)."""
+    percent = line.get("percent") if isinstance(line, dict) else None
+    if isinstance(percent, bool) or not isinstance(percent, str | int | float):
+        return None
+    try:
+        value = Decimal(str(percent).strip())
+    except ArithmeticError:
+        return None
+    return value if value.is_finite() else None
 
 
 def _days(default: int, label: str, help_text: str = "") -> models.PositiveSmallIntegerField:
@@ -159,6 +212,7 @@ class Policy(models.Model):
     shop_pays_return_postage = models.JSONField(
         _("reasons for which the shop pays return postage"),
         default=default_shop_pays_postage_reasons,
+        validators=[validate_postage_reasons],
         help_text=_("A JSON list of case reasons (quality, not_as_described, wrong_item, "
                     "damaged, …). Other reasons: the buyer pays; freight insurance (运费险) "
                     "pays where the buyer had it."),
@@ -166,12 +220,13 @@ class Policy(models.Model):
     refund_deductions = models.JSONField(
         _("suggested refund deductions"),
         default=list, blank=True,
+        validators=[validate_refund_deductions],
         help_text=_('A JSON list such as [{"reason": "天猫技术服务费", "percent": "5"}], offered '
                     "as deduction lines when a refund is approved after a return."),
     )
     quality_partial_refund_percent = models.PositiveSmallIntegerField(
         _("quality problem: partial refund when the buyer keeps the item (%)"), default=50,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
     return_cutoff = models.TimeField(
         _("returns batch cutoff"),
@@ -194,6 +249,19 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Policy of %(shop)s") % {"shop": self.shop})
+
+    # The JSON settings as the pages read them: the admin validates them, but a value saved
+    # before that (or from a shell) must not turn a case page into a server error.
+    def postage_reasons(self) -> list[str]:
+        value = self.shop_pays_return_postage
+        return [item for item in value if isinstance(item, str)] if isinstance(value, list) \
+            else []
+
+    def deduction_lines(self) -> list[tuple[str, Decimal | None]]:
+        """(reason, percent or None) of each suggested deduction, at most DEDUCTION_LINES."""
+        value = self.refund_deductions if isinstance(self.refund_deductions, list) else []
+        return [(str(line.get("reason", "")), deduction_percent(line))
+                for line in value if isinstance(line, dict)][:DEDUCTION_LINES]
 
     def clean(self):
         super().clean()

@@ -219,7 +219,7 @@ def return_postage_payer(case: Case, *, freight_insurance: bool) -> str:
     shop for the policy's reasons (quality problems, wrong item…); else the buyer."""
     if freight_insurance:
         return PostagePayer.INSURER
-    if case.reason in (case.shop.policy.shop_pays_return_postage or []):
+    if case.reason in case.shop.policy.postage_reasons():
         return PostagePayer.SHOP
     return PostagePayer.BUYER
 

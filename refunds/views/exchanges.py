@@ -43,8 +43,7 @@ def after_inspection_context(request, case: Case, parcels: list, bound: dict | N
             and not getattr(case, "has_postage_decision", False)
             and _can(user, case, "refunds.approve_refund")):
         context["postage_form"] = bound.get("postage") or ReturnPostageForm(case=case)
-        context["postage_shop_pays"] = case.reason in (
-            case.shop.policy.shop_pays_return_postage or [])
+        context["postage_shop_pays"] = case.reason in case.shop.policy.postage_reasons()
     quality = case.reason == CaseReason.QUALITY or any(
         p.condition == ParcelCondition.QUALITY_DEFECT for p in parcels)
     if quality and case.is_open:
