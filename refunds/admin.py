@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import PAGE_VAR
-from django.contrib.auth.admin import UserAdmin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.contrib.admin.views.main import PAGE_VAR, ChangeList
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
-from django.db import connections
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connections, models
 from django.db.models import Count, Exists, F, Func, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
@@ -164,7 +166,62 @@ class DeskSearchMixin:
         return response
 
 
-class ShopScopedAdmin(admin.ModelAdmin):
+def _integer_field(model, key: str):
+    """The integer field (an id, or the id a foreign key holds) that a list's filter
+    parameter such as `shop`, `shop__exact` or `assignee__id__in` compares, else None."""
+    parts = key.split("__")
+    for path in ("__".join(parts), "__".join(parts[:-1])):
+        if not path:
+            continue
+        try:
+            field = get_fields_from_path(model, path)[-1]
+        except (FieldDoesNotExist, NotRelationField):
+            continue
+        if field.many_to_one or field.one_to_one:
+            field = field.target_field
+        return field if isinstance(field, models.IntegerField) else None
+    return None
+
+
+def names_an_impossible_id(model, params, connection) -> bool:
+    """Whether a filter parameter holds a number its integer column cannot hold (a
+    hand-edited link: ?shop=99999999999999999999). The database driver refuses such a number
+    when the query runs (SQLite: OverflowError), long after the admin checked the lookup."""
+    for key, values in params.lists():
+        field = _integer_field(model, key)
+        if field is None:
+            continue
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        for value in values:
+            for part in value.split(","):
+                try:
+                    number = int(part)
+                except ValueError:
+                    continue
+                if (low is not None and number < low) or (high is not None and number > high):
+                    return True
+    return False
+
+
+class ImpossibleIdsChangeList(ChangeList):
+    """A filter on an id no row can have lists no rows, as a filter on an id no row has
+    does — never a server error."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        if names_an_impossible_id(self.model, request.GET, connections[queryset.db]):
+            return queryset.none()
+        return queryset
+
+
+class ImpossibleIdsMixin:
+    """For every admin list of the desk: a filter on an impossible id lists no rows."""
+
+    def get_changelist(self, request, **kwargs):
+        return ImpossibleIdsChangeList
+
+
+class ShopScopedAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
     """Limit every list, search and change page to the manager's shops (404 otherwise)."""
 
     shop_field = "shop_id"
@@ -263,7 +320,7 @@ class PolicyAdmin(ShopScopedAdmin):
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
     list_display = ["staff_number", "user", "roles", "shop_list"]
     search_fields = ["staff_number", "user__username", "user__first_name", "user__last_name"]
     list_filter = [("shops", admin.RelatedOnlyFieldListFilter), "user__groups"]
@@ -328,7 +385,7 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Buyer)
-class BuyerAdmin(admin.ModelAdmin):
+class BuyerAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
     list_display = ["nick", "platform", "masked_mobile", "is_vip", "do_not_contact"]
     list_filter = ["platform", "is_vip", "do_not_contact"]
     search_fields = ["nick", "=mobile_last4"]
@@ -712,7 +769,7 @@ class CannedReplyAdminForm(forms.ModelForm):
 
 
 @admin.register(CannedReply)
-class CannedReplyAdmin(admin.ModelAdmin):
+class CannedReplyAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
     """快捷短语, by category and language. An unknown placeholder or a stray brace is refused
     here, when the reply is saved (the text field's validator), never when it is used."""
 
@@ -773,10 +830,16 @@ class ExchangeAdmin(ReadOnlyAdmin):
 # --- staff accounts ---------------------------------------------------------------------------
 
 admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleGroupAdmin(ImpossibleIdsMixin, GroupAdmin):
+    """Django's group admin, its list as safe against a hand-edited link as the others."""
 
 
 @admin.register(User)
-class StaffUserAdmin(UserAdmin):
+class StaffUserAdmin(ImpossibleIdsMixin, UserAdmin):
     """Django's user admin, limited for a manager: the accounts of their shops' staff (and new
     accounts without a staff profile), never a superuser's; roles only from the five role
     groups; the superuser flag and single permissions stay with superusers, so a manager
