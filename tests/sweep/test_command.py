@@ -39,6 +39,24 @@ def test_now_that_is_not_an_iso_time_is_a_usage_error(text):
     assert "is not an ISO time" in str(error.value)
 
 
+@pytest.mark.parametrize("command", ["sweep_deadlines", "sweep_reviews"])
+@pytest.mark.parametrize("text", ["0001-01-01T00:00", "9999-12-31T23:00", "1999-12-31T23:59"])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["", "dry run"])
+def test_now_outside_the_desks_years_is_a_usage_error_before_any_work(shop, command, text,
+                                                                      dry_run):
+    """Year 1 or 9999 passed the ISO check, then the sweep died working out a deadline
+    (OverflowError: date value out of range) with exit 1, which cron reads as a failed case."""
+    from django.core.management import call_command
+
+    case = requested_refund(shop)
+    with pytest.raises(CommandError) as error:
+        call_command(command, "--now", text, *dry_run, stdout=StringIO(), stderr=StringIO())
+    assert error.value.returncode == 2
+    assert f"“{text}” is outside the years 2000 to 2100" in str(error.value)
+    case.refresh_from_db()
+    assert case.state == CaseState.REQUESTED
+
+
 def test_the_sweep_runs_as_of_the_given_time(shop, clock, sweep):
     case = requested_refund(shop)
     assert case.deadline_at == DEADLINE

@@ -9,30 +9,13 @@ others) or a warning email could not be sent, 2 when the options are wrong, 0 ot
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from refunds.management.options import USAGE_ERROR, parse_now
 from refunds.management.progress import Progress
 from refunds.services.review_sweep import sweep_reviews
-
-USAGE_ERROR = 2
-
-
-def parse_now(value: str) -> datetime:
-    """An ISO time; without an offset it is read in settings.TIME_ZONE (China time)."""
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise CommandError(
-            _("--now: “%(value)s” is not an ISO time such as 2026-11-22T02:00:00+08:00.")
-            % {"value": value}, returncode=USAGE_ERROR,
-        ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
 
 
 class Command(BaseCommand):

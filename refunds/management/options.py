@@ -1,0 +1,36 @@
+"""Options the nightly commands share: `--now`, and the exit code of wrong options."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.management.base import CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from refunds.imports.rows import EARLIEST_YEAR, LATEST_YEAR
+
+USAGE_ERROR = 2  # the options are wrong: nothing was done
+
+
+def parse_now(value: str) -> datetime:
+    """An ISO time; without an offset it is read in settings.TIME_ZONE (China time).
+
+    Within the years the desk's dates live in (as the imports' dates): a sweep as of year 1
+    or 9999 would work out deadlines before or after any date Python can hold."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise CommandError(
+            _("--now: “%(value)s” is not an ISO time such as 2026-11-22T02:00:00+08:00.")
+            % {"value": value}, returncode=USAGE_ERROR,
+        ) from None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise CommandError(
+            _("--now: “%(value)s” is outside the years %(earliest)s to %(latest)s.")
+            % {"value": value, "earliest": EARLIEST_YEAR, "latest": LATEST_YEAR},
+            returncode=USAGE_ERROR,
+        )
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment
