@@ -87,6 +87,9 @@ def parcel_register_unmatched(*, shop: Shop, actor: User, tracking_no: str, carr
     written: list[str] = []
     try:
         with transaction.atomic():
+            # The shop's row, locked: two people scanning the same parcel at once register it
+            # once (the second waits, then finds it on the list). No other work locks it.
+            Shop.objects.select_for_update().filter(pk=shop.pk).first()
             if ReturnParcel.objects.filter(shop=shop, tracking_no=tracking_no,
                                            case__isnull=True).exists():
                 raise ActionNotAllowed(_("Parcel %(tracking)s is already on the unmatched "

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from PIL import Image
 
 from refunds.exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
@@ -269,3 +270,53 @@ def test_a_tracking_number_too_long_is_refused_not_cut(shop, warehouse):
     parcel = parcel_register_unmatched(shop=shop, actor=warehouse,
                                        tracking_no="No: " + long_number[:64])
     assert parcel.tracking_no == long_number[:64]  # 64 is fine, and kept whole
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks")
+@pytest.mark.django_db(transaction=True)
+def test_two_people_registering_one_unmatched_parcel_at_once_register_it_once(
+        shop, warehouse, monkeypatch):
+    """The first registration is held inside its transaction until the second has checked
+    the list: without the lock both found it empty and both registered the parcel."""
+    import threading
+
+    from django.db import connections
+
+    from refunds.services import warehouse as service
+
+    first_inside, second_started = threading.Event(), threading.Event()
+    save_photos = service._save_photos
+
+    def held(parcel, *args):
+        first_inside.set()
+        second_started.wait(5)
+        threading.Event().wait(0.5)  # the second is now past its check, or waiting for it
+        return save_photos(parcel, *args)
+
+    outcomes = []
+
+    def register(hold: bool):
+        try:
+            if not hold:
+                first_inside.wait(5)
+                second_started.set()
+            parcel_register_unmatched(shop=shop, actor=warehouse, tracking_no="SF4040404040")
+            outcomes.append("registered")
+        except ActionNotAllowed as error:
+            outcomes.append(str(error.message))
+        finally:
+            connections.close_all()
+
+    monkeypatch.setattr(service, "_save_photos", lambda parcel, *args: (
+        held(parcel, *args) if threading.current_thread().name == "first"
+        else save_photos(parcel, *args)))
+    threads = [threading.Thread(target=register, args=(True,), name="first"),
+               threading.Thread(target=register, args=(False,), name="second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["Parcel SF4040404040 is already on the unmatched list.",
+                                "registered"]
+    assert ReturnParcel.objects.filter(tracking_no="SF4040404040").count() == 1
