@@ -10,6 +10,7 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -146,13 +147,18 @@ def parcel_unmatched_create(request):
     }, status=400)
 
 
+UNMATCHED_PER_PAGE = 50
+
+
 def parcel_unmatched(request):
     _require_view(request.user)
-    parcels = list(unmatched_parcels(request.user))
+    page = Paginator(unmatched_parcels(request.user), UNMATCHED_PER_PAGE).get_page(
+        request.GET.get("page"))
     can_attach = request.user.has_perm("refunds.receive_return")
     return render(request, "refunds/parcel_unmatched.html", {
+        "page": page,
         "rows": [{"parcel": p, "form": AttachParcelForm(parcel=p) if can_attach else None}
-                 for p in parcels],
+                 for p in page.object_list],
     })
 
 

@@ -312,3 +312,21 @@ def test_attach_with_digits_that_are_not_ascii_is_a_message(login, warehouse, sh
     assert "No single case" in alert_texts(response, "danger")
     parcel.refresh_from_db()
     assert parcel.case_id is None
+
+
+def test_the_unmatched_list_is_paged(login, warehouse, shop, monkeypatch):
+    from refunds.views import warehouse as views
+
+    monkeypatch.setattr(views, "UNMATCHED_PER_PAGE", 3)
+    for n in range(4):
+        parcel_register_unmatched(shop=shop, actor=warehouse, tracking_no=f"UP{n}")
+    client = login(warehouse)
+
+    first = text(client.get("/warehouse/unmatched/"))
+    second = text(client.get("/warehouse/unmatched/", {"page": "2"}))
+    beyond = client.get("/warehouse/unmatched/", {"page": "abc"})
+
+    assert re.findall(r"<td>(UP\d)</td>", first) == ["UP3", "UP2", "UP1"]  # newest first
+    assert re.findall(r"<td>(UP\d)</td>", second) == ["UP0"]
+    assert "Page 1 of 2" in first and "page=2" in first
+    assert beyond.status_code == 200 and "Page 1 of 2" in text(beyond)
