@@ -297,6 +297,18 @@ def in_deadline_chunks(queryset: QuerySet[Case], size: int) -> Iterator[list[tup
 # --- notifications ------------------------------------------------------------------------
 
 
+def visible_unread_notifications(user) -> QuerySet[Notification]:
+    """The user's unread notifications about the shops they serve (and those about no case
+    or follow-up): what the list shows and what "Mark all as read" marks."""
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    shop_ids = user_shop_ids(user)
+    if shop_ids is not None:
+        unread = unread.filter(Q(case__shop_id__in=shop_ids)
+                               | Q(follow_up__shop_id__in=shop_ids)
+                               | Q(case__isnull=True, follow_up__isnull=True))
+    return unread
+
+
 def unread_notifications(user, limit: int = 5) -> tuple[list[Notification], int, int | None]:
     """The user's newest unread notifications, how many are unread and the newest unread id.
 
@@ -305,12 +317,7 @@ def unread_notifications(user, limit: int = 5) -> tuple[list[Notification], int,
     to them. One query whatever the number: the count and the highest id come from window
     aggregates over all unread rows shown, computed before the LIMIT.
     """
-    unread = Notification.objects.filter(user=user, read_at__isnull=True)
-    shop_ids = user_shop_ids(user)
-    if shop_ids is not None:
-        unread = unread.filter(Q(case__shop_id__in=shop_ids)
-                               | Q(follow_up__shop_id__in=shop_ids)
-                               | Q(case__isnull=True, follow_up__isnull=True))
+    unread = visible_unread_notifications(user)
     rows = list(
         unread
         .select_related("case")

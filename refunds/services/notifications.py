@@ -265,7 +265,11 @@ def notifications_mark_read(*, user: User, notification_id: int | None = None,
     `up_to_id` keeps a notification that arrived after the page was drawn unread.
     Returns how many were marked.
     """
-    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    # the list's own scope: one about a shop the user no longer serves is not shown, so it
+    # is not marked either (and not counted in "N notifications marked as read")
+    from ..selectors import visible_unread_notifications  # (selectors import this module)
+
+    unread = visible_unread_notifications(user)
     if notification_id is not None:
         unread = unread.filter(pk=notification_id)
     if up_to_id is not None:

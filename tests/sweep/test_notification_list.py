@@ -159,3 +159,26 @@ def test_notifications_about_a_shop_the_user_left_are_not_shown(shop, other_shop
     assert [int(pk) for pk in ITEM.findall(html)] == [kept.pk]
     assert "1 unread notification" in html and "消息 1" not in html and "消息 2" not in html
     assert f'name="up_to" value="{kept.pk}"' in html
+
+
+def test_mark_all_read_marks_only_what_the_list_shows(shop, other_shop, agent, client):
+    """A notification about a shop the user no longer serves is not listed: "Mark all as
+    read" leaves it too, and its message counts only what was shown."""
+    from refunds.models import StaffProfile
+
+    left = _notify(agent, requested_refund(shop), 1)
+    shown = [_notify(agent, requested_refund(other_shop), n) for n in (2, 3)]
+    StaffProfile.objects.get(user=agent).shops.set([other_shop])
+    client.force_login(agent)
+
+    response = client.post("/notifications/read/", {"up_to": shown[-1].pk}, follow=True)
+
+    assert "2 notifications marked as read." in response.content.decode()
+    assert Notification.objects.filter(pk__in=[n.pk for n in shown],
+                                       read_at__isnull=False).count() == 2
+    left.refresh_from_db()
+    assert left.read_at is None
+    # and one of them, marked by its id, is refused the same way
+    client.post("/notifications/read/", {"notification": left.pk})
+    left.refresh_from_db()
+    assert left.read_at is None
