@@ -271,16 +271,19 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 total=models.Sum("amount"))["total"]
         return self.requested_amount + (before or Decimal("0.00"))
 
-    def no_reason_protected(self, now=None) -> bool:
+    def no_reason_protected(self) -> bool:
+        """七天无理由: a no-reason request asked inside the window may not be refused unless
+        the goods came back not resellable. The window is judged when the buyer asked, not
+        when someone refuses: waiting, or the days the parcel travels back, must not take
+        the buyer's right away."""
         if self.reason != CaseReason.NO_REASON or self.resellable is False:
             return False
         order = self.order
         start = order.delivered_at or order.shipped_at
         if start is None:  # not shipped yet: the window has not even started
             return True
-        now = now or timezone.now()
         window = self.shop.policy.no_reason_return_days
-        return now <= start + timezone.timedelta(days=window)
+        return self.requested_at <= start + timezone.timedelta(days=window)
 
     @property
     def is_open(self) -> bool:
