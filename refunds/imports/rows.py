@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 
 from ..models import CaseKind, CaseReason, CaseState, GoodsStatus, OrderStatus, ReviewRating
 from ..services.cases import normalize_tracking_no
 from ..services.money import CENT, MAX_AMOUNT
+from ..timezones import CHINA  # the platforms' times, whatever the server's TIME_ZONE
 from .reader import Record
-
-CHINA = ZoneInfo("Asia/Shanghai")  # the platforms' times, whatever the server's TIME_ZONE
 
 SHOP_ID, SHOP_NAME = "店铺Id", "店铺名称"
 ORDER_ID, BUYER_NICK, ITEM_TITLE = "订单编号", "买家会员名", "宝贝标题"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -45,10 +44,11 @@ from ..models import (
     Shop,
 )
 from ..permissions import staff_number_of, user_serves_shop
+from ..timezones import CHINA
 from .text import require_text
 
 # The platforms' buyers are in China: "night" is night there.
-BUYER_TIMEZONE = ZoneInfo("Asia/Shanghai")
+BUYER_TIMEZONE = CHINA
 
 CALL_CHANNELS = frozenset({ContactChannel.PHONE})
 MESSAGE_CHANNELS = frozenset({ContactChannel.IM, ContactChannel.SMS, ContactChannel.EMAIL})

@@ -22,6 +22,7 @@ from ..exceptions import ActionNotAllowed, PermissionDeniedError
 from ..models import Case, ParcelCondition, ParcelPhoto, Policy, ReturnParcel, Shop
 from ..permissions import staff_number_of, user_serves_shop
 from ..photos import clean_photos
+from ..timezones import CHINA
 from .cases import case_receive, normalize_tracking_no
 from .text import column_text, fits
 
@@ -29,9 +30,9 @@ MAX_QUANTITY = 9999
 
 
 def batch_date_for(received_at: datetime, policy: Policy) -> date:
-    """The returns batch a parcel belongs to: received after the cutoff (local time) → the
-    next day's batch."""
-    local = timezone.localtime(received_at)
+    """The returns batch a parcel belongs to: received after the cutoff (China time, the
+    warehouse's clock, whatever the server's TIME_ZONE) → the next day's batch."""
+    local = received_at.astimezone(CHINA)
     if local.time() > policy.return_cutoff:
         return local.date() + timedelta(days=1)
     return local.date()

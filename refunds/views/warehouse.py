@@ -35,6 +35,7 @@ from ..selectors import (
 )
 from ..services.cases import normalize_tracking_no
 from ..services.warehouse import batch_date_for, parcel_inspect, parcel_register_unmatched
+from ..timezones import CHINA
 from .params import shop_param
 
 
@@ -52,7 +53,7 @@ def warehouse_home(request):
     """Scan: one case → its inspection; several → choose; none → the unmatched form."""
     _require_station(request.user)
     form = ScanForm(request.GET or None)
-    context = {"form": form, "today": timezone.localdate()}
+    context = {"form": form, "today": timezone.localdate(timezone=CHINA)}
     if form.is_valid():
         tracking_no = normalize_tracking_no(form.cleaned_data["tracking_no"])
         if not tracking_no:
@@ -143,7 +144,8 @@ def parcel_unmatched_create(request):
     messages.error(request, _("Please correct the errors below."))
     return render(request, "refunds/warehouse_home.html", {
         "form": ScanForm(), "unmatched_form": form, "matches": [],
-        "tracking_no": request.POST.get("tracking_no", ""), "today": timezone.localdate(),
+        "tracking_no": request.POST.get("tracking_no", ""),
+        "today": timezone.localdate(timezone=CHINA),
     }, status=400)
 
 
@@ -193,7 +195,7 @@ FIRST_BATCH_DAY, LAST_BATCH_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 def _batch_date(value: str | None) -> date:
     try:
-        day = date.fromisoformat(value) if value else timezone.localdate()
+        day = date.fromisoformat(value) if value else timezone.localdate(timezone=CHINA)
     except ValueError:
         raise Http404 from None
     if not FIRST_BATCH_DAY <= day <= LAST_BATCH_DAY:
