@@ -68,3 +68,30 @@ def test_the_admins_bulk_reopen_reopens_a_closed_case_and_refuses_a_refunded_one
     assert Case.objects.get(pk=closed.pk).state == CaseState.REQUESTED
     assert Case.objects.get(pk=refunded.pk).state == CaseState.REFUNDED
     assert "already refunded ¥100.00" in response.content.decode()
+
+
+def test_a_case_paid_by_a_partial_refund_compensation_needs_a_further_amount(
+        shop, agent, supervisor, finance):
+    """Its money went out as 部分退款 (item kept), not as a refund row: it counts the same."""
+    from refunds.exceptions import AmountError
+    from refunds.models import CaseReason, CloseReason, CompensationKind
+    from refunds.services import compensation as compensation_services
+    from refunds.services import payouts as payout_services
+
+    case = make_case(order=OrderFactory(shop=shop, paid_amount=Decimal("188.00")),
+                     reason=CaseReason.QUALITY, amount="94.00")
+    compensation = compensation_services.compensation_propose(
+        case=case, actor=agent, kind=CompensationKind.PARTIAL_REFUND, amount="94.00",
+        reason="质量问题 保留商品 退一半")
+    compensation = compensation_services.compensation_approve(compensation=compensation,
+                                                              actor=supervisor)
+    payout_services.payout_mark_paid(payout=compensation.payout, actor=finance,
+                                     payment_reference="ALI-94")
+    case = services.case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
+
+    with pytest.raises(AmountError, match="already refunded ¥94.00"):
+        services.case_reopen(case=case, actor=supervisor, reason="买家申请复核")
+
+    case = services.case_reopen(case=case, actor=supervisor, reason="买家申请复核",
+                                requested_amount="20.00")
+    assert case.requested_amount == Decimal("20.00")
