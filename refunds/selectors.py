@@ -52,6 +52,7 @@ from .models import (
     Shop,
 )
 from .models.cases import OPEN_STATES
+from .models.compensation import COUNTED_STATES
 from .permissions import user_shop_ids
 from .services.cases import normalize_tracking_no
 
@@ -216,6 +217,8 @@ def case_detail(user, pk: int) -> Case:
         has_compensations=Exists(Compensation.objects.filter(case=OuterRef("pk"))),
         has_parcels=Exists(ReturnParcel.objects.filter(case=OuterRef("pk"))),
         has_postage_payout=Exists(Payout.objects.filter(case=OuterRef("pk"), kind="postage")),
+        has_postage_compensation=Exists(Compensation.objects.filter(
+            case=OuterRef("pk"), kind="postage", state__in=COUNTED_STATES)),
         # for the approval limit (Case.amount_for_approval), in the same query
         refunds_on_order=Subquery(
             Refund.objects.filter(order=OuterRef("order_id"))

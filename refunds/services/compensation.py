@@ -28,7 +28,16 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 from .. import events
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from ..locks import lock_case, lock_compensation
-from ..models import Case, Compensation, CompensationKind, CompensationState, Order
+from ..models import (
+    Case,
+    Compensation,
+    CompensationKind,
+    CompensationState,
+    Order,
+    Payout,
+    PayoutKind,
+    PayoutState,
+)
 from ..permissions import staff_number_of, user_serves_shop
 from .money import clean_amount, ensure_refundable
 from .text import column_text, fits
@@ -61,6 +70,8 @@ def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: 
     amount = clean_amount(amount)
     with transaction.atomic():
         locked, order = lock_case(case.pk)
+        if kind == CompensationKind.POSTAGE:
+            _ensure_postage_not_reimbursed(locked)
         ensure_refundable(order, amount)
         compensation = Compensation.objects.create(
             shop_id=locked.shop_id, case=locked, order=order, kind=kind, amount=amount,
@@ -71,6 +82,18 @@ def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: 
                                   action="propose", note=note, at=now,
                                   data={"reason": compensation.reason})
     return compensation
+
+
+def _ensure_postage_not_reimbursed(case: Case) -> None:
+    """The return postage is paid once: by its reimbursement after the inspection, or as a
+    postage compensation (运费补偿) — never both (`exchanges.postage_settled`, the other way
+    round). Called with the case locked, as the reimbursement is made."""
+    reimbursement = (Payout.objects.filter(case=case, kind=PayoutKind.POSTAGE)
+                     .exclude(state=PayoutState.CANCELLED).first())
+    if reimbursement is not None:
+        raise ActionNotAllowed(
+            _("The return postage of this case is already reimbursed (payout #%(payout)s): a "
+              "postage compensation would pay it twice.") % {"payout": reimbursement.pk})
 
 
 def _explain_refusal(compensation: Compensation, name: str, actor: User) -> None:

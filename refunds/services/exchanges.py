@@ -26,12 +26,15 @@ from ..models import (
     Case,
     CaseKind,
     CaseState,
+    Compensation,
+    CompensationKind,
     Exchange,
     Order,
     Payout,
     PayoutKind,
     PayoutState,
 )
+from ..models.compensation import COUNTED_STATES
 from ..permissions import staff_number_of, user_serves_shop
 from .cases import _run, normalize_tracking_no
 from .money import clean_amount
@@ -266,6 +269,9 @@ def return_postage_settle(*, case: Case, actor: User | None, amount=None,
 
 
 def postage_settled(case: Case) -> bool:
-    """The return postage was decided: a reimbursement, or the buyer's or insurer's."""
+    """The return postage was decided: a reimbursement, the buyer's or insurer's, or paid as
+    a postage compensation (运费补偿) not declined — it is paid once."""
     return (Payout.objects.filter(case=case, kind=PayoutKind.POSTAGE).exists()
-            or case.events.filter(data__has_key=events.POSTAGE_DECIDED).exists())
+            or case.events.filter(data__has_key=events.POSTAGE_DECIDED).exists()
+            or Compensation.objects.filter(case=case, kind=CompensationKind.POSTAGE,
+                                           state__in=COUNTED_STATES).exists())

@@ -40,6 +40,7 @@ def after_inspection_context(request, case: Case, parcels: list, bound: dict | N
     if (case.kind in (CaseKind.RETURN, CaseKind.EXCHANGE)
             and case.state in exchange_services.POSTAGE_STATES
             and not getattr(case, "has_postage_payout", False)
+            and not getattr(case, "has_postage_compensation", False)
             and not getattr(case, "has_postage_decision", False)
             and _can(user, case, "refunds.approve_refund")):
         context["postage_form"] = bound.get("postage") or ReturnPostageForm(case=case)
