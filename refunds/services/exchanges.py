@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import events
-from ..exceptions import ActionNotAllowed, PermissionDeniedError
+from ..exceptions import ActionNotAllowed, AmountError, PermissionDeniedError
 from ..locks import lock_case
 from ..models import (
     Case,
@@ -37,7 +37,7 @@ from ..models import (
 from ..models.compensation import COUNTED_STATES
 from ..permissions import staff_number_of, user_serves_shop
 from .cases import _run, normalize_tracking_no
-from .money import clean_amount
+from .money import clean_amount, refundable_amount
 from .payouts import reimbursement_create
 from .text import column_text, fits
 
@@ -56,11 +56,14 @@ def _check_limit(actor: User | None, amount: Decimal, limit: Decimal, message: s
         raise PermissionDeniedError(message % {"amount": amount, "limit": limit})
 
 
-def _returned_value(case: Case) -> Decimal:
+def _returned_value(case: Case, order: Order) -> Decimal:
+    """What the returned goods are worth to the buyer: their lines' price (or what the
+    exchange asked), but never more than the buyer still has in the order. Money refunded
+    on it before (a refund for a defect, then an exchange) was given back already: counted
+    again in the difference, the shop would pay it twice (order row locked by the caller)."""
     lines = list(case.lines.all())
-    if lines:
-        return sum((line.paid_amount for line in lines), ZERO)
-    return case.requested_amount
+    price = sum((line.paid_amount for line in lines), ZERO) if lines else case.requested_amount
+    return min(price, refundable_amount(order))
 
 
 def _price(value, message: str) -> Decimal:
@@ -98,8 +101,18 @@ def exchange_choose_replacement(*, case: Case, actor: User | None, title: str, p
         earlier = Exchange.objects.select_for_update().filter(case=locked).first()
         if earlier is not None and not ended_before(earlier):
             raise ActionNotAllowed(_("The replacement has already been chosen."))
-        value = (_returned_value(locked) if returned_value in (None, "")
-                 else _price(returned_value, _("Enter the value of the returned goods.")))
+        if returned_value in (None, ""):
+            value = _returned_value(locked, order)
+        else:
+            value = _price(returned_value, _("Enter the value of the returned goods."))
+            available = refundable_amount(order)
+            if value > available:
+                raise AmountError(
+                    _("The returned goods cannot be worth more than the ¥%(available)s the "
+                      "buyer still has in order %(order)s (paid ¥%(paid)s, the rest already "
+                      "refunded or committed).")
+                    % {"available": available, "order": order.platform_order_id,
+                       "paid": order.paid_amount})
         # A case that ended once (its difference cancelled) and came back chooses again: the
         # same row, chosen anew; the first choice and its cancelling stay on the timeline.
         exchange = earlier or Exchange(case=locked)

@@ -208,12 +208,23 @@ def test_bad_replacement_price_changes_nothing(shop, agent, price):
 
 
 def test_shop_difference_is_checked_against_the_money_rule(shop, agent):
+    """The returned goods are worth at most what the buyer still has in the order: with 180
+    of 188 refunded on another case, a ¥100 replacement is owed by the buyer, not paid back,
+    and a typed value above the 8 left is refused."""
     case = received(shop)
     other = make_case(order=case.order, amount="180.00")
     case_svc.case_agree(case=other, actor=agent)  # 180 of 188 committed
-    with pytest.raises(AmountError):
-        svc.exchange_choose_replacement(case=case, actor=agent, title="便宜款", price="100")
+    with pytest.raises(AmountError, match="cannot be worth more than the ¥8.00"):
+        svc.exchange_choose_replacement(case=case, actor=agent, title="便宜款", price="100",
+                                        returned_value="188")
     assert not Exchange.objects.exists()
+
+    exchange = svc.exchange_choose_replacement(case=case, actor=agent, title="便宜款",
+                                               price="100")
+
+    assert (exchange.returned_value, exchange.buyer_owes, exchange.payout) == (
+        Decimal("8.00"), Decimal("92.00"), None)
+    assert not Payout.objects.filter(kind=PayoutKind.EXCHANGE_DIFFERENCE).exists()
 
 
 def test_ship_needs_a_chosen_replacement_and_an_exchange(shop, warehouse):
