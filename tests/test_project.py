@@ -18,6 +18,20 @@ from refunds.roles import ROLE_PERMISSIONS
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.parametrize("hour", [9, 16, 21])
+def test_the_checks_pass_at_any_time_of_day(hour):
+    """The policy's default times once made `check` warn (fields.W161, a fixed time default)
+    in the ten seconds around 09:00, 16:00 and 21:00 UTC — CI ran into it at 16:00."""
+    from datetime import UTC, datetime
+
+    import time_machine
+    from django.core.checks import run_checks
+
+    with time_machine.travel(datetime(2026, 12, 2, hour, 0, 3, tzinfo=UTC), tick=False):
+        issues = run_checks(include_deployment_checks=False)
+    assert [issue.id for issue in issues if issue.id == "fields.W161"] == []
+
+
 def test_production_settings_pass_check_deploy_without_warnings():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.production",
            "SECRET_KEY": "x" * 20 + "-production-secret-key-for-the-check-" + "y" * 20,
