@@ -1223,6 +1223,14 @@ def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
 
         path = platform_path(state=locked.state, target=row.state, kind=locked.kind,
                              last_platform_status=seen_status)
+        if path is None and row.state == CaseState.REFUNDED:
+            # money the buyer got that the desk does not count: until someone records it, the
+            # order shows more refundable than it has
+            return conflict(_("the platform refunded ¥%(amount)s on this case, which the desk "
+                              "had ended: that money is not recorded here, so the order shows "
+                              "¥%(amount)s more refundable than it has. Reopen the case (复核) "
+                              "and import the file again to record it.")
+                            % {"amount": row.amount})
         if path is None:
             return conflict(_("the platform cannot make this move from the case's state; "
                               "not applied (check the case and the seller centre)"))

@@ -423,3 +423,31 @@ def test_a_platform_success_of_another_amount_than_approved_is_a_conflict(
     assert not result.conflicts
     refund.refresh_from_db()
     assert refund.status == RefundStatus.PAID and Case.objects.get().state == "refunded"
+
+
+def test_a_platform_refund_on_a_case_the_desk_closed_says_the_money_is_missing_then_is_recorded(
+        shop_a, refunds_file, paid_order, agent, supervisor):
+    """The desk closed the request (the buyer said they withdrew it) but the platform refunded
+    (a ruling for the buyer): the import may not override the close, but says plainly that
+    money went out; reopened, the same row records it — once."""
+    import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row("WAIT_SELLER_AGREE")))
+    case = svc.case_close(case=Case.objects.get(), actor=agent, reason="withdrawn")
+    success = refunds_file(platform_row("SUCCESS", "2026-11-08 09:00:00",
+                                        **{"退款金额": "60.00"}))
+
+    result = import_refunds(shop=shop_a, path_or_file=success)
+
+    [conflict] = result.conflicts
+    assert "the platform refunded ¥60.00 on this case, which the desk had ended" in conflict.reason
+    assert "Reopen the case (复核)" in conflict.reason
+    assert not Refund.objects.filter(order=paid_order).exists()
+
+    svc.case_reopen(case=case, actor=supervisor, reason="平台已退款，补记")
+    again = import_refunds(shop=shop_a, path_or_file=success)
+    third = import_refunds(shop=shop_a, path_or_file=success)
+
+    assert (again.updated, again.conflicts) == (1, [])
+    assert Case.objects.get().state == CaseState.REFUNDED
+    assert list(Refund.objects.filter(order=paid_order).values_list("amount", "status")) == [
+        (Decimal("60.00"), "paid")]
+    assert (third.unchanged, third.conflicts) == (1, [])
