@@ -106,12 +106,13 @@ def validate_refund_deductions(value) -> None:
 
 
 def deduction_percent(line) -> Decimal | None:
-    """A deduction line's percent, or None when it is not a number (a bool is not one)."""
+    """A deduction line's percent, or None when it is not a number (a bool is not one);
+    "5%" (or "5％") is 5."""
     percent = line.get("percent") if isinstance(line, dict) else None
     if isinstance(percent, bool) or not isinstance(percent, str | int | float):
         return None
     try:
-        value = Decimal(str(percent).strip())
+        value = Decimal(str(percent).strip().removesuffix("%").removesuffix("％").strip())
     except ArithmeticError:
         return None
     return value if value.is_finite() else None
@@ -274,8 +275,13 @@ class Policy(models.Model):
     def deduction_lines(self) -> list[tuple[str, Decimal | None]]:
         """(reason, percent or None) of each suggested deduction, at most DEDUCTION_LINES."""
         value = self.refund_deductions if isinstance(self.refund_deductions, list) else []
-        return [(str(line.get("reason", "")), deduction_percent(line))
-                for line in value if isinstance(line, dict)][:DEDUCTION_LINES]
+        lines = []
+        for line in value:
+            if isinstance(line, dict):
+                percent = deduction_percent(line)
+                usable = percent is not None and 0 < percent <= 100  # as the validator says
+                lines.append((str(line.get("reason", "")), percent if usable else None))
+        return lines[:DEDUCTION_LINES]
 
     def clean(self):
         super().clean()

@@ -62,7 +62,8 @@ def test_the_admin_saves_good_settings(client, manager, shop):
     data = form_fields(client.get(url).content.decode(), "policy_form")
     data["shop_pays_return_postage"] = '["quality", "wrong_item"]'
     data["refund_deductions"] = '[{"reason": "天猫技术服务费", "percent": "5"}, ' \
-                                '{"reason": "包装缺失", "percent": 2.5}]'
+                                '{"reason": "包装缺失", "percent": 2.5}, ' \
+                                '{"reason": "配件缺失", "percent": "1.5%"}]'
 
     response = client.post(url, data)
 
@@ -70,10 +71,14 @@ def test_the_admin_saves_good_settings(client, manager, shop):
     policy = Policy.objects.get(pk=shop.policy.pk)
     assert policy.shop_pays_return_postage == ["quality", "wrong_item"]
     assert policy.deduction_lines() == [("天猫技术服务费", Decimal("5")),
-                                        ("包装缺失", Decimal("2.5"))]
+                                        ("包装缺失", Decimal("2.5")),
+                                        ("配件缺失", Decimal("1.5"))]
 
 
-@pytest.mark.parametrize("value", [5, True, "quality", [{"reason": 1}], [{"reason": "手续费", "percent": "abc"}]])
+@pytest.mark.parametrize("value", [
+    5, True, "quality", [{"reason": 1}], [{"reason": "手续费", "percent": "abc"}],
+    [{"reason": "手续费", "percent": "1e30"}], [{"reason": "手续费", "percent": "-5"}],
+], ids=["5", "true", "text", "reason-number", "percent-text", "percent-huge", "percent-neg"])
 def test_a_bad_value_stored_before_does_not_break_the_case_page(login, agent, warehouse, shop,
                                                                 value):
     case = _received_return(shop, warehouse)
