@@ -322,10 +322,10 @@ class _Source:
     def lines(self, codec: str | None) -> Iterator[Iterator[str]]:
         """The decoded lines, line ends kept (what `csv.reader` reads), without a leading
         byte-order mark (the UTF-16 codec may leave one; a text stream may hold one)."""
-        if codec is None:
-            file = self.path_or_file
+        if codec is None:  # already text, so in memory: read as StringIO reads it (any
+            file = self.path_or_file  # line end, a lone CR included)
             file.seek(0)
-            yield _without_bom(file)
+            yield _without_bom(io.StringIO(file.read(), newline=""))
             return
         # closing the text stream closes the binary one (a path's file, or the `_Borrowed`
         # view of an upload, which leaves the upload open)

@@ -198,35 +198,52 @@ def _check_actor(actor: User | None, shop: Shop) -> None:
         raise PermissionDeniedError()
 
 
-def _check_shop(export: ExportFile, shop: Shop) -> int:
-    """Refuse the whole file when any row names another shop; returns the number of rows."""
-    check_id, check_name = SHOP_ID in export.columns, SHOP_NAME in export.columns
-    expected_id, expected_name = shop.platform_shop_id.strip(), shop.name.strip()
-    count = 0
-    for record in export.records(only=[SHOP_ID, SHOP_NAME]):
-        count += 1
-        found_id = record.get(SHOP_ID) if check_id else ""
-        found_name = record.get(SHOP_NAME) if check_name else ""
-        if found_id and found_id != expected_id:
-            if not expected_id:
+class _ShopCheck:
+    """Refuses a record that names another shop (店铺Id / 店铺名称), as ImportFileError.
+
+    Run over the whole file before any row is written (`_check_shop`), and again on each
+    record the import reads: the file is read a pass at a time, so one replaced after its
+    check (another shop's export dropped in its place) still brings none of its rows."""
+
+    COLUMNS = (SHOP_ID, SHOP_NAME)
+
+    def __init__(self, export: ExportFile, shop: Shop) -> None:
+        self.check_id, self.check_name = SHOP_ID in export.columns, SHOP_NAME in export.columns
+        self.expected_id, self.expected_name = shop.platform_shop_id.strip(), shop.name.strip()
+        self.shop = shop
+
+    def __call__(self, record: Record) -> None:
+        found_id = record.get(SHOP_ID) if self.check_id else ""
+        found_name = record.get(SHOP_NAME) if self.check_name else ""
+        if found_id and found_id != self.expected_id:
+            if not self.expected_id:
                 raise ImportFileError(
                     _("Line %(line)s carries 店铺Id “%(found)s” but shop %(shop)s has no "
                       "platform shop id to check it against: set it in the admin first. "
                       "Nothing was imported.")
-                    % {"line": record.line, "found": found_id, "shop": shop}
+                    % {"line": record.line, "found": found_id, "shop": self.shop}
                 )
             raise ImportFileError(
                 _("Line %(line)s belongs to 店铺Id “%(found)s”, not to shop %(shop)s "
                   "(“%(expected)s”): this is another shop's export. Nothing was imported.")
-                % {"line": record.line, "found": found_id, "shop": shop,
-                   "expected": expected_id}
+                % {"line": record.line, "found": found_id, "shop": self.shop,
+                   "expected": self.expected_id}
             )
-        if found_name and found_name != expected_name:
+        if found_name and found_name != self.expected_name:
             raise ImportFileError(
                 _("Line %(line)s belongs to 店铺名称 “%(found)s”, not to shop %(shop)s: "
                   "this is another shop's export. Nothing was imported.")
-                % {"line": record.line, "found": found_name, "shop": shop}
+                % {"line": record.line, "found": found_name, "shop": self.shop}
             )
+
+
+def _check_shop(export: ExportFile, shop: Shop) -> int:
+    """Refuse the whole file when any row names another shop; returns the number of rows."""
+    check = _ShopCheck(export, shop)
+    count = 0
+    for record in export.records(only=_ShopCheck.COLUMNS):
+        count += 1
+        check(record)
     return count
 
 
@@ -340,15 +357,19 @@ class _ParsedChunk:
 
 
 def _parse_in_chunks(export: ExportFile, parse: Callable[[Record], Any], key: Callable,
-                     only: Iterable[str] | None) -> Iterator[_ParsedChunk]:
+                     only: Iterable[str] | None,
+                     check: Callable[[Record], None]) -> Iterator[_ParsedChunk]:
     """Parsed rows in chunks in which each key appears once (a repeat starts a new chunk,
     so the second copy of a row is compared with what the first one wrote). Reads the
     export and nothing else: it may run in a thread of its own (`_read_ahead`)."""
     chunk = _ParsedChunk(rows=[], errors=[], done=0)
     keys: set = set()
     done = 0
+    if only is not None:
+        only = [*only, *_ShopCheck.COLUMNS]
     for record in export.records(only=only):
         done += 1
+        check(record)  # the file may have changed since the whole of it was checked
         if record.problem:
             chunk.errors.append((record.line, record.problem))
             continue
@@ -418,13 +439,13 @@ def _read_ahead(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
         thread.join()
 
 
-def _parsed_chunks(export: ExportFile, parse: Callable[[Record], Any], key: Callable,
-                   result: ImportResult, progress: Progress | None, total: int,
+def _parsed_chunks(export: ExportFile, shop: Shop, parse: Callable[[Record], Any],
+                   key: Callable, result: ImportResult, progress: Progress | None, total: int,
                    only: Iterable[str] | None = None,
                    read_ahead: bool = False) -> Iterator[list]:
     """`_parse_in_chunks`, its row errors recorded in `result` and the progress reported
     as each chunk is done; with `read_ahead`, the next chunk is parsed meanwhile."""
-    chunks = _parse_in_chunks(export, parse, key, only)
+    chunks = _parse_in_chunks(export, parse, key, only, _ShopCheck(export, shop))
     parsed = _read_ahead(chunks) if read_ahead else chunks
     try:
         for chunk in parsed:
@@ -589,8 +610,9 @@ def _process_orders(export: ExportFile, shop: Shop, result: ImportResult,
     # releases the GIL for every row it writes and must then wait to take it back from the
     # parsing thread: its saves got ~35 % slower, more than the overlap gained.
     read_ahead = connections[router.db_for_write(Order)].vendor == "postgresql"
-    chunks = _parsed_chunks(export, order_parser(export.columns), lambda row: row.order_id,
-                            result, progress, total, only=ORDER_USED, read_ahead=read_ahead)
+    chunks = _parsed_chunks(export, shop, order_parser(export.columns),
+                            lambda row: row.order_id, result, progress, total, only=ORDER_USED,
+                            read_ahead=read_ahead)
     with closing(chunks):
         for chunk in chunks:
             _in_chunk_transaction(lambda chunk=chunk: _save_orders(shop, chunk)).add_to(result)
@@ -724,7 +746,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
 
 def _process_reviews(export: ExportFile, shop: Shop, result: ImportResult,
                      progress: Progress | None, total: int) -> None:
-    for chunk in _parsed_chunks(export, partial(parse_review, columns=export.columns),
+    for chunk in _parsed_chunks(export, shop, partial(parse_review, columns=export.columns),
                                 lambda r: (r.order_id, r.item_title), result, progress, total):
         _in_chunk_transaction(lambda chunk=chunk: _save_reviews(shop, chunk)).add_to(result)
 
@@ -804,7 +826,7 @@ class _RefundCases:
 def _process_refunds(export: ExportFile, shop: Shop, result: ImportResult,
                      progress: Progress | None, total: int) -> None:
     rows: list[RefundRow] = []
-    for chunk in _parsed_chunks(export, partial(parse_refund, columns=export.columns),
+    for chunk in _parsed_chunks(export, shop, partial(parse_refund, columns=export.columns),
                                 lambda row: row.line, result, None, total):
         rows.extend(chunk)
     orders: dict[str, Order] = {}

@@ -29,37 +29,37 @@ from refunds.services.imports import (
 from tests.imports.conftest import ORDER_HEADER, order_row
 
 
-def _chunks_of(path, read_ahead: bool) -> tuple[list[list[str]], list, list]:
+def _chunks_of(path, read_ahead: bool, shop) -> tuple[list[list[str]], list, list]:
     export = read_export(path)
     result, progress = ImportResult(kind="orders"), []
-    chunks = _parsed_chunks(export, order_parser(export.columns), lambda row: row.order_id,
+    chunks = _parsed_chunks(export, shop, order_parser(export.columns), lambda row: row.order_id,
                             result, lambda done, total: progress.append((done, total)), 3,
                             only=ORDER_USED, read_ahead=read_ahead)
     ids = [[row.order_id for row in chunk] for chunk in chunks]
     return ids, result.errors, progress
 
 
-def test_reading_ahead_gives_the_same_chunks_row_errors_and_progress(export):
+def test_reading_ahead_gives_the_same_chunks_row_errors_and_progress(export, shop_a):
     path = export(ORDER_HEADER, [
         order_row(**{"订单编号": "1"}),
         order_row(**{"订单编号": "2", "订单状态": "不知道"}),
         order_row(**{"订单编号": "1", "订单备注": "again"}),  # a repeat starts a new chunk
     ])
 
-    ahead = _chunks_of(path, read_ahead=True)
+    ahead = _chunks_of(path, read_ahead=True, shop=shop_a)
 
-    assert ahead == _chunks_of(path, read_ahead=False)
+    assert ahead == _chunks_of(path, read_ahead=False, shop=shop_a)
     assert ahead[0] == [["1"], ["1"]]
     assert [line for line, _reason in ahead[1]] == [3]
     assert ahead[2][-1] == (3, 3)
 
 
 @pytest.mark.django_db
-def test_row_errors_read_ahead_are_in_the_callers_language(export):
+def test_row_errors_read_ahead_are_in_the_callers_language(export, shop_a):
     path = export(ORDER_HEADER, [order_row(**{"订单编号": "1", "订单状态": "不知道"})])
 
     with translation.override("zh-hans"):
-        _ids, errors, _progress = _chunks_of(path, read_ahead=True)
+        _ids, errors, _progress = _chunks_of(path, read_ahead=True, shop=shop_a)
 
     assert errors == [(2, "未知的订单状态“不知道”。")]
 

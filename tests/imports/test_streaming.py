@@ -105,3 +105,39 @@ def test_a_file_changed_after_it_was_opened_is_refused_not_misread(tmp_path):
 
     with pytest.raises(ImportFileError, match="no longer reads as utf-8: it was changed"):
         list(export.records())
+
+
+def test_a_text_stream_with_cr_line_ends_is_read_as_before(shop_a):
+    text = _orders(2).replace("\r\n", "\r")
+
+    result = import_orders(shop=shop_a, path_or_file=io.StringIO(text))
+
+    assert (result.imported, result.rejected) == (2, 0)
+
+
+@pytest.mark.parametrize("importer", ["import_orders", "import_reviews", "import_refunds"])
+def test_a_file_replaced_by_another_shops_export_after_its_check_imports_none_of_it(
+        shop_a, tmp_path, monkeypatch, importer):
+    """The file is read again for the rows: each row is checked for its shop there too."""
+    from refunds.services import imports as service
+
+    path = tmp_path / "orders.csv"
+    path.write_bytes(_orders(1).encode("gbk"))
+    other = csv_text(ORDER_HEADER, [order_row(订单编号="3900000000077000009", 店铺Id="SHOP-B",
+                                              店铺名称="别人的店")]).encode("gbk")
+    check = service._check_shop
+
+    def check_then_replace(export, shop):
+        count = check(export, shop)
+        path.write_bytes(other)  # the drop folder's file replaced by another shop's export
+        return count
+
+    monkeypatch.setattr(service, "_check_shop", check_then_replace)
+    monkeypatch.setattr(service, "REVIEW_REQUIRED", ["订单编号"])  # the order export will do
+    monkeypatch.setattr(service, "REFUND_REQUIRED", ["订单编号"])
+
+    with pytest.raises(service.ImportStopped) as stopped:
+        getattr(service, importer)(shop=shop_a, path_or_file=path)
+
+    assert "belongs to 店铺Id “SHOP-B”" in str(stopped.value.result.failure)
+    assert not Order.objects.filter(platform_order_id="3900000000077000009").exists()
