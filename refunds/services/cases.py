@@ -21,7 +21,6 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
@@ -42,7 +41,6 @@ from ..models import (
     Case,
     CaseKind,
     CloseReason,
-    CompensationKind,
     ContactChannel,
     ContactLog,
     ContactOutcome,
@@ -57,16 +55,15 @@ from ..models import (
     RefundStatus,
     Shop,
 )
-from ..models.compensation import COUNTED_STATES
 from ..permissions import user_serves_shop
 from ..texts import TEXT
 from . import contacts, payouts
 from .money import (
     CENT,
-    ZERO,
     clean_amount,
     ensure_refundable,
     ensure_within,
+    given_back,
     refundable_amounts,
 )
 from .text import column_text, fits, require_text
@@ -485,18 +482,6 @@ def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
                 note=note, prepare=prepare, now=now, locked=locked, note_text=note_text)
 
 
-def _given_back(case: Case) -> Decimal:
-    """What this case gave the buyer back for the goods, or has committed to: its refunds
-    (a failed one gave nothing) and its partial-refund compensations (部分退款, the item
-    kept) from their proposal on. Postage and non-cash compensation are not for the goods."""
-    refunds = (case.refunds.exclude(status=RefundStatus.FAILED)
-               .aggregate(total=Sum("amount"))["total"] or ZERO)
-    partial = (case.compensations.filter(kind=CompensationKind.PARTIAL_REFUND,
-                                         state__in=COUNTED_STATES)
-               .aggregate(total=Sum("amount"))["total"] or ZERO)
-    return refunds + partial
-
-
 def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount=None,
                 expected_state: str | None = None, now: datetime | None = None) -> Case:
     """复核: the buyer asks for a review; the case is back with the shop as a new request.
@@ -514,7 +499,7 @@ def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount
         if requested_amount in (None, ""):
             # Without a further amount the case would ask again for what it already
             # refunded, and one click on Agree ("what the buyer asked for") would pay it twice.
-            committed = _given_back(locked)
+            committed = given_back(Case.objects.filter(pk=locked.pk))
             if committed:
                 raise AmountError(
                     _("This case has already refunded ¥%(committed)s: say the further amount "

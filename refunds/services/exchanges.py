@@ -37,7 +37,7 @@ from ..models import (
 from ..models.compensation import COUNTED_STATES
 from ..permissions import staff_number_of, user_serves_shop
 from .cases import _run, normalize_tracking_no
-from .money import clean_amount, refundable_amount
+from .money import clean_amount, given_back, refundable_amount
 from .payouts import reimbursement_create
 from .text import column_text, fits
 
@@ -57,13 +57,20 @@ def _check_limit(actor: User | None, amount: Decimal, limit: Decimal, message: s
 
 
 def _returned_value(case: Case, order: Order) -> Decimal:
-    """What the returned goods are worth to the buyer: their lines' price (or what the
-    exchange asked), but never more than the buyer still has in the order. Money refunded
-    on it before (a refund for a defect, then an exchange) was given back already: counted
+    """What the returned goods are worth to the buyer: their lines' price less what other
+    cases on those lines gave back already (or what the exchange asked, when it names no
+    lines), and never more than the buyer still has in the order. Money refunded on the
+    goods before (a refund for a defect, then an exchange) was given back already: counted
     again in the difference, the shop would pay it twice (order row locked by the caller)."""
     lines = list(case.lines.all())
-    price = sum((line.paid_amount for line in lines), ZERO) if lines else case.requested_amount
-    return min(price, refundable_amount(order))
+    if not lines:
+        return min(case.requested_amount, refundable_amount(order))
+    price = sum((line.paid_amount for line in lines), ZERO)
+    # all of another case's money counts, even when it covered other lines as well: never
+    # too much back, and a person may type the value when the split is known
+    others = (Case.objects.filter(order=order, lines__in=lines).exclude(pk=case.pk)
+              .values("pk").distinct())
+    return min(max(price - given_back(others), ZERO), refundable_amount(order))
 
 
 def _price(value, message: str) -> Decimal:

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from ..exceptions import AmountError
-from ..models import Compensation, Order, Payout, Refund, RefundStatus
+from ..models import Compensation, CompensationKind, Order, Payout, Refund, RefundStatus
 from ..models.compensation import COUNTED_STATES, CompensationState
 from ..models.payouts import REIMBURSEMENT_KINDS, PayoutState
 
@@ -46,6 +46,19 @@ def clean_amount(value) -> Decimal:
     if amount != amount.quantize(CENT):
         raise AmountError(_("Amounts have at most two decimal places (fen)."))
     return amount.quantize(CENT)
+
+
+def given_back(cases) -> Decimal:
+    """What the cases (a queryset of them) gave the buyer back for the goods, or committed
+    to: their refunds (a failed one gave nothing) and their partial-refund compensations
+    (部分退款, the item kept) from the proposal on. Postage and non-cash compensation are not
+    for the goods. Two queries."""
+    refunds = (Refund.objects.filter(case__in=cases).exclude(status=RefundStatus.FAILED)
+               .aggregate(total=Sum("amount"))["total"] or ZERO)
+    partial = (Compensation.objects.filter(case__in=cases, state__in=COUNTED_STATES,
+                                           kind=CompensationKind.PARTIAL_REFUND)
+               .aggregate(total=Sum("amount"))["total"] or ZERO)
+    return refunds + partial
 
 
 def _order_sum(queryset, paid: Q | None = None) -> Coalesce:

@@ -42,3 +42,26 @@ def test_exchange_difference_counts_what_was_already_refunded(shop, agent, with_
     # ¥2. Valued at the full price (180) the shop paid ¥80 more: 170 back and a ¥100 item.
     assert exchange.returned_value == Decimal("98.00")
     assert (exchange.buyer_owes, exchange.payout) == (Decimal("2.00"), None)
+
+
+def test_on_a_two_line_order_the_other_lines_money_does_not_count_for_the_returned_one(
+        shop, agent):
+    """Lines A and B of ¥100 each, ¥200 paid; A was refunded ¥90 (a defect), then exchanged:
+    A is worth ¥10 to the buyer, though the order still holds ¥110."""
+    order = OrderFactory(shop=shop, paid_amount=Decimal("200.00"),
+                         goods_amount=Decimal("200.00"), postage=Decimal("0.00"))
+    line_a = OrderLine.objects.get(order=order)
+    line_a.paid_amount = Decimal("100.00")
+    line_a.save()
+    OrderLine.objects.create(order=order, title="B", quantity=1, paid_amount=Decimal("100.00"))
+    case_svc.case_agree(case=make_case(order=order, amount="90.00", lines=[line_a]),
+                        actor=agent)
+    exchange_case = _received(make_case(order=order, kind=CaseKind.EXCHANGE,
+                                        reason=CaseReason.SIZE, amount="10.00",
+                                        lines=[line_a]))
+
+    exchange = ex_svc.exchange_choose_replacement(case=exchange_case, actor=agent,
+                                                  title="A 换色", price="100.00")
+
+    assert (exchange.returned_value, exchange.buyer_owes, exchange.payout) == (
+        Decimal("10.00"), Decimal("90.00"), None)
