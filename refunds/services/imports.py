@@ -1248,11 +1248,18 @@ def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
         if path is None and row.state == CaseState.REFUNDED:
             # money the buyer got that the desk does not count: until someone records it, the
             # order shows more refundable than it has
-            return conflict(_("the platform refunded ¥%(amount)s on this case, which the desk "
-                              "had ended: that money is not recorded here, so the order shows "
-                              "¥%(amount)s more refundable than it has. Reopen the case (复核) "
-                              "and import the file again to record it.")
-                            % {"amount": row.amount})
+            if locked.state == CaseState.CLOSED:  # 复核 takes it back to where it records
+                return conflict(_(
+                    "the platform refunded ¥%(amount)s on this case, which the desk had "
+                    "ended: that money is not recorded here, so the order shows ¥%(amount)s "
+                    "more refundable than it has. Reopen the case (复核) and import the file "
+                    "again to record it.") % {"amount": row.amount})
+            return conflict(_(
+                "the platform refunded ¥%(amount)s on this case, which is “%(state)s” on the "
+                "desk: that money is not recorded here, so the order shows ¥%(amount)s more "
+                "refundable than it has. Settle it with the seller centre before refunding "
+                "anything more on this order.")
+                % {"amount": row.amount, "state": locked.get_state_display()})
         if path is None:
             return conflict(_("the platform cannot make this move from the case's state; "
                               "not applied (check the case and the seller centre)"))

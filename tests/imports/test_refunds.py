@@ -451,3 +451,18 @@ def test_a_platform_refund_on_a_case_the_desk_closed_says_the_money_is_missing_t
     assert list(Refund.objects.filter(order=paid_order).values_list("amount", "status")) == [
         (Decimal("60.00"), "paid")]
     assert (third.unchanged, third.conflicts) == (1, [])
+
+
+def test_a_platform_refund_on_a_case_refused_on_the_desk_says_the_money_is_missing(
+        shop_a, refunds_file, paid_order, agent):
+    """A refused case cannot be reopened (复核): the message does not send anyone there."""
+    import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row("WAIT_SELLER_AGREE")))
+    svc.case_refuse(case=Case.objects.get(), actor=agent, reason="凭证不足")
+
+    result = import_refunds(shop=shop_a, path_or_file=refunds_file(platform_row(
+        "SUCCESS", "2026-11-08 09:00:00", **{"退款金额": "60.00"})))
+
+    [conflict] = result.conflicts
+    assert "the platform refunded ¥60.00 on this case, which is “Refused” on the desk" in (
+        conflict.reason)
+    assert "复核" not in conflict.reason
