@@ -170,7 +170,10 @@ def _integer_field(model, key: str):
     """The integer field (an id, or the id a foreign key holds) that a list's filter
     parameter such as `shop`, `shop__exact` or `assignee__id__in` compares, else None."""
     parts = key.split("__")
-    for path in ("__".join(parts), "__".join(parts[:-1])):
+    paths = ["__".join(parts)]
+    if parts[-1] in ("exact", "in"):  # a comparison (__lt, __gt…) takes any number
+        paths.append("__".join(parts[:-1]))
+    for path in paths:
         if not path:
             continue
         try:
@@ -205,13 +208,21 @@ def names_an_impossible_id(model, params, connection) -> bool:
 
 class ImpossibleIdsChangeList(ChangeList):
     """A filter on an id no row can have lists no rows, as a filter on an id no row has
-    does — never a server error."""
+    does — never a server error. So does any other filter value a lookup cannot even turn
+    into SQL (?requested_at__year=<20 digits>: Python's date range)."""
 
     def get_queryset(self, request, exclude_parameters=None):
         queryset = super().get_queryset(request, exclude_parameters)
         if names_an_impossible_id(self.model, request.GET, connections[queryset.db]):
             return queryset.none()
         return queryset
+
+    def get_results(self, request):
+        try:
+            super().get_results(request)
+        except OverflowError:  # raised building or binding the query, before any SQL ran
+            self.queryset = self.root_queryset.none()  # the filters themselves cannot compile
+            super().get_results(request)
 
 
 class ImpossibleIdsMixin:

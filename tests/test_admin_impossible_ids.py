@@ -56,6 +56,30 @@ def test_the_case_list_filtered_by_an_impossible_shop_shows_no_rows(manager, sho
     assert f"/admin/refunds/case/{case.pk}/change/" in listed
 
 
+def test_a_comparison_with_a_huge_number_is_no_impossible_id(manager, shop):
+    """?id__lt=<huge> matches every row: it is a bound, not an id."""
+    case = make_case(order=OrderFactory(shop=shop))
+    client = Client()
+    client.force_login(manager)
+
+    below = client.get("/admin/refunds/case/", {"id__lt": TOO_BIG}).content.decode()
+    above = client.get("/admin/refunds/case/", {"id__gt": f"-{TOO_BIG}"}).content.decode()
+
+    assert f"/admin/refunds/case/{case.pk}/change/" in below
+    assert f"/admin/refunds/case/{case.pk}/change/" in above
+
+
+def test_a_year_no_date_can_have_lists_no_rows(manager, shop):
+    make_case(order=OrderFactory(shop=shop))
+    client = Client(raise_request_exception=False)
+    client.force_login(manager)
+
+    response = client.get("/admin/refunds/case/", {"requested_at__year": TOO_BIG})
+
+    assert response.status_code == 200
+    assert "/admin/refunds/case/" in response.content.decode()
+
+
 def test_only_integer_columns_are_checked(db):
     from django.db import connection
     from django.http import QueryDict
