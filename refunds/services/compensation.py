@@ -38,6 +38,7 @@ from ..models import (
     PayoutKind,
     PayoutState,
 )
+from ..models.compensation import COUNTED_STATES
 from ..permissions import staff_number_of, user_serves_shop
 from .money import clean_amount, ensure_refundable
 from .text import column_text, fits
@@ -71,7 +72,7 @@ def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: 
     with transaction.atomic():
         locked, order = lock_case(case.pk)
         if kind == CompensationKind.POSTAGE:
-            _ensure_postage_not_reimbursed(locked)
+            _ensure_postage_paid_once(locked)
         ensure_refundable(order, amount)
         compensation = Compensation.objects.create(
             shop_id=locked.shop_id, case=locked, order=order, kind=kind, amount=amount,
@@ -84,16 +85,24 @@ def compensation_propose(*, case: Case, actor: User, kind: str, amount, reason: 
     return compensation
 
 
-def _ensure_postage_not_reimbursed(case: Case) -> None:
-    """The return postage is paid once: by its reimbursement after the inspection, or as a
-    postage compensation (运费补偿) — never both (`exchanges.postage_settled`, the other way
-    round). Called with the case locked, as the reimbursement is made."""
+def _ensure_postage_paid_once(case: Case) -> None:
+    """The return postage is paid once: by its reimbursement after the inspection, or by one
+    postage compensation (运费补偿) not declined — never two of them
+    (`exchanges.postage_settled`, the other way round). Called with the case locked, as the
+    reimbursement is made."""
     reimbursement = (Payout.objects.filter(case=case, kind=PayoutKind.POSTAGE)
                      .exclude(state=PayoutState.CANCELLED).first())
     if reimbursement is not None:
         raise ActionNotAllowed(
             _("The return postage of this case is already reimbursed (payout #%(payout)s): a "
               "postage compensation would pay it twice.") % {"payout": reimbursement.pk})
+    earlier = Compensation.objects.filter(case=case, kind=CompensationKind.POSTAGE,
+                                          state__in=COUNTED_STATES).first()
+    if earlier is not None:
+        raise ActionNotAllowed(
+            _("This case already has a postage compensation (#%(compensation)s, ¥%(amount)s): "
+              "decline it first to propose another.")
+            % {"compensation": earlier.pk, "amount": earlier.amount})
 
 
 def _explain_refusal(compensation: Compensation, name: str, actor: User) -> None:

@@ -75,3 +75,13 @@ def test_a_declined_postage_compensation_leaves_the_postage_to_settle(login, ret
     assert 'id="return-postage"' in login(agent).get(f"/cases/{returned.pk}/").content.decode()
     assert exchange_services.return_postage_settle(case=returned, actor=agent,
                                                    amount="8.00") is not None
+
+
+def test_one_postage_compensation_at_a_time(returned, agent, colleague):
+    first = _postage_compensation(returned, agent, colleague)
+
+    with pytest.raises(ActionNotAllowed, match=f"already has a postage compensation "
+                                               f"\\(#{first.pk}, ¥8.00\\)"):
+        compensation_services.compensation_propose(
+            case=returned, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00",
+            reason="退货运费")
