@@ -31,12 +31,14 @@ def agent2(roles, shop):
 
 
 def _case_with_paid_compensations(shop, agent, agent2, finance, count, approver=None):
-    """One case with `count` postage compensations, approved, exported in a batch each."""
+    """One case with `count` cash compensations (a case takes one postage compensation at a
+    time, so partial refunds), approved, exported in a batch each."""
     case = make_case(order=OrderFactory(shop=shop, paid_amount=Decimal("5000.00")), amount="10")
     case = case_services.case_agree(case=case, actor=agent)  # one refund (approved_by agent)
     for n in range(count):
-        comp = comp_services.compensation_propose(case=case, actor=agent2, kind="postage",
-                                                  amount="1.00", reason=f"运费 {n}")
+        comp = comp_services.compensation_propose(case=case, actor=agent2,
+                                                  kind="partial_refund", amount="1.00",
+                                                  reason=f"部分退款 {n}")
         comp_services.compensation_approve(compensation=comp, actor=approver or agent)
         payout_services.payout_batch_export(shop=shop, actor=finance)
     return case
