@@ -98,6 +98,10 @@ def _ensure_postage_paid_once(case: Case) -> None:
               "postage compensation would pay it twice.") % {"payout": reimbursement.pk})
     earlier = Compensation.objects.filter(case=case, kind=CompensationKind.POSTAGE,
                                           state__in=COUNTED_STATES).first()
+    if earlier is not None and earlier.state == CompensationState.PAID:
+        raise ActionNotAllowed(
+            _("This case's return postage was already paid as compensation #%(compensation)s "
+              "(¥%(amount)s).") % {"compensation": earlier.pk, "amount": earlier.amount})
     if earlier is not None:
         raise ActionNotAllowed(
             _("This case already has a postage compensation (#%(compensation)s, ¥%(amount)s): "

@@ -85,3 +85,17 @@ def test_one_postage_compensation_at_a_time(returned, agent, colleague):
         compensation_services.compensation_propose(
             case=returned, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00",
             reason="退货运费")
+
+
+def test_a_paid_postage_compensation_says_it_was_paid(returned, agent, colleague, finance):
+    from refunds.services import payouts as payout_services
+
+    first = _postage_compensation(returned, agent, colleague)
+    payout_services.payout_mark_paid(payout=first.payout, actor=finance,
+                                     payment_reference="ALI-8")
+
+    with pytest.raises(ActionNotAllowed, match=f"already paid as compensation #{first.pk} "
+                                               f"\\(¥8.00\\)"):
+        compensation_services.compensation_propose(
+            case=returned, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00",
+            reason="退货运费")
