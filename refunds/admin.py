@@ -18,6 +18,7 @@ from django.db import connections, models
 from django.db.models import Count, Exists, F, Func, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -26,6 +27,7 @@ from .exceptions import DomainError
 from .filters import too_broad_notice
 from .models import (
     Buyer,
+    CalendarDay,
     CannedReply,
     Case,
     CaseEvent,
@@ -777,6 +779,22 @@ class CannedReplyAdminForm(forms.ModelForm):
         model = CannedReply
         fields = ["title", "category", "language", "text", "is_active", "position"]
         widgets = {"text": forms.Textarea(attrs={"rows": 4})}
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
+    """China's working-day calendar (refunds/workdays.py): the holidays on weekdays and the
+    weekend days worked in exchange, as the State Council publishes them each year. It is
+    the same for every shop. A deadline is counted when a case enters its state: a day
+    entered later counts for the deadlines set from then on."""
+
+    list_display = ["date", "weekday", "working", "name"]
+    list_filter = ["working", "date"]  # no date_hierarchy on the desk's lists (see tests)
+    search_fields = ["name"]
+
+    @admin.display(description=_("weekday"), ordering="date")
+    def weekday(self, day: CalendarDay) -> str:
+        return date_format(day.date, "l")
 
 
 @admin.register(CannedReply)

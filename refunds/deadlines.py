@@ -3,6 +3,11 @@
 The numbers come from the shop's Policy (DOMAIN.md's deadline table). A deadline is counted
 from the moment the case entered its state (`since`), except while a return is travelling
 or being inspected: the platform's confirm-receipt clock runs from the buyer's shipment.
+
+Kuaishou counts working days (refunds/workdays.py): the shop reviews a request within
+`platform_review_working_days`, shipped or not, and when it does not the platform escalates
+the request instead of agreeing to it (refunds/services/sweep.py); an approved refund is paid
+within `platform_pay_working_days`, or within our own `payout_days` when that is sooner.
 """
 
 from __future__ import annotations
@@ -10,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import Case, CaseState, DeadlineOwner, Policy
+from .models import Case, CaseState, DeadlineOwner, Platform, Policy
+from .workdays import add_working_days
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,11 @@ NO_DEADLINE = Deadline(at=None, owner="", rule="")
 
 def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
     state = case.state
+    kuaishou = is_kuaishou(policy)
     if state == CaseState.REQUESTED:
+        if kuaishou:
+            return Deadline(add_working_days(since, policy.platform_review_working_days),
+                            DeadlineOwner.SHOP, "platform_review_working_days")
         if case.order.is_shipped:
             return Deadline(since + timedelta(days=policy.agree_shipped_days),
                             DeadlineOwner.SHOP, "agree_shipped_days")
@@ -44,9 +54,22 @@ def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
         return Deadline(start + timedelta(days=policy.confirm_receipt_days), owner,
                         "confirm_receipt_days")
     if state in (CaseState.REFUND_PENDING, CaseState.REFUND_FAILED):
-        return Deadline(since + timedelta(days=policy.payout_days), DeadlineOwner.FINANCE,
+        ours = Deadline(since + timedelta(days=policy.payout_days), DeadlineOwner.FINANCE,
                         "payout_days")
+        # n working days are never fewer than n calendar days: the calendar is read only
+        # when our own deadline is the longer count
+        if kuaishou and policy.payout_days > policy.platform_pay_working_days:
+            theirs = add_working_days(since, policy.platform_pay_working_days)
+            if theirs < ours.at:
+                return Deadline(theirs, DeadlineOwner.FINANCE, "platform_pay_working_days")
+        return ours
     return NO_DEADLINE
+
+
+def is_kuaishou(policy: Policy) -> bool:
+    """Whether the policy's shop is on Kuaishou (`policy.shop` is the shop the policy was
+    read through: `case.shop.policy` costs no query)."""
+    return policy.shop.platform == Platform.KUAISHOU
 
 
 def apply_deadline(case: Case, policy: Policy, since: datetime) -> list[str]:

@@ -18,6 +18,7 @@ from .models import (
     ReviewFollowUp,
 )
 from .permissions import staff_number_of
+from .texts import TEXT
 
 
 def _build(case: Case, kind: str, actor, note: str = "", at: datetime | None = None,
@@ -71,6 +72,17 @@ def build_transition_event(*, case: Case, actor, transition: str, from_state: st
 
 def note_event(*, case: Case, actor, note: str) -> CaseEvent:
     return _event(case, EventKind.NOTE, actor, note=note)
+
+
+ESCALATED = "escalated"  # the data key of the platform's escalation (a note by SYSTEM)
+
+
+def build_escalation_event(*, case: Case, note: str, text: dict[str, Any],
+                           at: datetime) -> CaseEvent:
+    """The platform escalated the case (Kuaishou's review deadline passed), not saved yet:
+    the sweep writes a group's at once. `text` is the note as code + parameters."""
+    return _build(case, EventKind.NOTE, None, note=note, at=at,
+                  data={ESCALATED: case.deadline_at.isoformat(), TEXT: text})
 
 
 POSTAGE_DECIDED = "postage_payer"  # the data key of the event that decided the return postage

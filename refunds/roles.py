@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "add_order", "change_order", "add_orderline", "change_orderline",
         "add_buyer", "change_buyer",
         "add_importrun", "view_importrun",
+        "view_calendarday", "add_calendarday", "change_calendarday", "delete_calendarday",
         *_REVIEW_SUPERVISION, "add_cannedreply", "change_cannedreply", "delete_cannedreply",
         "auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group",
         "django_fsm_log.view_statelog",

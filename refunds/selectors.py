@@ -252,8 +252,12 @@ def overdue_cases(now: datetime) -> QuerySet[Case]:
     """Open cases whose deadline has passed: what the sweep acts on, most overdue first.
 
     The same rule as the queue's "Overdue" filter, so the queue shows what the sweep will do.
+    A Kuaishou request the platform already escalated for its deadline is left out: the
+    sweep noted it once (it stays in the queue's "Overdue" until someone decides it).
     """
-    return Case.objects.filter(due_filter("overdue", now)).order_by("deadline_at", "id")
+    return (Case.objects.filter(due_filter("overdue", now))
+            .exclude(escalated_deadline_at=F("deadline_at"))
+            .order_by("deadline_at", "id"))
 
 
 def cases_to_warn(now: datetime) -> QuerySet[Case]:

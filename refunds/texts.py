@@ -102,6 +102,12 @@ def payout_overdue(*, state: str, **passed: Any) -> str:
                                            "state": _label("Case", "state", state)}
 
 
+def escalated(**passed: Any) -> str:
+    return _("%(passed)s Kuaishou does not agree to a request on its own: it escalates it to "
+             "its customer service. The request still needs the shop's decision; decide it "
+             "now.") % {"passed": deadline_passed(**passed)}
+
+
 def deadline_warning(*, owner: str, deadline: str, rule: str, state: str, order: str,
                      amount: str) -> str:
     return _(
@@ -155,6 +161,7 @@ _RENDERERS: dict[str, Callable[..., str]] = {
     "review_warning": review_warning,
     "deadline_passed": deadline_passed,
     "payout_overdue": payout_overdue,
+    "escalated": escalated,
     "deadline_warning": deadline_warning,
     "sweep_failure": sweep_failure,
     "paid_by_platform_in_batch": paid_by_platform_in_batch,

@@ -7,7 +7,8 @@ seeded: two runs of one size build the same data.
 
 What the measurements rely on:
 - exactly `size.overdue` cases are past their deadline, all in states the sweep moves
-  (requested, refused, awaiting_return, return_in_transit, received); every other open
+  (requested, refused, awaiting_return, return_in_transit, received; no overdue request
+  on the Kuaishou shop, which the sweep escalates instead of moving); every other open
   case is due later and was already warned for its deadline (last night's run did that),
   so the warning phase only meets the deadlines the sweep itself sets;
 - the benchmark agent serves the first shop, as a one-shop agent does;
@@ -261,8 +262,13 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
             shop_index = order_id % size.shops
             shop_id = shop_ids[shop_index]
             is_overdue = index < overdue
+            kuaishou = SHOPS[shop_index][2] == Platform.KUAISHOU
             if is_overdue:
                 state = SWEPT_STATES[index % len(SWEPT_STATES)]
+                if kuaishou and state == CaseState.REQUESTED:
+                    # Kuaishou escalates an overdue request, it does not agree to it: the
+                    # benchmark's overdue cases are all transitions (its budget's unit)
+                    state = CaseState.REFUSED
             else:
                 state = rng.choices(states, weights)[0]
             if state in EXCHANGE_PATHS:
@@ -295,8 +301,11 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
             else:
                 if state == CaseState.REQUESTED:
                     owner = DeadlineOwner.SHOP
-                    rule = ("agree_shipped_days" if order_shipped[order_id]
-                            else "agree_unshipped_days")
+                    if kuaishou:
+                        rule = "platform_review_working_days"
+                    else:
+                        rule = ("agree_shipped_days" if order_shipped[order_id]
+                                else "agree_unshipped_days")
                 else:
                     owner, rule = DEADLINE_RULES[state]
                 requested_at = deadline - timedelta(days=rng.randrange(5, 20))

@@ -1,3 +1,4 @@
+from .calendar import CalendarDay
 from .cases import (
     OPEN_STATES,
     Case,
@@ -47,6 +48,7 @@ from .staff import StaffProfile
 from .submissions import FormSubmission
 
 __all__ = [
+    "CalendarDay",
     "FormSubmission",
     "OPEN_FOLLOWUP_STATES",
     "BuyerEvent",

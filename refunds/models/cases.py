@@ -194,6 +194,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
         _("warned for deadline"), null=True, blank=True, editable=False,
         help_text=_("The deadline the last warning was sent for (the sweep warns once)."),
     )
+    escalated_deadline_at = models.DateTimeField(
+        _("escalated for deadline"), null=True, blank=True, editable=False,
+        help_text=_("The passed deadline the platform escalated the case for (Kuaishou's "
+                    "review): the sweep records an escalation once."),
+    )
 
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                  null=True, blank=True, related_name="assigned_cases",
@@ -284,6 +289,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
             return True
         window = self.shop.policy.no_reason_return_days
         return self.requested_at <= start + timezone.timedelta(days=window)
+
+    @property
+    def is_escalated(self) -> bool:
+        """Kuaishou escalated the request when its review deadline passed (the sweep noted
+        it), and nobody has decided it since."""
+        return (self.state == CaseState.REQUESTED and self.escalated_deadline_at is not None
+                and self.escalated_deadline_at == self.deadline_at)
 
     @property
     def is_open(self) -> bool:

@@ -48,7 +48,7 @@ from django.db import (
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from .. import events
+from .. import events, workdays
 from ..bulk import insert_many
 from ..deadlines import deadline_for
 from ..exceptions import ActionNotAllowed, AmountError, DomainError, PermissionDeniedError
@@ -329,9 +329,10 @@ def import_orders(*, shop: Shop, path_or_file: Any, dry_run: bool = False,
 def import_refunds(*, shop: Shop, path_or_file: Any, dry_run: bool = False,
                    actor: User | None = None, progress: Progress | None = None) -> ImportResult:
     """退款管理 → cases; upsert on (shop, 退款编号) = Case.platform_refund_id."""
-    return _run_import(ImportKind.REFUNDS, REFUND_REQUIRED, _process_refunds, shop=shop,
-                       path_or_file=path_or_file, dry_run=dry_run, actor=actor,
-                       progress=progress)
+    with workdays.remembered():  # a Kuaishou shop's deadlines: the calendar read once
+        return _run_import(ImportKind.REFUNDS, REFUND_REQUIRED, _process_refunds, shop=shop,
+                           path_or_file=path_or_file, dry_run=dry_run, actor=actor,
+                           progress=progress)
 
 
 def import_reviews(*, shop: Shop, path_or_file: Any, dry_run: bool = False,

@@ -11,6 +11,8 @@ timeline), with a note naming the policy deadline that passed:
 | refused, awaiting_return     | closes the request (timed out)                 |
 | return_in_transit, received  | auto-refunds the buyer                         |
 | refund_pending/refund_failed | nothing (our own payout deadline): we notify   |
+| requested, on Kuaishou       | escalates it to its customer service: we note  |
+|                              | it on the timeline and notify, once            |
 
 Before a deadline passes (the shop policy's warning window), the case's assignee and the
 supervisors of its shop are warned once per deadline.
@@ -56,13 +58,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .. import selectors, texts
-from ..deadlines import deadline_for
+from .. import events, selectors, texts, workdays
+from ..deadlines import deadline_for, is_kuaishou
 from ..exceptions import CaseChanged, DomainError
 from ..labels import choice_label
 from ..locks import try_lock_cases
 from ..models import (
     Case,
+    CaseEvent,
     CaseKind,
     CaseState,
     Notification,
@@ -83,6 +86,7 @@ AUTO_AGREE = "auto_agree"
 CLOSE = "close"
 AUTO_REFUND = "auto_refund"
 PAYOUT_OVERDUE = "payout_overdue"
+ESCALATE = "escalate"
 WARN = "warn"
 
 ACTION_FOR_STATE = {
@@ -95,6 +99,15 @@ ACTION_FOR_STATE = {
     CaseState.REFUND_FAILED: PAYOUT_OVERDUE,
 }
 
+
+
+def action_for(case: Case, state: str) -> str | None:
+    """What the sweep does when the deadline of `case` (in `state`) passes."""
+    if state == CaseState.REQUESTED and is_kuaishou(case.shop.policy):
+        return ESCALATE  # Kuaishou escalates; it never agrees to a request on its own
+    return ACTION_FOR_STATE.get(state)
+
+
 # The platform rule (a Case transition, `cases_apply_platform_rules`) of each action.
 TRANSITIONS = {AUTO_AGREE: "agree", CLOSE: "close", AUTO_REFUND: "platform_refund"}
 
@@ -103,13 +116,15 @@ ACTION_LABELS = {
     CLOSE: gettext_lazy("close (timed out)"),
     AUTO_REFUND: gettext_lazy("auto-refund"),
     PAYOUT_OVERDUE: gettext_lazy("payout overdue"),
+    ESCALATE: gettext_lazy("escalated by the platform"),
     WARN: gettext_lazy("deadline warning"),
 }
 
 
 # Outcome statuses
-APPLIED, WOULD_APPLY, WARNED, WOULD_WARN, OVERDUE, SKIPPED, FAILED = (
-    "applied", "would_apply", "warned", "would_warn", "overdue", "skipped", "failed",
+APPLIED, WOULD_APPLY, WARNED, WOULD_WARN, OVERDUE, ESCALATED, SKIPPED, FAILED = (
+    "applied", "would_apply", "warned", "would_warn", "overdue", "escalated", "skipped",
+    "failed",
 )
 STATUS_LABELS = {
     APPLIED: gettext_lazy("done"),
@@ -117,6 +132,7 @@ STATUS_LABELS = {
     WARNED: gettext_lazy("warned"),
     WOULD_WARN: gettext_lazy("would warn"),
     OVERDUE: gettext_lazy("overdue, notified"),
+    ESCALATED: gettext_lazy("noted and notified"),
     SKIPPED: gettext_lazy("skipped"),
     FAILED: gettext_lazy("FAILED"),
 }
@@ -149,6 +165,7 @@ class SweepReport:
     dry_run: bool = False
     applied: Counter = field(default_factory=Counter)
     payouts_overdue: int = 0
+    escalated: int = 0  # Kuaishou requests the platform escalated (first noticed this run)
     warned_cases: int = 0
     warning_notifications: int = 0
     skipped: int = 0
@@ -163,12 +180,14 @@ class SweepReport:
     def summary(self) -> str:
         line = _(
             "applied %(applied)s (auto-agreed %(agreed)s, closed %(closed)s, auto-refunded "
-            "%(refunded)s), payouts overdue %(overdue)s, warned %(warned)s cases "
-            "(%(notifications)s notifications), skipped %(skipped)s, failed %(failed)s"
+            "%(refunded)s), payouts overdue %(overdue)s, escalated %(escalated)s, warned "
+            "%(warned)s cases (%(notifications)s notifications), skipped %(skipped)s, failed "
+            "%(failed)s"
         ) % {
             "applied": self.applied_total, "agreed": self.applied[AUTO_AGREE],
             "closed": self.applied[CLOSE], "refunded": self.applied[AUTO_REFUND],
-            "overdue": self.payouts_overdue, "warned": self.warned_cases,
+            "overdue": self.payouts_overdue, "escalated": self.escalated,
+            "warned": self.warned_cases,
             "notifications": self.warning_notifications, "skipped": self.skipped,
             "failed": len(self.failures),
         }
@@ -192,8 +211,9 @@ def sweep_deadlines(*, now: datetime | None = None, dry_run: bool = False,
     """
     sweep = _Sweep(now=now or timezone.now(), dry_run=dry_run, on_outcome=on_outcome)
     try:
-        _run_phases(sweep, chunk_size=chunk_size, commit_every=commit_every,
-                    on_progress=on_progress)
+        with workdays.remembered():  # Kuaishou's deadlines: the calendar read once
+            _run_phases(sweep, chunk_size=chunk_size, commit_every=commit_every,
+                        on_progress=on_progress)
     finally:
         # What was committed is emailed, even when the run stops half way.
         sweep.send_digest()
@@ -328,6 +348,8 @@ class _Sweep:
             self.report.applied[outcome.action] += 1
         elif outcome.status == OVERDUE:
             self.report.payouts_overdue += 1
+        elif outcome.status == ESCALATED:
+            self.report.escalated += 1
         elif outcome.status == WARNED:
             self.report.warned_cases += 1
             self.report.warning_notifications += outcome.notified
@@ -359,11 +381,12 @@ class _Sweep:
         outcomes: dict[int, Outcome] = {}
         steps: list[PlatformStep] = []
         notices: list[Notice] = []
+        escalated: list[Case] = []
         for case_id, state in group:
-            action = ACTION_FOR_STATE.get(state)
+            case = held[case_id][0] if case_id in held else None
+            action = action_for(case, state) if case is not None else ACTION_FOR_STATE.get(state)
             if action is None:  # only open states are selected; a new state must be mapped
                 continue
-            case = held[case_id][0] if case_id in held else None
             if case is None:
                 outcomes[case_id] = Outcome(case_id, action, SKIPPED, _("locked by someone else"))
             elif (case.state != state or case.deadline_at is None
@@ -374,6 +397,15 @@ class _Sweep:
                 passed = deadline_passed_text(case, case.deadline_at)
                 notices.append(self._payout_overdue_notice(case, passed))
                 outcomes[case_id] = Outcome(case_id, action, OVERDUE, passed)
+            elif action == ESCALATE:
+                if case.escalated_deadline_at == case.deadline_at:
+                    outcomes[case_id] = Outcome(case_id, action, SKIPPED,
+                                                _("already escalated for this deadline"))
+                    continue
+                notices.append(self._escalation_notice(case))
+                escalated.append(case)
+                outcomes[case_id] = Outcome(case_id, action, ESCALATED,
+                                            deadline_passed_text(case, case.deadline_at))
             else:
                 said = texts.said("deadline_passed", **_passed(case, case.deadline_at),
                                   then=state)
@@ -398,8 +430,34 @@ class _Sweep:
                                             _("changed since it was selected"))
             else:
                 outcomes[case.pk] = Outcome(case.pk, action, FAILED, str(step.error.message))
+        self._record_escalations(escalated)
         notify_many(notices, digest=self.digest)
         return [outcomes[case_id] for case_id, _state in group if case_id in outcomes]
+
+    def _escalation_text(self, case: Case) -> dict:
+        return texts.said("escalated", **_passed(case, case.deadline_at))
+
+    def _escalation_notice(self, case: Case) -> Notice:
+        said = self._escalation_text(case)
+        return Notice(
+            users=self._recipients(case), case=case, kind=NotificationKind.ESCALATED,
+            deadline_at=case.deadline_at, message=texts.words({texts.TEXT: said}), text=said,
+            subject=_("Case #%(case)s: not reviewed in time, escalated by the platform")
+            % {"case": case.pk})
+
+    def _record_escalations(self, cases: list[Case]) -> None:
+        """One timeline row (by SYSTEM) per escalated case, and each case marked escalated
+        for its deadline: two statements for the group. The state does not change."""
+        if not cases:
+            return
+        rows = []
+        for case in cases:
+            said = self._escalation_text(case)
+            rows.append(events.build_escalation_event(
+                case=case, note=texts.words({texts.TEXT: said}), text=said, at=self.now))
+        CaseEvent.objects.bulk_create(rows)
+        Case.objects.filter(pk__in=[case.pk for case in cases]).update(
+            escalated_deadline_at=F("deadline_at"))
 
     def _payout_overdue_notice(self, case: Case, passed: str) -> Notice:
         said = texts.said("payout_overdue", state=case.state, **_passed(case, case.deadline_at))
@@ -411,8 +469,14 @@ class _Sweep:
 
     def plan_overdue(self, case: Case, state: str) -> None:
         """Dry run: what `overdue_group` would do, money rule included, reading only."""
-        action = ACTION_FOR_STATE.get(state)
+        action = action_for(case, state)
         if action is None:
+            return
+        if action == ESCALATE:
+            if case.escalated_deadline_at != case.deadline_at:
+                self.report.escalated += 1
+                self._emit(Outcome(case.pk, action, WOULD_APPLY,
+                                   deadline_passed_text(case, case.deadline_at)))
             return
         if action == PAYOUT_OVERDUE:
             self.report.payouts_overdue += 1

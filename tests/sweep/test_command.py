@@ -106,7 +106,8 @@ def test_summary_line_and_exit_code_0(shop, clock, sweep):
     assert run.err == ""
     # The auto-agreed refund now waits for finance, due in 24 hours: flagged at once.
     assert run.summary == ("applied 2 (auto-agreed 1, closed 1, auto-refunded 0), payouts "
-                           "overdue 0, warned 1 cases (0 notifications), skipped 0, failed 0")
+                           "overdue 0, escalated 0, warned 1 cases (0 notifications), "
+                           "skipped 0, failed 0")
 
 
 def test_nothing_to_do(db, sweep):

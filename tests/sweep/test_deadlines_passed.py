@@ -243,7 +243,8 @@ def test_second_run_changes_nothing(shop, clock, sweep, people):
     first = sweep()
     assert first.code == 0, first.err
     assert first.summary == ("applied 6 (auto-agreed 2, closed 2, auto-refunded 2), payouts "
-                             "overdue 0, warned 1 cases (4 notifications), skipped 0, failed 0")
+                             "overdue 0, escalated 0, warned 1 cases (4 notifications), "
+                             "skipped 0, failed 0")
     # the refund-only case now waits for finance, due in exactly 24 hours: warned at once
     payout_due = latest + MINUTE + timedelta(days=1)
     assert Notification.objects.filter(case=cases[0], kind=NotificationKind.DEADLINE_WARNING,
@@ -306,8 +307,8 @@ def test_dry_run_writes_nothing_and_predicts_the_run(shop, clock, sweep, people)
     assert f"case #{closing.pk}: close (timed out): would do" in dry.out
     assert f"case #{soon.pk}: deadline warning: would warn" in dry.out
     assert dry.summary.startswith("dry run, nothing written: applied 4 (auto-agreed 2, "
-                                  "closed 1, auto-refunded 1), payouts overdue 1, warned 2 "
-                                  "cases (6 notifications)")  # `soon`, and the new payout
+                                  "closed 1, auto-refunded 1), payouts overdue 1, escalated 0, "
+                                  "warned 2 cases (6 notifications)")  # `soon`, and the new payout
 
     real = sweep()
     assert real.code == 1
