@@ -8,6 +8,10 @@ Kuaishou counts working days (refunds/workdays.py): the shop reviews a request w
 `platform_review_working_days`, shipped or not, and when it does not the platform escalates
 the request instead of agreeing to it (refunds/services/sweep.py); an approved refund is paid
 within `platform_pay_working_days`, or within our own `payout_days` when that is sooner.
+
+A dispute (平台介入, every platform) waits for the shop's evidence for
+`dispute_evidence_working_days` working days from its opening; once the evidence is in, the
+platform rules and the desk has no deadline to keep.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
                  else DeadlineOwner.SHOP)
         return Deadline(start + timedelta(days=policy.confirm_receipt_days), owner,
                         "confirm_receipt_days")
+    if state == CaseState.IN_DISPUTE:
+        if case.dispute_evidence_at is not None:
+            return NO_DEADLINE  # the evidence is in: the platform rules, in its own time
+        return Deadline(add_working_days(case.dispute_opened_at or since,
+                                         policy.dispute_evidence_working_days),
+                        DeadlineOwner.SHOP, "dispute_evidence_working_days")
     if state in (CaseState.REFUND_PENDING, CaseState.REFUND_FAILED):
         ours = Deadline(since + timedelta(days=policy.payout_days), DeadlineOwner.FINANCE,
                         "payout_days")

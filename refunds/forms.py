@@ -219,11 +219,43 @@ class ReopenForm(CaseActionForm):
                     "for. Agreeing refunds this amount, never the first one again."))
 
 
+class OpenDisputeForm(CaseActionForm):
+    """平台介入: the buyer asked the platform to arbitrate."""
+
+    action = "open_dispute"
+    button_class = "btn-warning"
+    note = note_field(_("What does the buyer dispute? (and the platform's dispute number)"),
+                      required=True)
+
+
+class SubmitDisputeEvidenceForm(CaseActionForm):
+    action = "submit_dispute_evidence"
+    note = note_field(_("What evidence was submitted?"), required=True)
+
+
+class DisputeForBuyerForm(CaseActionForm):
+    action = "dispute_for_buyer"
+    button_class = "btn-danger"
+    amount = amount_field(label=_("Amount the platform refunded (¥)"), required=False,
+                          help_text=_("Leave empty if it refunded what the buyer asked for."))
+    note = note_field()
+
+    def setup_fields(self) -> None:
+        self.fields["amount"].widget.attrs["placeholder"] = str(self.case.requested_amount)
+
+
+class DisputeForShopForm(CaseActionForm):
+    action = "dispute_for_shop"
+    button_class = "btn-success"
+    note = note_field()
+
+
 ACTION_FORMS: dict[str, type[CaseActionForm]] = {
     form.action: form
     for form in (AgreeForm, RefuseForm, BuyerModifyForm, RecordReturnShipmentForm, ReceiveForm,
                  ApproveRefundForm, MarkRefundedForm, MarkRefundFailedForm, RetryRefundForm,
-                 CloseForm, ReopenForm)
+                 CloseForm, ReopenForm, OpenDisputeForm, SubmitDisputeEvidenceForm,
+                 DisputeForBuyerForm, DisputeForShopForm)
 }
 
 

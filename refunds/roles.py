@@ -32,18 +32,19 @@ _REVIEW_SUPERVISION = ["appeal_review", "assign_followup", "override_contact_gua
 _EXCHANGES = ["view_exchange", "choose_replacement", "ship_replacement", "complete_exchange"]
 _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
                   "record_return_shipment", "approve_refund", "close_case", "log_contact",
-                  *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES]
+                  *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute"]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _AGENT,
     SUPERVISOR: _AGENT + ["approve_over_limit", "reopen_case", "assign_case",
-                          *_REVIEW_SUPERVISION],
+                          "record_dispute_ruling", *_REVIEW_SUPERVISION],
     WAREHOUSE: _READ + ["record_return_shipment", "receive_return", "view_exchange",
                         "ship_replacement"],
     FINANCE: _READ + _FINANCE,
     MANAGER: _AGENT + [
         "approve_over_limit", "reopen_case", "assign_case", "receive_return", *_FINANCE,
+        "record_dispute_ruling",
         "add_shop", "change_shop", "view_policy", "add_policy", "change_policy",
         "add_staffprofile", "change_staffprofile", "view_staffprofile",
         "add_order", "change_order", "add_orderline", "change_orderline",

@@ -39,6 +39,9 @@ CONSEQUENCES = {
     "received": gettext_lazy(
         "The shop did not confirm receipt of the return in time: the platform refunded the "
         "buyer (auto-refund)."),
+    "in_dispute": gettext_lazy(
+        "The shop did not submit its evidence in time: the platform ruled against the shop "
+        "and refunded the buyer."),
 }
 
 

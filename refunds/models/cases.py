@@ -58,6 +58,7 @@ class CaseState(models.TextChoices):
     CLOSED = "closed", _("Closed")
     REPLACEMENT_SHIPPED = "replacement_shipped", _("Replacement shipped")
     COMPLETED = "completed", _("Exchange completed")
+    IN_DISPUTE = "in_dispute", _("In dispute (平台介入)")
 
 
 OPEN_STATES = [
@@ -69,6 +70,17 @@ OPEN_STATES = [
     CaseState.REFUND_PENDING,
     CaseState.REFUND_FAILED,
     CaseState.REPLACEMENT_SHIPPED,
+    CaseState.IN_DISPUTE,
+]
+
+# Where a buyer can ask the platform to step in (平台介入): any open state before the money is
+# approved — typically after a refusal, or over a returned parcel's condition.
+DISPUTABLE_STATES = [
+    CaseState.REQUESTED,
+    CaseState.REFUSED,
+    CaseState.AWAITING_RETURN,
+    CaseState.RETURN_IN_TRANSIT,
+    CaseState.RECEIVED,
 ]
 
 
@@ -194,6 +206,13 @@ class Case(ConcurrentTransitionMixin, models.Model):
         _("warned for deadline"), null=True, blank=True, editable=False,
         help_text=_("The deadline the last warning was sent for (the sweep warns once)."),
     )
+    dispute_opened_at = models.DateTimeField(
+        _("dispute opened"), null=True, blank=True, editable=False,
+        help_text=_("When the platform stepped in (平台介入): the evidence deadline counts "
+                    "from here."))
+    dispute_evidence_at = models.DateTimeField(
+        _("dispute evidence submitted"), null=True, blank=True, editable=False,
+        help_text=_("When the shop first submitted its evidence to the platform."))
     escalated_deadline_at = models.DateTimeField(
         _("escalated for deadline"), null=True, blank=True, editable=False,
         help_text=_("The passed deadline the platform escalated the case for (Kuaishou's "
@@ -253,6 +272,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             ("log_contact", _("Can log contacts and notes")),
             ("ship_replacement", _("Can record an exchange's replacement shipment")),
             ("complete_exchange", _("Can complete an exchange")),
+            ("handle_dispute", _("Can record a platform dispute and the evidence submitted")),
+            ("record_dispute_ruling", _("Can record the platform's ruling on a dispute")),
         ]
 
     def __str__(self) -> str:
@@ -393,9 +414,41 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     @fsm_log_by
     @fsm_log_description
+    @transition(field=state, source=DISPUTABLE_STATES, target=CaseState.IN_DISPUTE,
+                permission=_role("handle_dispute"),
+                custom={"label": _("The platform stepped in (平台介入)")})
+    def open_dispute(self, by=None, description=None):
+        """The buyer asked the platform to arbitrate; the shop must submit its evidence."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=CaseState.IN_DISPUTE, target=CaseState.IN_DISPUTE,
+                permission=_role("handle_dispute"),
+                custom={"label": _("Evidence submitted to the platform")})
+    def submit_dispute_evidence(self, by=None, description=None):
+        """The shop's evidence is with the platform: the platform rules, no deadline of ours."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=CaseState.IN_DISPUTE, target=CaseState.REFUNDED,
+                permission=_role("record_dispute_ruling"),
+                custom={"label": _("Ruled for the buyer: the platform refunded")})
+    def dispute_for_buyer(self, by=None, description=None):
+        """The ruling binds: the platform refunded the buyer from the shop's account."""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(field=state, source=CaseState.IN_DISPUTE, target=CaseState.CLOSED,
+                permission=_role("record_dispute_ruling"),
+                custom={"label": _("Ruled for the shop: the request is closed")})
+    def dispute_for_shop(self, by=None, description=None):
+        """The platform ruled against the buyer: the request closes."""
+
+    @fsm_log_by
+    @fsm_log_description
     @transition(field=state,
                 source=[CaseState.REQUESTED, CaseState.REFUSED, CaseState.AWAITING_RETURN,
-                        CaseState.RETURN_IN_TRANSIT],
+                        CaseState.RETURN_IN_TRANSIT, CaseState.IN_DISPUTE],
                 target=CaseState.CLOSED, permission=_role("close_case"),
                 custom={"label": _("Close")})
     def close(self, by=None, description=None):
@@ -406,7 +459,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     @transition(field=state,
                 source=[CaseState.REQUESTED, CaseState.AWAITING_RETURN,
                         CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED,
-                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED],
+                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED,
+                        CaseState.IN_DISPUTE],
                 target=CaseState.REFUNDED, permission=platform_only,
                 custom={"label": _("Refunded by the platform")})
     def platform_refund(self, by=None, description=None):

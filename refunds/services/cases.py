@@ -142,7 +142,8 @@ def _explain_refusal(case: Case, name: str, actor: User) -> None:
 
 # The transitions after which an exchange's replacement will not ship: the case ends in a
 # refund (the buyer's money back instead), a refusal or a close.
-EXCHANGE_ENDINGS = frozenset({"refuse", "approve_refund", "platform_refund", "close"})
+EXCHANGE_ENDINGS = frozenset({"refuse", "approve_refund", "platform_refund", "close",
+                              "dispute_for_buyer", "dispute_for_shop"})
 
 
 def live_exchange_difference(case_ids: Iterable[int]) -> set[int]:
@@ -530,30 +531,105 @@ def case_platform_refund(*, case: Case, amount=None, reference: str = "", note: 
     when = now or timezone.now()
 
     def prepare(locked: Case, order: Order):
-        refund = (locked.refunds.filter(status__in=[RefundStatus.PENDING, RefundStatus.FAILED])
-                  .order_by("-id").first())
-        if refund is None:
-            refund = _approve_amount(locked, order, amount, None)
-        elif amount not in (None, "") and clean_amount(amount) != refund.amount:
-            # the platform paid another amount than the desk approved: recording either one
-            # as paid would make the books wrong; a person settles it with finance
-            raise ActionNotAllowed(
-                _("the platform refunded ¥%(platform)s but the desk approved ¥%(approved)s "
-                  "(refund #%(refund)s)") % {"platform": clean_amount(amount),
-                                             "approved": refund.amount, "refund": refund.pk})
-        refund.status = RefundStatus.PAID
-        refund.payment_reference = fits(reference or "PLATFORM", Refund, "payment_reference")
-        refund.paid_at = when
-        refund.save(update_fields=["status", "payment_reference", "paid_at"])
-        # finance must not pay it again: its payout is settled as paid by the platform
-        # (one already in a bank file is flagged and its payers told: the bank may pay it too)
-        payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=None, now=when,
-                                     reference=refund.payment_reference, by_platform=True)
-        return [], {"amount": str(refund.amount), "by_platform": True}
+        return [], _paid_by_platform(locked, order, amount, reference, None, when)
 
     return _run(case=case, actor=None, name="platform_refund", expected_state=expected_state,
                 note=note or _("Refunded by the platform."), prepare=prepare, now=when,
                 locked=locked, note_text=note_text)
+
+
+def _paid_by_platform(case: Case, order: Order, amount, reference: str, actor: User | None,
+                      when: datetime) -> dict[str, Any]:
+    """The platform refunded the buyer: an approved refund waiting for finance is settled as
+    paid (never paid twice), else a new one is checked against what is still refundable.
+    Returns the timeline row's data."""
+    refund = (case.refunds.filter(status__in=[RefundStatus.PENDING, RefundStatus.FAILED])
+              .order_by("-id").first())
+    if refund is None:
+        refund = _approve_amount(case, order, amount, actor)
+    elif amount not in (None, "") and clean_amount(amount) != refund.amount:
+        # the platform paid another amount than the desk approved: recording either one
+        # as paid would make the books wrong; a person settles it with finance
+        raise ActionNotAllowed(
+            _("the platform refunded ¥%(platform)s but the desk approved ¥%(approved)s "
+              "(refund #%(refund)s)") % {"platform": clean_amount(amount),
+                                         "approved": refund.amount, "refund": refund.pk})
+    refund.status = RefundStatus.PAID
+    refund.payment_reference = fits(reference or "PLATFORM", Refund, "payment_reference")
+    refund.paid_at = when
+    refund.save(update_fields=["status", "payment_reference", "paid_at"])
+    # finance must not pay it again: its payout is settled as paid by the platform
+    # (one already in a bank file is flagged and its payers told: the bank may pay it too)
+    payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=None, now=when,
+                                 reference=refund.payment_reference, by_platform=True)
+    return {"amount": str(refund.amount), "by_platform": True}
+
+
+# --- disputes (平台介入) --------------------------------------------------------------------
+
+
+def case_open_dispute(*, case: Case, actor: User | None, note: str,
+                      expected_state: str | None = None, now: datetime | None = None) -> Case:
+    """The buyer asked the platform to step in: the shop must submit its evidence within
+    the policy's `dispute_evidence_working_days`, or the platform rules against it (the
+    nightly sweep then records the platform's refund)."""
+    note = require_text(note, _("Say what the buyer disputes (and the platform's dispute "
+                                "number)."))
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        locked.dispute_opened_at = when
+        locked.dispute_evidence_at = None
+        return ["dispute_opened_at", "dispute_evidence_at"], {}
+
+    return _run(case=case, actor=actor, name="open_dispute", expected_state=expected_state,
+                note=note, prepare=prepare, now=when)
+
+
+def case_submit_dispute_evidence(*, case: Case, actor: User | None, note: str,
+                                 expected_state: str | None = None,
+                                 now: datetime | None = None) -> Case:
+    """The shop's evidence is with the platform (more may follow, each on the timeline): the
+    evidence deadline is met, and the platform's ruling is awaited."""
+    note = require_text(note, _("Say what evidence was submitted."))
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        if locked.dispute_evidence_at is not None:
+            return [], {"more_evidence": True}
+        locked.dispute_evidence_at = when
+        return ["dispute_evidence_at"], {}
+
+    return _run(case=case, actor=actor, name="submit_dispute_evidence",
+                expected_state=expected_state, note=note, prepare=prepare, now=when)
+
+
+def case_dispute_for_buyer(*, case: Case, actor: User | None, amount=None, note: str = "",
+                           expected_state: str | None = None,
+                           now: datetime | None = None) -> Case:
+    """The platform ruled for the buyer and refunded them from the shop's account: recorded
+    as a refund paid by the platform (what finance was due to pay is settled, never paid
+    twice), within what the buyer paid, as always."""
+    when = now or timezone.now()
+
+    def prepare(locked: Case, order: Order):
+        return [], _paid_by_platform(locked, order, amount, "PLATFORM", actor, when)
+
+    return _run(case=case, actor=actor, name="dispute_for_buyer", expected_state=expected_state,
+                note=note, prepare=prepare, now=when)
+
+
+def case_dispute_for_shop(*, case: Case, actor: User | None, note: str = "",
+                          expected_state: str | None = None,
+                          now: datetime | None = None) -> Case:
+    """The platform ruled against the buyer: the request closes."""
+
+    def prepare(locked: Case, order: Order):
+        locked.close_reason = CloseReason.PLATFORM_RULING
+        return ["close_reason"], {"reason": CloseReason.PLATFORM_RULING}
+
+    return _run(case=case, actor=actor, name="dispute_for_shop", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
 
 
 # --- the platform's rules on many cases at once (the nightly sweep) --------------------------

@@ -1132,10 +1132,11 @@ def _platform_case(shop: Shop, order: Order, row: RefundRow, now: datetime,
 # WAIT_* , so `agree` is followed only for returns.
 _RETURN_KINDS = (CaseKind.RETURN, CaseKind.EXCHANGE)
 _CLOSABLE = (CaseState.REQUESTED, CaseState.REFUSED, CaseState.AWAITING_RETURN,
-             CaseState.RETURN_IN_TRANSIT)
+             CaseState.RETURN_IN_TRANSIT, CaseState.IN_DISPUTE)
 _PLATFORM_REFUNDABLE = (CaseState.REQUESTED, CaseState.AWAITING_RETURN,
                         CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED,
-                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED)
+                        CaseState.REFUND_PENDING, CaseState.REFUND_FAILED,
+                        CaseState.IN_DISPUTE)
 MAX_PLATFORM_STEPS = 3
 
 

@@ -10,6 +10,7 @@ timeline), with a note naming the policy deadline that passed:
 | requested                    | auto-agrees (refund-only: a Refund row is made) |
 | refused, awaiting_return     | closes the request (timed out)                 |
 | return_in_transit, received  | auto-refunds the buyer                         |
+| in_dispute, no evidence      | rules against the shop and refunds the buyer   |
 | refund_pending/refund_failed | nothing (our own payout deadline): we notify   |
 | requested, on Kuaishou       | escalates it to its customer service: we note  |
 |                              | it on the timeline and notify, once            |
@@ -97,6 +98,7 @@ ACTION_FOR_STATE = {
     CaseState.RECEIVED: AUTO_REFUND,
     CaseState.REFUND_PENDING: PAYOUT_OVERDUE,
     CaseState.REFUND_FAILED: PAYOUT_OVERDUE,
+    CaseState.IN_DISPUTE: AUTO_REFUND,  # no evidence in time: ruled against the shop
 }
 
 

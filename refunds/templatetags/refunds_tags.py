@@ -22,6 +22,7 @@ STATE_BADGES = {
     CaseState.CLOSED: "text-bg-light",
     CaseState.REPLACEMENT_SHIPPED: "text-bg-info",
     CaseState.COMPLETED: "text-bg-success",
+    CaseState.IN_DISPUTE: "text-bg-danger",
 }
 
 

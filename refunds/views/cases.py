@@ -49,6 +49,10 @@ SERVICES = {
     "reopen": case_services.case_reopen,
     "ship_replacement": exchange_services.case_ship_replacement,
     "complete_exchange": exchange_services.case_complete_exchange,
+    "open_dispute": case_services.case_open_dispute,
+    "submit_dispute_evidence": case_services.case_submit_dispute_evidence,
+    "dispute_for_buyer": case_services.case_dispute_for_buyer,
+    "dispute_for_shop": case_services.case_dispute_for_shop,
 }
 
 

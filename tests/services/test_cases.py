@@ -37,6 +37,12 @@ CALLS = {
         case=case, actor=actor, carrier="顺丰速运", tracking_no="SF9988776655"),
     "complete_exchange": lambda case, actor: exchange_svc.case_complete_exchange(
         case=case, actor=actor),
+    "open_dispute": lambda case, actor: svc.case_open_dispute(
+        case=case, actor=actor, note="买家申请平台介入"),
+    "submit_dispute_evidence": lambda case, actor: svc.case_submit_dispute_evidence(
+        case=case, actor=actor, note="聊天记录与质检照片"),
+    "dispute_for_buyer": lambda case, actor: svc.case_dispute_for_buyer(case=case, actor=actor),
+    "dispute_for_shop": lambda case, actor: svc.case_dispute_for_shop(case=case, actor=actor),
 }
 
 # The expected machine, written out by hand (not read from the code under test).
@@ -50,10 +56,15 @@ ALLOWED_FROM = {
     "mark_refunded": {"refund_pending"},
     "mark_refund_failed": {"refund_pending"},
     "retry_refund": {"refund_failed"},
-    "close": {"requested", "refused", "awaiting_return", "return_in_transit"},
+    "close": {"requested", "refused", "awaiting_return", "return_in_transit", "in_dispute"},
     "reopen": {"refunded", "closed"},
     "ship_replacement": {"received"},  # exchanges only
     "complete_exchange": {"replacement_shipped"},
+    "open_dispute": {"requested", "refused", "awaiting_return", "return_in_transit",
+                     "received"},
+    "submit_dispute_evidence": {"in_dispute"},
+    "dispute_for_buyer": {"in_dispute"},
+    "dispute_for_shop": {"in_dispute"},
 }
 TARGET = {
     "agree": "refund_pending",  # refund-only; returns go to awaiting_return (tested below)
@@ -69,6 +80,10 @@ TARGET = {
     "reopen": "requested",
     "ship_replacement": "replacement_shipped",
     "complete_exchange": "completed",
+    "open_dispute": "in_dispute",
+    "submit_dispute_evidence": "in_dispute",
+    "dispute_for_buyer": "refunded",
+    "dispute_for_shop": "closed",
 }
 ALLOWED_ROLES = {
     "agree": {"agent", "supervisor", "manager"},
@@ -84,6 +99,10 @@ ALLOWED_ROLES = {
     "reopen": {"supervisor", "manager"},
     "ship_replacement": {"agent", "supervisor", "warehouse", "manager"},
     "complete_exchange": {"agent", "supervisor", "manager"},
+    "open_dispute": {"agent", "supervisor", "manager"},
+    "submit_dispute_evidence": {"agent", "supervisor", "manager"},
+    "dispute_for_buyer": {"supervisor", "manager"},
+    "dispute_for_shop": {"supervisor", "manager"},
 }
 ROLES = ["agent", "supervisor", "warehouse", "finance", "manager"]
 STATES = [s.value for s in CaseState]
@@ -103,6 +122,7 @@ PATHS = {
                                                 "ship_replacement"]),
     "completed": (CaseKind.EXCHANGE, ["agree", "record_return_shipment", "receive",
                                       "ship_replacement", "complete_exchange"]),
+    "in_dispute": (CaseKind.REFUND_ONLY, ["refuse", "open_dispute"]),
 }
 
 # Transitions that need an exchange case (换货) in the state they start from.

@@ -268,7 +268,7 @@ def test_detail_timeline_grows_with_each_step(login, agent, case):
 def test_agent_sees_agree_refuse_close_on_a_requested_refund_under_the_limit(login, agent,
                                                                             case):
     response = login(agent).get(f"/cases/{case.pk}/")
-    assert action_buttons(response) == {"agree", "refuse", "close"}
+    assert action_buttons(response) == {"agree", "refuse", "close", "open_dispute"}
     assert "supervisor must approve" not in text(response)
 
 
@@ -278,12 +278,12 @@ def test_refund_above_the_agent_limit_is_not_agreeable_by_the_agent(login, agent
     case = make_case(order=order, amount="600.00")
 
     agent_page = login(agent).get(f"/cases/{case.pk}/")
-    assert action_buttons(agent_page) == {"refuse", "close"}
+    assert action_buttons(agent_page) == {"refuse", "close", "open_dispute"}
     assert "supervisor must approve" in text(agent_page)
     assert "500.00" in text(agent_page)
 
     supervisor_page = login(supervisor).get(f"/cases/{case.pk}/")
-    assert action_buttons(supervisor_page) == {"agree", "refuse", "close"}
+    assert action_buttons(supervisor_page) == {"agree", "refuse", "close", "open_dispute"}
     assert "supervisor must approve" not in text(supervisor_page)
 
 

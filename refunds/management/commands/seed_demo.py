@@ -98,6 +98,8 @@ SCENARIOS = [
     ("exchange", CaseReason.SIZE, True, "1", ["agree", "ship", "receive", "replace"], 9),
     ("exchange", CaseReason.QUALITY, True, "1",
      ["agree", "ship", "receive", "replace", "complete"], 14),
+    # refused, then the buyer asked the platform to step in (平台介入): evidence is due
+    ("refund_only", CaseReason.NOT_AS_DESCRIBED, True, "1", ["refuse", "dispute"], 3),
 ]
 
 
@@ -225,6 +227,9 @@ class Command(BaseCommand):
                 exchange_svc.case_ship_replacement(
                     case=case, actor=users["warehouse"], carrier=random.choice(CARRIERS),
                     tracking_no=f"YT{case.pk:04d}{case.order_id:08d}", now=at)
+            elif step == "dispute":
+                svc.case_open_dispute(case=case, actor=agent, now=at,
+                                      note="买家申请平台介入：称商品与描述不符（纠纷单号 JF20261120001）")
             elif step == "complete":
                 exchange_svc.case_complete_exchange(case=case, actor=agent, now=at)
             elif step == "reopen":
