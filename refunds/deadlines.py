@@ -7,7 +7,8 @@ or being inspected: the platform's confirm-receipt clock runs from the buyer's s
 Kuaishou counts working days (refunds/workdays.py): the shop reviews a request within
 `platform_review_working_days`, shipped or not, and when it does not the platform escalates
 the request instead of agreeing to it (refunds/services/sweep.py); an approved refund is paid
-within `platform_pay_working_days`, or within our own `payout_days` when that is sooner.
+within `platform_pay_working_days` of its approval, or within our own `payout_days` when
+that is sooner.
 
 A dispute (平台介入, every platform) waits for the shop's evidence for
 `dispute_evidence_working_days` working days from its opening; once the evidence is in, the
@@ -19,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import Case, CaseState, DeadlineOwner, Platform, Policy
+from .models import Case, CaseState, DeadlineOwner, Platform, Policy, RefundStatus
 from .workdays import add_working_days
 
 
@@ -68,12 +69,29 @@ def deadline_for(case: Case, policy: Policy, since: datetime) -> Deadline:
                         "payout_days")
         # n working days are never fewer than n calendar days: the calendar is read only
         # when our own deadline is the longer count
-        if kuaishou and policy.payout_days > policy.platform_pay_working_days:
-            theirs = add_working_days(since, policy.platform_pay_working_days)
-            if theirs < ours.at:
-                return Deadline(theirs, DeadlineOwner.FINANCE, "platform_pay_working_days")
+        if kuaishou:
+            # the platform's clock runs from the approval: a failed payout and its retry do
+            # not restart it (our own payout_days does restart, for finance's next attempt)
+            approved = _approved_at(case)
+            start = min(approved, since) if approved else since
+            days = policy.platform_pay_working_days
+            # n working days are never fewer than n calendar days: the calendar is read
+            # only when the platform's deadline may come first
+            if start + timedelta(days=days) < ours.at:
+                theirs = add_working_days(start, days)
+                if theirs < ours.at:
+                    return Deadline(theirs, DeadlineOwner.FINANCE, "platform_pay_working_days")
         return ours
     return NO_DEADLINE
+
+
+def _approved_at(case: Case) -> datetime | None:
+    """When the money finance must pay was approved (the oldest refund still unpaid), or
+    None while it is being approved (its row is not written yet)."""
+    if case.pk is None:
+        return None
+    return (case.refunds.filter(status__in=[RefundStatus.PENDING, RefundStatus.FAILED])
+            .order_by("approved_at").values_list("approved_at", flat=True).first())
 
 
 def is_kuaishou(policy: Policy) -> bool:
@@ -83,9 +101,15 @@ def is_kuaishou(policy: Policy) -> bool:
 
 
 def apply_deadline(case: Case, policy: Policy, since: datetime) -> list[str]:
-    """Set the case's deadline fields; returns the field names for save(update_fields=...)."""
+    """Set the case's deadline fields for the state it has just entered; returns the field
+    names for save(update_fields=...). A new state is a new clock: a Kuaishou escalation of
+    the state before is over."""
     deadline = deadline_for(case, policy, since)
     case.deadline_at = deadline.at
     case.deadline_owner = deadline.owner
     case.deadline_rule = deadline.rule
-    return ["deadline_at", "deadline_owner", "deadline_rule"]
+    case.escalated_deadline_at = None
+    return DEADLINE_FIELDS
+
+
+DEADLINE_FIELDS = ["deadline_at", "deadline_owner", "deadline_rule", "escalated_deadline_at"]

@@ -35,6 +35,7 @@ from .models import (
     CannedReply,
     Case,
     CaseEvent,
+    CaseState,
     Compensation,
     ContactLog,
     FollowUpEvent,
@@ -252,11 +253,11 @@ def overdue_cases(now: datetime) -> QuerySet[Case]:
     """Open cases whose deadline has passed: what the sweep acts on, most overdue first.
 
     The same rule as the queue's "Overdue" filter, so the queue shows what the sweep will do.
-    A Kuaishou request the platform already escalated for its deadline is left out: the
-    sweep noted it once (it stays in the queue's "Overdue" until someone decides it).
+    A Kuaishou request the platform already escalated is left out: the sweep noted it once
+    (it stays in the queue's "Overdue" until someone decides it; a new state clears it).
     """
     return (Case.objects.filter(due_filter("overdue", now))
-            .exclude(escalated_deadline_at=F("deadline_at"))
+            .exclude(state=CaseState.REQUESTED, escalated_deadline_at__isnull=False)
             .order_by("deadline_at", "id"))
 
 

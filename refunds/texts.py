@@ -100,6 +100,10 @@ def deadline_passed(*, rule: str, value: Any, deadline: str, then: str = "") -> 
 
 
 def payout_overdue(*, state: str, **passed: Any) -> str:
+    if passed.get("rule") == "platform_pay_working_days":
+        return _("%(passed)s The refund is not paid yet (%(state)s): Kuaishou escalates an "
+                 "unpaid refund to its customer service. Finance must pay now.") % {
+            "passed": deadline_passed(**passed), "state": _label("Case", "state", state)}
     return _("%(passed)s The refund is not paid yet (%(state)s); the platform does nothing "
              "here: finance must pay.") % {"passed": deadline_passed(**passed),
                                            "state": _label("Case", "state", state)}

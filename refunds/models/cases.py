@@ -314,9 +314,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     @property
     def is_escalated(self) -> bool:
         """Kuaishou escalated the request when its review deadline passed (the sweep noted
-        it), and nobody has decided it since."""
-        return (self.state == CaseState.REQUESTED and self.escalated_deadline_at is not None
-                and self.escalated_deadline_at == self.deadline_at)
+        it), and nobody has decided it since (a new state clears it; the platform re-dating
+        the deadline does not)."""
+        return self.state == CaseState.REQUESTED and self.escalated_deadline_at is not None
 
     @property
     def is_open(self) -> bool:

@@ -790,7 +790,8 @@ def _write_platform_steps(steps: list[PlatformStep], now: datetime) -> None:
             apply_deadline(case, case.shop.policy, now)
             values |= {"state": case.state, "updated_at": stamp, "deadline_at": case.deadline_at,
                        "deadline_owner": case.deadline_owner,
-                       "deadline_rule": case.deadline_rule}
+                       "deadline_rule": case.deadline_rule,
+                       "escalated_deadline_at": case.escalated_deadline_at}
             updates[(source, tuple(sorted(values.items())))].append(case.pk)
             if step.note_text:  # the note in the reader's language (refunds/texts.py)
                 data = {**(data or {}), TEXT: step.note_text}

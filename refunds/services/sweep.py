@@ -71,6 +71,7 @@ from ..models import (
     CaseState,
     Notification,
     NotificationKind,
+    Platform,
     RefundStatus,
 )
 from .cases import PlatformStep, cases_apply_platform_rules, exchange_difference_to_cancel
@@ -108,6 +109,22 @@ def action_for(case: Case, state: str) -> str | None:
     if state == CaseState.REQUESTED and is_kuaishou(case.shop.policy):
         return ESCALATE  # Kuaishou escalates; it never agrees to a request on its own
     return ACTION_FOR_STATE.get(state)
+
+
+def action_of(case_id: int, state: str) -> str | None:
+    """`action_for` a case not at hand (locked by someone else, or failed): a request's
+    action depends on its shop's platform, read then (one query, on those paths only)."""
+    if state == CaseState.REQUESTED:
+        platform = Case.objects.filter(pk=case_id).values_list("shop__platform",
+                                                                 flat=True).first()
+        if platform == Platform.KUAISHOU:
+            return ESCALATE
+    return ACTION_FOR_STATE.get(state)
+
+
+# Rules of a Kuaishou review deadline: a request under any other (set while its shop was on
+# another platform, or before the desk counted working days) is counted again by the sweep.
+KUAISHOU_REVIEW_RULES = ("platform_review_working_days", "platform")
 
 
 # The platform rule (a Case transition, `cases_apply_platform_rules`) of each action.
@@ -333,7 +350,7 @@ class _Sweep:
 
     def _one(self, item: tuple[int, str], handle: GroupHandler) -> Outcome:
         case_id, state = item
-        action = WARN if handle == self.warn_group else ACTION_FOR_STATE.get(state, WARN)
+        action = WARN if handle == self.warn_group else (action_of(case_id, state) or WARN)
         try:
             with transaction.atomic():
                 outcomes = handle([item], try_lock_cases([case_id]))
@@ -386,7 +403,7 @@ class _Sweep:
         escalated: list[Case] = []
         for case_id, state in group:
             case = held[case_id][0] if case_id in held else None
-            action = action_for(case, state) if case is not None else ACTION_FOR_STATE.get(state)
+            action = action_for(case, state) if case is not None else action_of(case_id, state)
             if action is None:  # only open states are selected; a new state must be mapped
                 continue
             if case is None:
@@ -400,9 +417,13 @@ class _Sweep:
                 notices.append(self._payout_overdue_notice(case, passed))
                 outcomes[case_id] = Outcome(case_id, action, OVERDUE, passed)
             elif action == ESCALATE:
-                if case.escalated_deadline_at == case.deadline_at:
+                if case.escalated_deadline_at is not None:
                     outcomes[case_id] = Outcome(case_id, action, SKIPPED,
-                                                _("already escalated for this deadline"))
+                                                _("already escalated"))
+                    continue
+                recounted = self._recount_review(case)
+                if recounted is not None:
+                    outcomes[case_id] = recounted
                     continue
                 notices.append(self._escalation_notice(case))
                 escalated.append(case)
@@ -435,6 +456,31 @@ class _Sweep:
         self._record_escalations(escalated)
         notify_many(notices, digest=self.digest)
         return [outcomes[case_id] for case_id, _state in group if case_id in outcomes]
+
+    def _review_recounted(self, case: Case) -> datetime | None:
+        """A Kuaishou request whose deadline was counted in calendar days (another platform's
+        rule): its deadline in working days, when that has not passed yet; else None."""
+        if case.deadline_rule in KUAISHOU_REVIEW_RULES:
+            return None
+        policy = case.shop.policy
+        days = getattr(policy, case.deadline_rule, None) if case.deadline_rule else None
+        since = case.deadline_at - timedelta(days=days) if isinstance(days, int) else None
+        if since is None:
+            return None
+        recounted = deadline_for(case, policy, since)
+        return recounted.at if recounted.at is not None and recounted.at > self.now else None
+
+    def _recount_review(self, case: Case) -> Outcome | None:
+        """Move such a request to its working-day deadline (no escalation yet); None when
+        its deadline stands."""
+        due = self._review_recounted(case)
+        if due is None:
+            return None
+        Case.objects.filter(pk=case.pk).update(
+            deadline_at=due, deadline_rule="platform_review_working_days")
+        return Outcome(case.pk, ESCALATE, SKIPPED,
+                       _("counted again in working days (Kuaishou): due %(deadline)s")
+                       % {"deadline": _local(due)})
 
     def _escalation_text(self, case: Case) -> dict:
         return texts.said("escalated", **_passed(case, case.deadline_at))
@@ -475,7 +521,12 @@ class _Sweep:
         if action is None:
             return
         if action == ESCALATE:
-            if case.escalated_deadline_at != case.deadline_at:
+            due = self._review_recounted(case)
+            if due is not None:
+                self._emit(Outcome(case.pk, action, SKIPPED, _(
+                    "would be counted again in working days (Kuaishou): due %(deadline)s")
+                    % {"deadline": _local(due)}))
+            elif case.escalated_deadline_at is None:
                 self.report.escalated += 1
                 self._emit(Outcome(case.pk, action, WOULD_APPLY,
                                    deadline_passed_text(case, case.deadline_at)))
