@@ -74,6 +74,17 @@ def note_event(*, case: Case, actor, note: str) -> CaseEvent:
     return _event(case, EventKind.NOTE, actor, note=note)
 
 
+PHOTOS_REQUESTED = "photos_requested"  # data keys of the quality-photo rows (their due time)
+PHOTOS_RECEIVED = "photos_received"
+
+
+def photos_event(*, case: Case, actor, key: str, note: str, text: dict[str, Any],
+                 at: datetime) -> CaseEvent:
+    """Quality photos asked for or received (a note on the timeline; the state is unchanged)."""
+    return _event(case, EventKind.NOTE, actor, note=note, at=at,
+                  data={key: case.photos_due_at.isoformat(), TEXT: text})
+
+
 ESCALATED = "escalated"  # the data key of the platform's escalation (a note by SYSTEM)
 
 

@@ -307,6 +307,32 @@ class NoteForm(forms.Form):
         self.helper.add_input(Submit("submit", _("Add note"), css_class="btn-outline-secondary"))
 
 
+class PhotoRequestForm(forms.Form):
+    """Ask the buyer for photos of the problem (the policy's hours to send them)."""
+
+    note = note_field(_("What was asked (optional)"))
+
+    def __init__(self, *args, case: Case, **kwargs):
+        kwargs.setdefault("prefix", "photos")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:case_request_photos", args=[case.pk])
+        self.helper.add_input(Submit("submit", _("Ask for photos"),
+                                     css_class="btn-outline-primary"))
+
+
+class PhotosReceivedForm(forms.Form):
+    note = note_field(_("What the photos show (optional)"))
+
+    def __init__(self, *args, case: Case, **kwargs):
+        kwargs.setdefault("prefix", "photos_received")
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:case_photos_received", args=[case.pk])
+        self.helper.add_input(Submit("submit", _("Photos received"),
+                                     css_class="btn-outline-success"))
+
+
 class AssignForm(forms.Form):
     assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None, required=False,
                                       empty_label=_("Nobody"))

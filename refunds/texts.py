@@ -115,6 +115,23 @@ def escalated(**passed: Any) -> str:
              "now.") % {"passed": deadline_passed(**passed)}
 
 
+def photos_requested(*, due: str, note: str = "") -> str:
+    text = _("Asked the buyer for photos of the problem, due %(due)s; without them the request "
+             "may be refused (凭证不足).") % {"due": _local(due)}
+    return f"{text}\n{note}" if note else text
+
+
+def photos_received(*, note: str = "") -> str:
+    text = _("The buyer's photos of the problem were received.")
+    return f"{text}\n{note}" if note else text
+
+
+def photos_missing(*, due: str, order: str) -> str:
+    return _("Order %(order)s: the buyer did not send the photos of the problem by %(due)s. The "
+             "request may be refused (凭证不足), or the photos asked for again.") % {
+        "order": order, "due": _local(due)}
+
+
 def deadline_warning(*, owner: str, deadline: str, rule: str, state: str, order: str,
                      amount: str) -> str:
     return _(
@@ -169,6 +186,9 @@ _RENDERERS: dict[str, Callable[..., str]] = {
     "deadline_passed": deadline_passed,
     "payout_overdue": payout_overdue,
     "escalated": escalated,
+    "photos_requested": photos_requested,
+    "photos_received": photos_received,
+    "photos_missing": photos_missing,
     "deadline_warning": deadline_warning,
     "sweep_failure": sweep_failure,
     "paid_by_platform_in_batch": paid_by_platform_in_batch,

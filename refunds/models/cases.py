@@ -213,6 +213,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
     dispute_evidence_at = models.DateTimeField(
         _("dispute evidence submitted"), null=True, blank=True, editable=False,
         help_text=_("When the shop first submitted its evidence to the platform."))
+    photos_requested_at = models.DateTimeField(
+        _("quality photos asked for"), null=True, blank=True, editable=False)
+    photos_due_at = models.DateTimeField(
+        _("quality photos due"), null=True, blank=True, editable=False,
+        help_text=_("The buyer's time to send photos of the problem (the policy's hours); "
+                    "without them the request may be refused."))
+    photos_received_at = models.DateTimeField(
+        _("quality photos received"), null=True, blank=True, editable=False)
+    photos_reminded_at = models.DateTimeField(
+        _("missing photos notified"), null=True, blank=True, editable=False,
+        help_text=_("When the sweep told the case's people the photos did not come in time."))
     escalated_deadline_at = models.DateTimeField(
         _("escalated for deadline"), null=True, blank=True, editable=False,
         help_text=_("The passed deadline the platform escalated the case for (Kuaishou's "
@@ -317,6 +328,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
         it), and nobody has decided it since (a new state clears it; the platform re-dating
         the deadline does not)."""
         return self.state == CaseState.REQUESTED and self.escalated_deadline_at is not None
+
+    @property
+    def photos_pending(self) -> bool:
+        """Quality photos were asked for and have not come yet."""
+        return self.photos_requested_at is not None and self.photos_received_at is None
+
+    @property
+    def photos_overdue(self) -> bool:
+        """… and the buyer's time is up: the request may be refused (凭证不足)."""
+        return (self.photos_pending and self.photos_due_at is not None
+                and self.photos_due_at <= timezone.now())
 
     @property
     def is_open(self) -> bool:

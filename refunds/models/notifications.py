@@ -7,6 +7,7 @@ class NotificationKind(models.TextChoices):
     DEADLINE_WARNING = "deadline_warning", _("Deadline approaching")
     DEADLINE_ACTION = "deadline_action", _("Deadline passed: the platform rule was applied")
     ESCALATED = "escalated", _("Deadline passed: the platform escalated the request")
+    PHOTOS_MISSING = "photos_missing", _("Quality photos not received in time")
     SWEEP_FAILURE = "sweep_failure", _("Nightly sweep could not handle a case")
     REVIEW_WARNING = "review_warning", _("Review revision window closing")
     PAID_BY_PLATFORM_IN_BATCH = "platform_paid_batch", _(

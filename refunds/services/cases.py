@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
-from .. import events
+from .. import events, texts
 from ..bulk import insert_many
 from ..deadlines import apply_deadline
 from ..exceptions import (
@@ -40,6 +40,7 @@ from ..locks import lock_case, lock_order
 from ..models import (
     Case,
     CaseKind,
+    CaseState,
     CloseReason,
     ContactChannel,
     ContactLog,
@@ -563,6 +564,54 @@ def _paid_by_platform(case: Case, order: Order, amount, reference: str, actor: U
     payouts.settle_refund_payout(refund=refund, action="mark_paid", actor=None, now=when,
                                  reference=refund.payment_reference, by_platform=True)
     return {"amount": str(refund.amount), "by_platform": True}
+
+
+# --- quality photos (DOMAIN.md: "quality photos requested | buyer | 24 hours") --------------
+
+
+def case_request_photos(*, case: Case, actor: User, note: str = "",
+                        now: datetime | None = None) -> Case:
+    """Ask the buyer for photos of the problem: they have the policy's `quality_photo_hours`;
+    without them in time the request may be refused (凭证不足), and the nightly sweep tells
+    the case's people so. The state and the shop's own deadline do not change."""
+    _check_can_work(case, actor, "refunds.log_contact")
+    note = (note or "").strip()
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked, _order = lock_case(case.pk)
+        if locked.state != CaseState.REQUESTED:
+            raise ActionNotAllowed(_("Photos can be asked for only while the request waits for "
+                                     "the shop's decision."))
+        if locked.photos_pending and locked.photos_due_at > when:
+            raise ActionNotAllowed(_("The photos were already asked for, due %(due)s.") % {
+                "due": timezone.localtime(locked.photos_due_at).strftime("%Y-%m-%d %H:%M")})
+        locked.photos_requested_at = when
+        locked.photos_due_at = when + timedelta(hours=locked.shop.policy.quality_photo_hours)
+        locked.photos_received_at = locked.photos_reminded_at = None
+        locked.save(update_fields=["photos_requested_at", "photos_due_at", "photos_received_at",
+                                   "photos_reminded_at", "updated_at"])
+        said = texts.said("photos_requested", due=locked.photos_due_at.isoformat(), note=note)
+        events.photos_event(case=locked, actor=actor, key=events.PHOTOS_REQUESTED,
+                            note=texts.words({TEXT: said}), text=said, at=when)
+    return locked
+
+
+def case_photos_received(*, case: Case, actor: User, note: str = "",
+                         now: datetime | None = None) -> Case:
+    """The buyer's photos came (in time or not): the case is decided on them."""
+    _check_can_work(case, actor, "refunds.log_contact")
+    note = (note or "").strip()
+    when = now or timezone.now()
+    with transaction.atomic():
+        locked, _order = lock_case(case.pk)
+        if not locked.photos_pending:
+            raise ActionNotAllowed(_("No photos are awaited on this case."))
+        locked.photos_received_at = when
+        locked.save(update_fields=["photos_received_at", "updated_at"])
+        said = texts.said("photos_received", note=note)
+        events.photos_event(case=locked, actor=actor, key=events.PHOTOS_RECEIVED,
+                            note=texts.words({TEXT: said}), text=said, at=when)
+    return locked
 
 
 # --- disputes (平台介入) --------------------------------------------------------------------

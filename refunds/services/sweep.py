@@ -185,6 +185,7 @@ class SweepReport:
     applied: Counter = field(default_factory=Counter)
     payouts_overdue: int = 0
     escalated: int = 0  # Kuaishou requests the platform escalated (first noticed this run)
+    photos_missing: int = 0  # requests whose quality photos did not come in time
     warned_cases: int = 0
     warning_notifications: int = 0
     skipped: int = 0
@@ -233,6 +234,7 @@ def sweep_deadlines(*, now: datetime | None = None, dry_run: bool = False,
         with workdays.remembered():  # Kuaishou's deadlines: the calendar read once
             _run_phases(sweep, chunk_size=chunk_size, commit_every=commit_every,
                         on_progress=on_progress)
+        sweep.photos_missing(chunk_size)
     finally:
         # What was committed is emailed, even when the run stops half way.
         sweep.send_digest()
@@ -604,6 +606,39 @@ class _Sweep:
                 )], digest=self.digest)
         except Exception:  # noqa: BLE001 - the failure itself is already reported
             logger.exception("sweep: could not notify the failure of case %s", outcome.case_id)
+
+    # --- quality photos that did not come ------------------------------------------------
+
+    def photos_missing(self, chunk_size: int) -> None:
+        """Requests whose quality photos are past due: their people are told once (the
+        request may be refused, 凭证不足); one transaction per chunk."""
+        due = Case.objects.filter(state=CaseState.REQUESTED, photos_due_at__lt=self.now,
+                                  photos_received_at__isnull=True,
+                                  photos_reminded_at__isnull=True)
+        if self.report.dry_run:
+            self.report.photos_missing = due.count()
+            return
+        while True:
+            with transaction.atomic():
+                ids = list(due.select_for_update(skip_locked=True, of=("self",))
+                           .values_list("pk", flat=True)[:chunk_size])
+                if not ids:
+                    return
+                cases = list(Case.objects.filter(pk__in=ids)
+                             .select_related("shop__policy", "order", "assignee"))
+                notices = []
+                for case in cases:
+                    said = texts.said("photos_missing", due=case.photos_due_at.isoformat(),
+                                      order=case.order.platform_order_id)
+                    notices.append(Notice(
+                        users=self._recipients(case), case=case,
+                        kind=NotificationKind.PHOTOS_MISSING, deadline_at=case.photos_due_at,
+                        message=texts.words({texts.TEXT: said}), text=said,
+                        subject=_("Case #%(case)s: the quality photos did not come")
+                        % {"case": case.pk}))
+                notify_many(notices, digest=self.digest)
+                Case.objects.filter(pk__in=ids).update(photos_reminded_at=self.now)
+            self.report.photos_missing += len(ids)
 
     # --- warnings before a deadline -------------------------------------------------------
 

@@ -7,13 +7,22 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..exceptions import DomainError
 from ..filters import CaseFilter
-from ..forms import ACTION_FORMS, AssignForm, CaseCreateForm, ContactForm, NoteForm
-from ..models import Case
+from ..forms import (
+    ACTION_FORMS,
+    AssignForm,
+    CaseCreateForm,
+    ContactForm,
+    NoteForm,
+    PhotoRequestForm,
+    PhotosReceivedForm,
+)
+from ..models import Case, CaseState
 from ..pagination import CappedPaginator
 from ..permissions import user_serves_shop
 from ..replies import CASE_REPLY_CATEGORIES, values_for_case
@@ -107,6 +116,7 @@ def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
             replies_for=CASE_REPLY_CATEGORIES, values=values_for_case(case),
             policy=case.shop.policy),
         "note_form": bound.get("note") or (NoteForm(case=case) if can_log else None),
+        **_photo_forms(case, bound, can_log),
         "assign_form": AssignForm(case=case) if user.has_perm("refunds.assign_case") else None,
         "can_claim": case.is_open and case.assignee_id != user.pk
         and user.has_perm(case_services.CLAIM_PERMISSION)
@@ -115,6 +125,20 @@ def _detail_context(request, case: Case, bound: dict | None = None) -> dict:
         "parcels": parcels,
         **after_inspection_context(request, case, parcels, bound),
     }
+
+
+def _photo_forms(case: Case, bound: dict, can_log: bool) -> dict:
+    """Ask for quality photos while the request waits for the shop (again once the buyer's
+    time is up); say they came."""
+    forms = {"photo_form": None, "photos_received_form": None}
+    if not can_log or case.state != CaseState.REQUESTED:
+        return forms
+    if case.photos_pending:
+        forms["photos_received_form"] = (bound.get("photos_received")
+                                         or PhotosReceivedForm(case=case))
+    if not case.photos_pending or case.photos_overdue:
+        forms["photo_form"] = bound.get("photos") or PhotoRequestForm(case=case)
+    return forms
 
 
 def case_detail(request, pk: int):
@@ -172,6 +196,29 @@ def case_note(request, pk: int):
                                                  note=data["note"]),
         back=case, done=_("Note added."),
         invalid=lambda form: _render_invalid(request, case, "note", form))
+
+
+@require_POST
+def case_request_photos(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user).select_related("shop__policy"), pk=pk)
+    return submit(
+        request, PhotoRequestForm(request.POST, case=case),
+        lambda data: case_services.case_request_photos(case=case, actor=request.user,
+                                                       note=data["note"]),
+        back=case, done=lambda locked: _("Photos asked for, due %(due)s.") % {
+            "due": timezone.localtime(locked.photos_due_at).strftime("%Y-%m-%d %H:%M")},
+        invalid=lambda form: _render_invalid(request, case, "photos", form))
+
+
+@require_POST
+def case_photos_received(request, pk: int):
+    case = get_object_or_404(cases_for_user(request.user), pk=pk)
+    return submit(
+        request, PhotosReceivedForm(request.POST, case=case),
+        lambda data: case_services.case_photos_received(case=case, actor=request.user,
+                                                        note=data["note"]),
+        back=case, done=_("Photos received."),
+        invalid=lambda form: _render_invalid(request, case, "photos_received", form))
 
 
 @require_POST

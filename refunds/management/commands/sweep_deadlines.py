@@ -71,6 +71,11 @@ class Command(BaseCommand):
                                  on_progress=self.progress)
 
         self.progress.end()
+        if report.photos_missing:
+            self.stdout.write(ngettext(
+                "Quality photos not received in time: %(count)s case (its people notified).",
+                "Quality photos not received in time: %(count)s cases (their people notified).",
+                report.photos_missing) % {"count": report.photos_missing})
         style = self.style.ERROR if report.failures else self.style.SUCCESS
         self.stdout.write(style(report.summary()))
         if report.email_failures:
