@@ -60,6 +60,25 @@ def _exceptions(first: date, last: date) -> dict[date, bool]:
     return found
 
 
+def years_without_calendar(now: datetime, ahead: timedelta = timedelta(days=45)) -> list[int]:
+    """The years, of today and of `ahead` from now (China time), for which the calendar holds
+    no day at all: their holidays were not entered, and working days there are only Monday to
+    Friday (Kuaishou's review and pay deadlines, every dispute's evidence deadline). Empty
+    while nothing counts working days: no shop on Kuaishou, no dispute waiting for evidence."""
+    from .models import CalendarDay, Case, CaseState, Platform, Shop
+
+    counting = (Shop.objects.filter(platform=Platform.KUAISHOU).exists()
+                or Case.objects.filter(state=CaseState.IN_DISPUTE,
+                                       dispute_evidence_at__isnull=True).exists())
+    if not counting:
+        return []
+
+    years = sorted({now.astimezone(CHINA).year, (now + ahead).astimezone(CHINA).year})
+    entered = set(CalendarDay.objects.filter(date__year__in=years)
+                  .values_list("date__year", flat=True).distinct())
+    return [year for year in years if year not in entered]
+
+
 def is_working_day(day: date, exceptions: dict[date, bool]) -> bool:
     if day in exceptions:
         return exceptions[day]

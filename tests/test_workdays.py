@@ -167,3 +167,31 @@ def test_an_agent_cannot_change_the_calendar(client, agent):
                          {"date": "2026-10-01", "working": "", "name": "国庆节"})
     assert answer.status_code == 403
     assert not CalendarDay.objects.exists()
+
+
+# --- the sweep's warning when a year has no calendar ---------------------------------------
+
+
+def _sweep_err(now: str) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    err = StringIO()
+    call_command("sweep_deadlines", "--dry-run", "--now", now, stdout=StringIO(), stderr=err)
+    return err.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_sweep_warns_when_the_calendar_lacks_a_year_a_kuaishou_shop_counts_in():
+    from refunds.models import Platform
+    from tests.factories import ShopFactory
+
+    assert _sweep_err("2026-12-01T02:00:00+08:00") == ""  # nothing counts working days
+    ShopFactory(code="ks", platform=Platform.KUAISHOU)
+    err = _sweep_err("2026-12-01T02:00:00+08:00")
+    assert "no days entered for 2026, 2027" in err and "Calendar days" in err
+    holiday(date(2026, 10, 1), "国庆节")
+    holiday(date(2027, 1, 1), "元旦")
+    assert _sweep_err("2026-12-01T02:00:00+08:00") == ""
+    assert "no days entered for 2028" in _sweep_err("2027-12-01T02:00:00+08:00")
