@@ -42,6 +42,7 @@ from .models import (
     ImportRun,
     Notification,
     Order,
+    OrderStatus,
     Payout,
     PayoutBatch,
     Policy,
@@ -73,6 +74,40 @@ def scope_to_user(queryset: QuerySet, user, shop_field: str = "shop_id") -> Quer
 
 def cases_for_user(user) -> QuerySet[Case]:
     return scope_to_user(Case.objects.all(), user)
+
+
+# --- orders to ship (DOMAIN.md: "order paid, not shipped | shop ships | 72 hours") -----------
+
+SHIPPING_DUE = ("overdue", "24h")
+
+
+def unshipped_orders(user, now: datetime, due: str = "") -> QuerySet[Order]:
+    """The user's shops' orders paid and not shipped yet, paid first first: each must ship
+    within its shop's `ship_within_hours` of payment, or the buyer may complain of a late
+    shipment (延迟发货). `due`: "overdue" (past that time), "24h" (within the next 24 hours),
+    else all of them."""
+    orders = scope_to_user(Order.objects.filter(status=OrderStatus.PAID, shipped_at__isnull=True,
+                                                paid_at__isnull=False), user)
+    if due in SHIPPING_DUE:
+        windows: dict[int, list[int]] = {}
+        for shop in shops_for_user(user):
+            windows.setdefault(shop.policy.ship_within_hours, []).append(shop.pk)
+        if not windows:
+            return orders.none()
+        limits = []
+        for hours, shop_ids in windows.items():
+            late_from = now - timedelta(hours=hours)
+            if due == "overdue":
+                limits.append(Q(shop_id__in=shop_ids, paid_at__lte=late_from))
+            else:
+                limits.append(Q(shop_id__in=shop_ids, paid_at__gt=late_from,
+                                paid_at__lte=late_from + timedelta(hours=24)))
+        orders = orders.filter(reduce(or_, limits))
+    return (orders.select_related("shop__policy", "buyer")
+            .only("id", "platform_order_id", "paid_at", "paid_amount", "status", "shipped_at",
+                  "shop__id", "shop__name", "shop__policy__id",
+                  "shop__policy__ship_within_hours", "buyer__id", "buyer__nick")
+            .order_by("paid_at", "id"))
 
 
 # The columns a queue row shows (templatetags/queue_tags.py). Only these are read: the ORM's

@@ -7,6 +7,7 @@ from .views import (
     exchanges,
     finance,
     imports,
+    orders,
     reviews,
     warehouse,
 )
@@ -54,6 +55,7 @@ urlpatterns = [
          name="return_batch_download"),
     path("warehouse/photos/<int:pk>/", warehouse.parcel_photo, name="parcel_photo"),
     path("imports/", imports.import_upload, name="import_upload"),
+    path("orders/unshipped/", orders.unshipped_order_list, name="unshipped_orders"),
     path("notifications/read/", notification_views.notifications_read,
          name="notifications_read"),
     path("reviews/", reviews.followup_list, name="followup_list"),

@@ -108,6 +108,9 @@ class Order(models.Model):
             # shops'?", the search by nick): with buyer_id alone, SQLite (no statistics) took
             # the shop's index instead and read the shop's 333,000 orders for each buyer.
             models.Index(fields=["buyer", "shop"], name="order_buyer_shop_idx"),
+            # orders to ship (paid, not shipped), paid first first, per shop
+            models.Index(fields=["shop", "status", "paid_at", "id"],
+                         name="order_shop_status_paid_idx"),
         ]
 
     def __str__(self) -> str:

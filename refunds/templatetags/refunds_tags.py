@@ -42,7 +42,13 @@ def time_left(case) -> dict:
     """What the queue shows for a deadline: text and a Bootstrap colour."""
     if case.deadline_at is None or not case.is_open:
         return {"text": "—", "css": "text-body-secondary"}
-    delta = case.deadline_at - timezone.now()
+    return time_to(case.deadline_at)
+
+
+@register.simple_tag
+def time_to(moment) -> dict:
+    """Time left until `moment` (or how long ago it passed): text and a Bootstrap colour."""
+    delta = moment - timezone.now()
     if delta.total_seconds() < 0:
         return {"text": _("overdue by %(span)s") % {"span": _span(-delta)},
                 "css": "text-danger fw-bold"}
