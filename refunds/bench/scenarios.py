@@ -123,6 +123,8 @@ def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
         ("queue ?q=<refund id>", "/cases/", {"q": case.platform_refund_id or buyer.nick}),
         ("queue ?q=<tracking number>", "/cases/", {"q": case.order.tracking_no or buyer.nick}),
         (f"buyer page /buyers/{buyer.pk}/", f"/buyers/{buyer.pk}/", {}),
+        ("orders to ship /orders/unshipped/", "/orders/unshipped/", {}),
+        ("orders to ship, late", "/orders/unshipped/", {"due": "overdue"}),
     ]
     return shapes
 
