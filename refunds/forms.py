@@ -17,6 +17,7 @@ from .models import (
     Case,
     CaseKind,
     CaseReason,
+    CaseState,
     CloseReason,
     Compensation,
     CompensationKind,
@@ -35,7 +36,7 @@ from .models import (
     ReviewRating,
 )
 from .models.shops import DEDUCTION_LINES
-from .services.cases import action_label
+from .services.cases import DISPUTE_CLOSE_REASONS, action_label
 from .services.compensation import action_label as compensation_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
@@ -206,6 +207,13 @@ class CloseForm(CaseActionForm):
     reason = forms.ChoiceField(label=_("Why is it closed?"),
                                choices=[("", "---------"), *CloseReason.choices])
     note = note_field()
+
+    def setup_fields(self) -> None:
+        if self.case.state == CaseState.IN_DISPUTE:  # the ruling is recorded as a ruling
+            self.fields["reason"].choices = [
+                ("", "---------"),
+                *((value, label) for value, label in CloseReason.choices
+                  if value in DISPUTE_CLOSE_REASONS)]
 
 
 class ReopenForm(CaseActionForm):

@@ -157,12 +157,13 @@ def live_exchange_difference(case_ids: Iterable[int]) -> set[int]:
 
 def exchange_difference_to_cancel(case: Case, lock: bool = False) -> Payout | None:
     """The exchange's difference payout an ending transition cancels (None: nothing to
-    cancel); ActionNotAllowed when its money already left (exported or paid)."""
+    cancel, or paid: that money reached the buyer and stays counted against what they paid);
+    ActionNotAllowed while it is in a bank file (it may still leave)."""
     payout_id = Exchange.objects.filter(case=case).values_list("payout_id", flat=True).first()
     if payout_id is None:
         return None
     payout = (Payout.objects.select_for_update() if lock else Payout.objects).get(pk=payout_id)
-    if payout.state == PayoutState.CANCELLED:
+    if payout.state in (PayoutState.CANCELLED, PayoutState.PAID):
         return None
     if not can_proceed(payout.cancel):
         raise ActionNotAllowed(_(
@@ -175,9 +176,10 @@ def exchange_difference_to_cancel(case: Case, lock: bool = False) -> Payout | No
 
 def _cancel_exchange_difference(case: Case, actor: User | None, now: datetime) -> None:
     """The difference the shop owed for a replacement (多退) is cancelled with the exchange:
-    it is not paid, and no longer counted against what the buyer paid. Money that already
-    left (exported to the bank file, or paid) cannot be: the transition is refused, and a
-    person settles it with finance first."""
+    it is not paid, and no longer counted against what the buyer paid. A difference already
+    paid stays (counted, so what the case refunds is checked against the rest); one in a bank
+    file cannot be cancelled: the transition is refused, and a person settles it with
+    finance first."""
     payout = exchange_difference_to_cancel(case, lock=True)
     if payout is None:
         return
@@ -477,11 +479,21 @@ def case_close(*, case: Case, actor: User | None, reason: str, note: str = "",
         raise ActionNotAllowed(_("Choose why the case is closed."))
 
     def prepare(locked: Case, order: Order):
+        if locked.state == CaseState.IN_DISPUTE and reason not in DISPUTE_CLOSE_REASONS:
+            # the platform's ruling is recorded as a ruling (a supervisor's), and a dispute
+            # does not time out against the buyer
+            raise ActionNotAllowed(_(
+                "A case in dispute closes only when the buyer withdrew it or it duplicates "
+                "another request; the platform's ruling is recorded as a ruling."))
         locked.close_reason = reason
         return ["close_reason"], {"reason": reason}
 
     return _run(case=case, actor=actor, name="close", expected_state=expected_state,
                 note=note, prepare=prepare, now=now, locked=locked, note_text=note_text)
+
+
+# How a case in dispute may be closed other than by the platform's ruling.
+DISPUTE_CLOSE_REASONS = (CloseReason.WITHDRAWN, CloseReason.DUPLICATE)
 
 
 def case_reopen(*, case: Case, actor: User | None, reason: str, requested_amount=None,
@@ -646,6 +658,13 @@ def case_submit_dispute_evidence(*, case: Case, actor: User | None, note: str,
     def prepare(locked: Case, order: Order):
         if locked.dispute_evidence_at is not None:
             return [], {"more_evidence": True}
+        if locked.deadline_at is not None and locked.deadline_at <= when:
+            # the platform rules against a shop without evidence in time: recording it now
+            # would make the desk wait for a ruling that is already made
+            raise ActionNotAllowed(_(
+                "The evidence deadline passed at %(deadline)s: the platform rules against the "
+                "shop. Record its ruling when it comes.") % {
+                "deadline": timezone.localtime(locked.deadline_at).strftime("%Y-%m-%d %H:%M")})
         locked.dispute_evidence_at = when
         return ["dispute_evidence_at"], {}
 

@@ -89,7 +89,7 @@ from ..models import (
     ReviewRating,
     Shop,
 )
-from ..models.cases import OPEN_STATES
+from ..models.cases import DISPUTABLE_STATES, OPEN_STATES
 from ..permissions import user_serves_shop
 from . import cases as case_services
 from . import payouts as payout_services
@@ -1132,7 +1132,7 @@ def _platform_case(shop: Shop, order: Order, row: RefundRow, now: datetime,
 # WAIT_* , so `agree` is followed only for returns.
 _RETURN_KINDS = (CaseKind.RETURN, CaseKind.EXCHANGE)
 _CLOSABLE = (CaseState.REQUESTED, CaseState.REFUSED, CaseState.AWAITING_RETURN,
-             CaseState.RETURN_IN_TRANSIT, CaseState.IN_DISPUTE)
+             CaseState.RETURN_IN_TRANSIT)
 _PLATFORM_REFUNDABLE = (CaseState.REQUESTED, CaseState.AWAITING_RETURN,
                         CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED,
                         CaseState.REFUND_PENDING, CaseState.REFUND_FAILED,
@@ -1152,6 +1152,8 @@ def _platform_moves(state: str, kind: str, refused_on_platform: bool) -> list[tu
         moves.append(("buyer_modify", CaseState.REQUESTED))
     if state == CaseState.AWAITING_RETURN and kind in _RETURN_KINDS:
         moves.append(("record_return_shipment", CaseState.RETURN_IN_TRANSIT))
+    if state == CaseState.IN_DISPUTE:  # 退款关闭 of a disputed request: ruled for the shop
+        moves.append(("dispute_for_shop", CaseState.CLOSED))
     if state in _CLOSABLE:
         moves.append(("close", CaseState.CLOSED))
     if state in _PLATFORM_REFUNDABLE:
@@ -1194,6 +1196,8 @@ def _apply_platform_move(case: Case, name: str, row: RefundRow, now: datetime) -
             carrier=row.return_carrier, tracking_no=row.return_tracking_no, **common)
     elif name == "close":
         case_services.case_close(reason=_close_reason(row, case.deadline_at), **common)
+    elif name == "dispute_for_shop":
+        case_services.case_dispute_for_shop(**common)
     elif name == "platform_refund":
         common.pop("actor")
         case_services.case_platform_refund(amount=row.amount, reference="PLATFORM", **common)
@@ -1245,6 +1249,10 @@ def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
             return conflict(_("the platform's refund is already recorded on this case, which "
                               "was moved on the desk since; not applied"))
 
+        if locked.state == CaseState.IN_DISPUTE and row.state in DISPUTABLE_STATES:
+            # the platform arbitrates (平台介入): until it rules, its export shows the status
+            # the request had; only the facts are recorded (the evidence deadline stays ours)
+            return "updated" if _record_dispute_facts(locked, row) else "unchanged"
         path = platform_path(state=locked.state, target=row.state, kind=locked.kind,
                              last_platform_status=seen_status)
         if path is None and row.state == CaseState.REFUNDED:
@@ -1288,6 +1296,20 @@ def case_platform_sync(*, case: Case, order: Order, row: RefundRow,
 
 def _format_time(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _record_dispute_facts(case: Case, row: RefundRow) -> bool:
+    """A disputed case's row before the ruling: its status and 修改时间; True if changed."""
+    fields = []
+    if case.platform_status != row.platform_status:
+        case.platform_status = row.platform_status
+        fields.append("platform_status")
+    if row.modified_at and case.platform_modified_at != row.modified_at:
+        case.platform_modified_at = row.modified_at
+        fields.append("platform_modified_at")
+    if fields:
+        case.save(update_fields=[*fields, "updated_at"])
+    return bool(fields)
 
 
 def _record_platform_facts(case: Case, order: Order, row: RefundRow, now: datetime) -> bool:
