@@ -40,6 +40,7 @@ from ..models import (
 )
 from ..models.compensation import COUNTED_STATES
 from ..permissions import staff_number_of, user_serves_shop
+from .exchanges import PostagePayer
 from .money import clean_amount, ensure_refundable
 from .text import column_text, fits
 
@@ -96,6 +97,11 @@ def _ensure_postage_paid_once(case: Case) -> None:
         raise ActionNotAllowed(
             _("The return postage of this case is already reimbursed (payout #%(payout)s): a "
               "postage compensation would pay it twice.") % {"payout": reimbursement.pk})
+    insured = {f"data__{events.POSTAGE_DECIDED}": PostagePayer.INSURER}
+    if case.events.filter(**insured).exists():
+        raise ActionNotAllowed(
+            _("The return postage of this case is paid by the freight insurance (运费险): a "
+              "postage compensation would pay it twice."))
     earlier = Compensation.objects.filter(case=case, kind=CompensationKind.POSTAGE,
                                           state__in=COUNTED_STATES).first()
     if earlier is not None and earlier.state == CompensationState.PAID:

@@ -99,3 +99,27 @@ def test_a_paid_postage_compensation_says_it_was_paid(returned, agent, colleague
         compensation_services.compensation_propose(
             case=returned, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00",
             reason="退货运费")
+
+
+def test_no_postage_compensation_when_the_freight_insurance_pays_it(returned, agent):
+    exchange_services.return_postage_settle(case=returned, actor=agent, freight_insurance=True)
+    with pytest.raises(ActionNotAllowed, match="paid by the freight insurance"):
+        compensation_services.compensation_propose(
+            case=returned, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00",
+            reason="退货运费")
+    compensation_services.compensation_propose(  # other compensation stays possible
+        case=returned, actor=agent, kind=CompensationKind.COUPON, amount="5.00",
+        reason="致歉券")
+
+
+def test_a_goodwill_postage_compensation_when_the_buyer_pays_the_postage(shop, agent):
+    case = make_case(order=OrderFactory(shop=shop, paid_amount=Decimal("188.00")),
+                     kind=CaseKind.RETURN, reason=CaseReason.NO_REASON, amount="100.00")
+    case = case_services.case_agree(case=case, actor=None)
+    case = case_services.case_record_return_shipment(case=case, actor=None, carrier="中通",
+                                                     tracking_no="ZT8")
+    case = case_services.case_receive(case=case, actor=None, resellable=True)
+    exchange_services.return_postage_settle(case=case, actor=agent)  # the buyer's to pay
+    compensation = compensation_services.compensation_propose(
+        case=case, actor=agent, kind=CompensationKind.POSTAGE, amount="8.00", reason="安抚")
+    assert compensation.pk is not None
