@@ -1298,8 +1298,8 @@ def _format_time(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _record_dispute_facts(case: Case, row: RefundRow) -> bool:
-    """A disputed case's row before the ruling: its status and 修改时间; True if changed."""
+def _record_status_and_time(case: Case, row: RefundRow) -> list[str]:
+    """The platform's status and 修改时间 set on `case`; returns the fields that changed."""
     fields = []
     if case.platform_status != row.platform_status:
         case.platform_status = row.platform_status
@@ -1307,6 +1307,12 @@ def _record_dispute_facts(case: Case, row: RefundRow) -> bool:
     if row.modified_at and case.platform_modified_at != row.modified_at:
         case.platform_modified_at = row.modified_at
         fields.append("platform_modified_at")
+    return fields
+
+
+def _record_dispute_facts(case: Case, row: RefundRow) -> bool:
+    """A disputed case's row before the ruling: its status and 修改时间; True if changed."""
+    fields = _record_status_and_time(case, row)
     if fields:
         case.save(update_fields=[*fields, "updated_at"])
     return bool(fields)
@@ -1314,13 +1320,7 @@ def _record_dispute_facts(case: Case, row: RefundRow) -> bool:
 
 def _record_platform_facts(case: Case, order: Order, row: RefundRow, now: datetime) -> bool:
     """Record the platform's status, 修改时间 and deadline on a locked case; True if changed."""
-    fields: list[str] = []
-    if case.platform_status != row.platform_status:
-        case.platform_status = row.platform_status
-        fields.append("platform_status")
-    if row.modified_at and case.platform_modified_at != row.modified_at:
-        case.platform_modified_at = row.modified_at
-        fields.append("platform_modified_at")
+    fields = _record_status_and_time(case, row)
     if row.deadline_at and case.is_open and (case.deadline_at != row.deadline_at
                                              or case.deadline_rule != "platform"):
         fields += _apply_platform_deadline(case, row, row.modified_at or now)
