@@ -320,6 +320,12 @@ class ShopAdmin(ShopScopedAdmin):
             # the manager who opens a shop serves it (else only a superuser could staff it)
             profile.shops.add(obj)
 
+    def save_related(self, request, form, formsets, change):
+        """Every shop has its policy: one left untouched in the form (the admin then saves
+        none) is created with the defaults, which the manager can change afterwards."""
+        super().save_related(request, form, formsets, change)
+        Policy.objects.get_or_create(shop=form.instance)
+
 
 @admin.register(Policy)
 class PolicyAdmin(ShopScopedAdmin):

@@ -103,13 +103,21 @@ def is_kuaishou(policy: Policy) -> bool:
 def apply_deadline(case: Case, policy: Policy, since: datetime) -> list[str]:
     """Set the case's deadline fields for the state it has just entered; returns the field
     names for save(update_fields=...). A new state is a new clock: a Kuaishou escalation of
-    the state before is over."""
+    the state before is over. A request entered again (the buyer modified a refused one, or
+    a supervisor reopened the case) is a new request: the quality photos asked for on the
+    old one are not awaited on it."""
     deadline = deadline_for(case, policy, since)
     case.deadline_at = deadline.at
     case.deadline_owner = deadline.owner
     case.deadline_rule = deadline.rule
     case.escalated_deadline_at = None
-    return DEADLINE_FIELDS
+    if case.state != CaseState.REQUESTED:
+        return DEADLINE_FIELDS
+    for field in PHOTO_FIELDS:
+        setattr(case, field, None)
+    return DEADLINE_FIELDS + PHOTO_FIELDS
 
 
 DEADLINE_FIELDS = ["deadline_at", "deadline_owner", "deadline_rule", "escalated_deadline_at"]
+PHOTO_FIELDS = ["photos_requested_at", "photos_due_at", "photos_received_at",
+                "photos_reminded_at"]

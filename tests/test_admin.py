@@ -200,6 +200,39 @@ def test_a_shop_a_manager_opens_is_theirs_to_staff(manager_client, manager):
     assert Shop.objects.get(code="shop-new") in StaffProfile.objects.get(user=manager).shops.all()
 
 
+def test_a_shop_saved_without_touching_its_policy_gets_the_default_one(manager_client, manager):
+    """The admin saves no inline form left untouched: the shop would have no policy, and
+    every page reading its deadlines (orders to ship, the warehouse) would fail on it."""
+    from refunds.models import Policy, Shop
+
+    response = manager_client.post("/admin/refunds/shop/add/", {
+        "code": "shop-bare", "name": "空店", "platform": "taobao", "shop_type": "C",
+        "platform_shop_id": "", "policy-TOTAL_FORMS": "0", "policy-INITIAL_FORMS": "0",
+        "policy-MIN_NUM_FORMS": "0", "policy-MAX_NUM_FORMS": "1"})
+    assert response.status_code == 302
+    shop = Shop.objects.get(code="shop-bare")
+    policy = Policy.objects.get(shop=shop)
+    assert policy.ship_within_hours == Policy._meta.get_field("ship_within_hours").default
+    OrderFactory(shop=shop, unshipped=True)
+    for due in ("", "overdue", "24h"):
+        assert manager_client.get(f"/orders/unshipped/?due={due}").status_code == 200
+
+
+def test_the_migration_gives_a_shop_without_policy_the_default_one(shop, other_shop):
+    import importlib
+
+    from django.apps import apps
+
+    from refunds.models import Policy
+
+    Policy.objects.filter(shop=other_shop).delete()
+    kept = Policy.objects.get(shop=shop)
+    migration = importlib.import_module("refunds.migrations.0017_every_shop_has_a_policy")
+    migration.give_every_shop_a_policy(apps, None)
+    assert Policy.objects.get(shop=shop) == kept
+    assert Policy.objects.get(shop=other_shop).quality_photo_hours == 24
+
+
 def test_a_manager_cannot_put_a_line_on_another_shops_order(manager_client, other_shop):
     from refunds.models import OrderLine
 

@@ -335,10 +335,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
         return self.photos_requested_at is not None and self.photos_received_at is None
 
     @property
+    def photos_awaited(self) -> bool:
+        """… and the request still waits for the shop's decision on them. Once the case is
+        decided, photos that never came are history, not a warning."""
+        return self.state == CaseState.REQUESTED and self.photos_pending
+
+    @property
     def photos_overdue(self) -> bool:
-        """… and the buyer's time is up: the request may be refused (凭证不足)."""
-        return (self.photos_pending and self.photos_due_at is not None
-                and self.photos_due_at <= timezone.now())
+        """… and the buyer's time is up: the request may be refused (凭证不足). The sweep's
+        `photos_missing` uses the same boundary (strictly past the due time)."""
+        return (self.photos_awaited and self.photos_due_at is not None
+                and self.photos_due_at < timezone.now())
 
     @property
     def is_open(self) -> bool:

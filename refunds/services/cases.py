@@ -27,7 +27,7 @@ from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from .. import events, texts
 from ..bulk import insert_many
-from ..deadlines import apply_deadline
+from ..deadlines import PHOTO_FIELDS, apply_deadline
 from ..exceptions import (
     ActionNotAllowed,
     AmountError,
@@ -581,6 +581,25 @@ def _paid_by_platform(case: Case, order: Order, amount, reference: str, actor: U
 # --- quality photos (DOMAIN.md: "quality photos requested | buyer | 24 hours") --------------
 
 
+def photos_request_refusal(case: Case, when: datetime) -> str | None:
+    """Why photos cannot be asked for on `case` at `when` (None: they can). The case page
+    offers the form only when they can, and a post is checked before its form."""
+    if case.state != CaseState.REQUESTED:
+        return _("Photos can be asked for only while the request waits for the shop's "
+                 "decision.")
+    if case.photos_pending and case.photos_due_at >= when:  # asked again once overdue
+        return _("The photos were already asked for, due %(due)s.") % {
+            "due": timezone.localtime(case.photos_due_at).strftime("%Y-%m-%d %H:%M")}
+    return None
+
+
+def photos_received_refusal(case: Case) -> str | None:
+    """Why the photos cannot be recorded as received on `case` (None: they can)."""
+    if not case.photos_awaited:
+        return _("No photos are awaited on this case.")
+    return None
+
+
 def case_request_photos(*, case: Case, actor: User, note: str = "",
                         now: datetime | None = None) -> Case:
     """Ask the buyer for photos of the problem: they have the policy's `quality_photo_hours`;
@@ -591,17 +610,12 @@ def case_request_photos(*, case: Case, actor: User, note: str = "",
     when = now or timezone.now()
     with transaction.atomic():
         locked, _order = lock_case(case.pk)
-        if locked.state != CaseState.REQUESTED:
-            raise ActionNotAllowed(_("Photos can be asked for only while the request waits for "
-                                     "the shop's decision."))
-        if locked.photos_pending and locked.photos_due_at > when:
-            raise ActionNotAllowed(_("The photos were already asked for, due %(due)s.") % {
-                "due": timezone.localtime(locked.photos_due_at).strftime("%Y-%m-%d %H:%M")})
+        if refusal := photos_request_refusal(locked, when):
+            raise ActionNotAllowed(refusal)
         locked.photos_requested_at = when
         locked.photos_due_at = when + timedelta(hours=locked.shop.policy.quality_photo_hours)
         locked.photos_received_at = locked.photos_reminded_at = None
-        locked.save(update_fields=["photos_requested_at", "photos_due_at", "photos_received_at",
-                                   "photos_reminded_at", "updated_at"])
+        locked.save(update_fields=[*PHOTO_FIELDS, "updated_at"])
         said = texts.said("photos_requested", due=locked.photos_due_at.isoformat(), note=note)
         events.photos_event(case=locked, actor=actor, key=events.PHOTOS_REQUESTED,
                             note=texts.words({TEXT: said}), text=said, at=when)
@@ -616,8 +630,8 @@ def case_photos_received(*, case: Case, actor: User, note: str = "",
     when = now or timezone.now()
     with transaction.atomic():
         locked, _order = lock_case(case.pk)
-        if not locked.photos_pending:
-            raise ActionNotAllowed(_("No photos are awaited on this case."))
+        if refusal := photos_received_refusal(locked):
+            raise ActionNotAllowed(refusal)
         locked.photos_received_at = when
         locked.save(update_fields=["photos_received_at", "updated_at"])
         said = texts.said("photos_received", note=note)
@@ -855,11 +869,9 @@ def _write_platform_steps(steps: list[PlatformStep], now: datetime) -> None:
                                                reference=refund.payment_reference)
                 payout_rows.append(payout)
                 data = {"amount": str(refund.amount), "by_platform": True}
-            apply_deadline(case, case.shop.policy, now)
-            values |= {"state": case.state, "updated_at": stamp, "deadline_at": case.deadline_at,
-                       "deadline_owner": case.deadline_owner,
-                       "deadline_rule": case.deadline_rule,
-                       "escalated_deadline_at": case.escalated_deadline_at}
+            values |= {"state": case.state, "updated_at": stamp}
+            values |= {field: getattr(case, field)
+                       for field in apply_deadline(case, case.shop.policy, now)}
             updates[(source, tuple(sorted(values.items())))].append(case.pk)
             if step.note_text:  # the note in the reader's language (refunds/texts.py)
                 data = {**(data or {}), TEXT: step.note_text}

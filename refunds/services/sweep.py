@@ -90,6 +90,7 @@ AUTO_REFUND = "auto_refund"
 PAYOUT_OVERDUE = "payout_overdue"
 ESCALATE = "escalate"
 WARN = "warn"
+PHOTOS_MISSING = "photos_missing"
 
 ACTION_FOR_STATE = {
     CaseState.REQUESTED: AUTO_AGREE,
@@ -136,6 +137,7 @@ ACTION_LABELS = {
     AUTO_REFUND: gettext_lazy("auto-refund"),
     PAYOUT_OVERDUE: gettext_lazy("payout overdue"),
     ESCALATE: gettext_lazy("escalated by the platform"),
+    PHOTOS_MISSING: gettext_lazy("quality photos missing"),
     WARN: gettext_lazy("deadline warning"),
 }
 
@@ -314,6 +316,7 @@ class _Sweep:
         self.on_outcome = on_outcome
         self.people: dict[int, ShopPeople] = {}  # shop id → who can be told, read once
         self.planned_money: Counter = Counter()  # dry run: order id → money it would commit
+        self.planned_decisions: set[int] = set()  # dry run: cases it would move on
         # one email per person for the whole run, sent at its end
         self.digest = Digest(
             subject=lambda count: ngettext(
@@ -544,6 +547,7 @@ class _Sweep:
             self._emit(Outcome(case.pk, action, FAILED, str(error.message)))
             return
         self.report.applied[action] += 1
+        self.planned_decisions.add(case.pk)
         self._emit(Outcome(case.pk, action, WOULD_APPLY,
                            deadline_passed_text(case, case.deadline_at)))
         if action == AUTO_AGREE:
@@ -611,34 +615,56 @@ class _Sweep:
 
     def photos_missing(self, chunk_size: int) -> None:
         """Requests whose quality photos are past due: their people are told once (the
-        request may be refused, 凭证不足); one transaction per chunk."""
+        request may be refused, 凭证不足); one transaction per chunk. A chunk that fails is
+        done again one case per transaction, so a failure stays with its case (reported,
+        told again next night) and the others are still told."""
         due = Case.objects.filter(state=CaseState.REQUESTED, photos_due_at__lt=self.now,
                                   photos_received_at__isnull=True,
                                   photos_reminded_at__isnull=True)
-        if self.report.dry_run:
-            self.report.photos_missing = due.count()
+        if self.report.dry_run:  # not the requests this run would have decided first
+            self.report.photos_missing = sum(
+                1 for pk in due.values_list("pk", flat=True).iterator()
+                if pk not in self.planned_decisions)
             return
+        after = 0  # by id: each case is tried once a run (skipped if held, failed or told)
         while True:
-            with transaction.atomic():
-                ids = list(due.select_for_update(skip_locked=True, of=("self",))
-                           .values_list("pk", flat=True)[:chunk_size])
-                if not ids:
-                    return
-                cases = list(Case.objects.filter(pk__in=ids)
-                             .select_related("shop__policy", "order", "assignee"))
-                notices = []
-                for case in cases:
-                    said = texts.said("photos_missing", due=case.photos_due_at.isoformat(),
-                                      order=case.order.platform_order_id)
-                    notices.append(Notice(
-                        users=self._recipients(case), case=case,
-                        kind=NotificationKind.PHOTOS_MISSING, deadline_at=case.photos_due_at,
-                        message=texts.words({texts.TEXT: said}), text=said,
-                        subject=_("Case #%(case)s: the quality photos did not come")
-                        % {"case": case.pk}))
-                notify_many(notices, digest=self.digest)
-                Case.objects.filter(pk__in=ids).update(photos_reminded_at=self.now)
-            self.report.photos_missing += len(ids)
+            ids = list(due.filter(pk__gt=after).order_by("pk")
+                       .values_list("pk", flat=True)[:chunk_size])
+            if not ids:
+                return
+            after = ids[-1]
+            try:
+                self.report.photos_missing += self._tell_photos_missing(due, ids)
+            except Exception:  # noqa: BLE001 - one by one, to find the case that fails
+                for case_id in ids:
+                    try:
+                        self.report.photos_missing += self._tell_photos_missing(due, [case_id])
+                    except Exception as error:  # noqa: BLE001 - reported with its case
+                        logger.exception("sweep: photos notice of case %s failed", case_id)
+                        self._emit(Outcome(case_id, PHOTOS_MISSING, FAILED,
+                                           f"{type(error).__name__}: {error}"))
+
+    def _tell_photos_missing(self, due, ids: list[int]) -> int:
+        """Notify the people of those of `ids` still due (locked, skipping the ones someone
+        holds) and mark them told, in one transaction; returns how many were told."""
+        with transaction.atomic():
+            locked = list(due.filter(pk__in=ids).select_for_update(skip_locked=True, of=("self",))
+                          .values_list("pk", flat=True))
+            cases = list(Case.objects.filter(pk__in=locked)
+                         .select_related("shop__policy", "order", "assignee"))
+            notices = []
+            for case in cases:
+                said = texts.said("photos_missing", due=case.photos_due_at.isoformat(),
+                                  order=case.order.platform_order_id)
+                notices.append(Notice(
+                    users=self._recipients(case), case=case,
+                    kind=NotificationKind.PHOTOS_MISSING, deadline_at=case.photos_due_at,
+                    message=texts.words({texts.TEXT: said}), text=said,
+                    subject=_("Case #%(case)s: the quality photos did not come")
+                    % {"case": case.pk}))
+            notify_many(notices, digest=self.digest)
+            Case.objects.filter(pk__in=locked).update(photos_reminded_at=self.now)
+        return len(locked)
 
     # --- warnings before a deadline -------------------------------------------------------
 

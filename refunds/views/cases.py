@@ -22,7 +22,7 @@ from ..forms import (
     PhotoRequestForm,
     PhotosReceivedForm,
 )
-from ..models import Case, CaseState
+from ..models import Case
 from ..pagination import CappedPaginator
 from ..permissions import user_serves_shop
 from ..replies import CASE_REPLY_CATEGORIES, values_for_case
@@ -131,12 +131,12 @@ def _photo_forms(case: Case, bound: dict, can_log: bool) -> dict:
     """Ask for quality photos while the request waits for the shop (again once the buyer's
     time is up); say they came."""
     forms = {"photo_form": None, "photos_received_form": None}
-    if not can_log or case.state != CaseState.REQUESTED:
+    if not can_log:
         return forms
-    if case.photos_pending:
+    if case_services.photos_received_refusal(case) is None:
         forms["photos_received_form"] = (bound.get("photos_received")
                                          or PhotosReceivedForm(case=case))
-    if not case.photos_pending or case.photos_overdue:
+    if case_services.photos_request_refusal(case, timezone.now()) is None:
         forms["photo_form"] = bound.get("photos") or PhotoRequestForm(case=case)
     return forms
 
@@ -201,6 +201,9 @@ def case_note(request, pk: int):
 @require_POST
 def case_request_photos(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user).select_related("shop__policy"), pk=pk)
+    if refusal := case_services.photos_request_refusal(case, timezone.now()):
+        messages.error(request, refusal)  # the form is not on the page to show its errors
+        return redirect(case)
     return submit(
         request, PhotoRequestForm(request.POST, case=case),
         lambda data: case_services.case_request_photos(case=case, actor=request.user,
@@ -213,6 +216,9 @@ def case_request_photos(request, pk: int):
 @require_POST
 def case_photos_received(request, pk: int):
     case = get_object_or_404(cases_for_user(request.user), pk=pk)
+    if refusal := case_services.photos_received_refusal(case):
+        messages.error(request, refusal)
+        return redirect(case)
     return submit(
         request, PhotosReceivedForm(request.POST, case=case),
         lambda data: case_services.case_photos_received(case=case, actor=request.user,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import time_machine
@@ -24,7 +25,7 @@ def test_photos_through_the_page(login, agent, shop):
     assert alert_texts(page, "success").startswith("Photos asked for, due ")
     case.refresh_from_db()
     assert case.photos_pending
-    assert "(the buyer's)" in text(page)
+    assert "asked for; the buyer has until " in text(page)
     body = page.content.decode()
     assert f'action="/cases/{case.pk}/photos/received/"' in body
     assert f'action="/cases/{case.pk}/photos/"' not in body  # asked once until due
@@ -55,3 +56,48 @@ def test_another_shops_case_is_a_404(login, roles, shop, other_shop):
     outsider = make_staff("outsider", "agent", other_shop)
     assert login(outsider).post(f"/cases/{case.pk}/photos/", {}).status_code == 404
     assert Case.objects.get(pk=case.pk).photos_requested_at is None
+
+
+def test_a_post_to_a_form_the_page_does_not_show_says_why_and_changes_nothing(
+        login, agent, shop):
+    """Photos already asked for (not yet due), a request already decided: the forms are not
+    on the page, so a post (even one with a bad note) gets the reason, not a form's errors."""
+    case = make_case(order=OrderFactory(shop=shop), amount="188.00")
+    services.case_request_photos(case=case, actor=agent)
+    client = login(agent)
+    page = client.post(f"/cases/{case.pk}/photos/", {"photos-note": "x" * 2001}, follow=True)
+    assert page.status_code == 200
+    assert "already asked for" in alert_texts(page, "danger")
+
+    decided = services.case_refuse(case=make_case(order=OrderFactory(shop=shop),
+                                                  amount="188.00"), actor=agent, reason="凭证不足")
+    page = client.post(f"/cases/{decided.pk}/photos/", {"photos-note": "x" * 2001}, follow=True)
+    assert page.status_code == 200
+    assert "only while the request waits" in alert_texts(page, "danger")
+    page = client.post(f"/cases/{decided.pk}/photos/received/",
+                       {"photos_received-note": "x" * 2001}, follow=True)
+    assert page.status_code == 200
+    assert "No photos are awaited" in alert_texts(page, "danger")
+    assert Case.objects.get(pk=decided.pk).photos_requested_at is None
+
+
+def test_a_too_long_note_on_a_shown_form_is_its_error(login, agent, shop):
+    case = make_case(order=OrderFactory(shop=shop), amount="188.00")
+    page = login(agent).post(f"/cases/{case.pk}/photos/", {"photos-note": "x" * 2001})
+    assert page.status_code == 400
+    assert f'action="/cases/{case.pk}/photos/"' in page.content.decode()
+    assert "at most 2000 characters" in text(page)
+    assert Case.objects.get(pk=case.pk).photos_requested_at is None
+
+
+def test_an_agreed_case_whose_photos_never_came_is_no_warning(login, agent, shop):
+    case = make_case(order=OrderFactory(shop=shop), amount="188.00")
+    services.case_request_photos(case=case, actor=agent)
+    services.case_agree(case=case, actor=agent)
+    with time_machine.travel(timezone.now() + timedelta(hours=25)):
+        page = login(agent).get(f"/cases/{case.pk}/")
+    body = page.content.decode()
+    shown = re.search(r"<dd[^>]*data-photos>(.*?)</dd>", body, re.S).group(1)
+    assert "may be refused" not in shown and "text-danger" not in shown
+    assert "not received" in shown
+    assert f'action="/cases/{case.pk}/photos/' not in body

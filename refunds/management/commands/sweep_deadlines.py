@@ -79,7 +79,13 @@ class Command(BaseCommand):
                                  on_progress=self.progress)
 
         self.progress.end()
-        if report.photos_missing:
+        if report.photos_missing and report.dry_run:
+            self.stdout.write(ngettext(
+                "Quality photos not received in time: %(count)s case (its people would be "
+                "notified).",
+                "Quality photos not received in time: %(count)s cases (their people would be "
+                "notified).", report.photos_missing) % {"count": report.photos_missing})
+        elif report.photos_missing:
             self.stdout.write(ngettext(
                 "Quality photos not received in time: %(count)s case (its people notified).",
                 "Quality photos not received in time: %(count)s cases (their people notified).",
