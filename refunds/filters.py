@@ -16,7 +16,15 @@ from .models import (
     FollowUpState,
     ReviewRating,
 )
-from .selectors import NICK_FRAGMENT_CAP, due_filter, search_cases, shops_for_user
+from .selectors import (
+    NICK_FRAGMENT_CAP,
+    PHOTOS_AWAITED,
+    PHOTOS_LATE,
+    due_filter,
+    photos_filter,
+    search_cases,
+    shops_for_user,
+)
 
 
 def too_broad_notice(term: str, cap: int) -> str:
@@ -69,6 +77,10 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
         label=_("Deadline"), method="filter_due",
         choices=[("overdue", _("Overdue")), ("24h", _("Due within 24h"))],
     )
+    photos = django_filters.ChoiceFilter(
+        label=_("Quality photos"), method="filter_photos",
+        choices=[(PHOTOS_AWAITED, _("Awaited")), (PHOTOS_LATE, _("Not received in time"))],
+    )
     mine = django_filters.BooleanFilter(label=_("My cases"), method="filter_mine",
                                         widget=django_filters.widgets.BooleanWidget())
     sort = StableOrderingFilter(
@@ -80,10 +92,10 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
                       "requested_amount": _("Amount")},
     )
 
-    columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-2", "kind": "col-6 col-lg-1",
+    columns = {"q": "col-12 col-lg-2", "state": "col-6 col-lg-2", "kind": "col-6 col-lg-1",
                "shop": "col-6 col-lg-1", "reason": "col-6 col-lg-1",
-               "assignee": "col-6 col-lg-1", "due": "col-6 col-lg-1", "mine": "col-6 col-lg-1",
-               "sort": "col-6 col-lg-1"}
+               "assignee": "col-6 col-lg-1", "due": "col-6 col-lg-1",
+               "photos": "col-6 col-lg-1", "mine": "col-6 col-lg-1", "sort": "col-6 col-lg-1"}
 
     def __init__(self, *args, request, **kwargs):
         super().__init__(*args, request=request, **kwargs)
@@ -116,6 +128,9 @@ class CaseFilter(QueueFilters, django_filters.FilterSet):
 
     def filter_due(self, queryset, name, value):
         return queryset.filter(due_filter(value))
+
+    def filter_photos(self, queryset, name, value):
+        return queryset.filter(photos_filter(value))
 
     def filter_mine(self, queryset, name, value):
         if value:

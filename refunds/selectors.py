@@ -139,6 +139,21 @@ def due_filter(due: str, now=None) -> Q:
     return Q()
 
 
+PHOTOS_AWAITED, PHOTOS_LATE = "awaited", "late"
+
+
+def photos_filter(photos: str, now=None) -> Q:
+    """Requests whose quality photos were asked for and have not come (`Case.photos_awaited`);
+    "late": past the buyer's time too (`Case.photos_overdue`), the ones that may be refused."""
+    if photos not in (PHOTOS_AWAITED, PHOTOS_LATE):
+        return Q()
+    awaited = Q(state=CaseState.REQUESTED, photos_requested_at__isnull=False,
+                photos_received_at__isnull=True)
+    if photos == PHOTOS_LATE:
+        return awaited & Q(photos_due_at__lt=now or timezone.now())
+    return awaited
+
+
 # A nick fragment matching more buyers than this is too common to search by (`search_cases`).
 NICK_FRAGMENT_CAP = 200
 

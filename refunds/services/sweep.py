@@ -618,8 +618,7 @@ class _Sweep:
         request may be refused, 凭证不足); one transaction per chunk. A chunk that fails is
         done again one case per transaction, so a failure stays with its case (reported,
         told again next night) and the others are still told."""
-        due = Case.objects.filter(state=CaseState.REQUESTED, photos_due_at__lt=self.now,
-                                  photos_received_at__isnull=True,
+        due = Case.objects.filter(selectors.photos_filter(selectors.PHOTOS_LATE, self.now),
                                   photos_reminded_at__isnull=True)
         if self.report.dry_run:  # not the requests this run would have decided first
             self.report.photos_missing = sum(

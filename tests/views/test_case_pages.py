@@ -121,6 +121,27 @@ def test_queue_filters(login, multi, agent, other_shop, queue, query, expected):
     assert {names.get(pk, pk) for pk in row_ids(response)} == expected
 
 
+def test_queue_filters_the_requests_waiting_for_quality_photos(login, agent, shop):
+    """"Awaited": asked for and not come, the request still undecided; "not received in
+    time": past the buyer's time too, the ones the shop may refuse (凭证不足)."""
+    asked_at = timezone.now() - timedelta(hours=30)
+    late = make_case(shop=shop)
+    services.case_request_photos(case=late, actor=agent, now=asked_at)
+    waiting = make_case(shop=shop)
+    services.case_request_photos(case=waiting, actor=agent)
+    came = make_case(shop=shop)
+    services.case_request_photos(case=came, actor=agent, now=asked_at)
+    services.case_photos_received(case=came, actor=agent)
+    decided = make_case(shop=shop)
+    services.case_request_photos(case=decided, actor=agent, now=asked_at)
+    services.case_agree(case=decided, actor=agent)
+    make_case(shop=shop)  # never asked
+    client = login(agent)
+    assert set(row_ids(client.get("/cases/", {"photos": "awaited"}))) == {late.pk, waiting.pk}
+    assert row_ids(client.get("/cases/", {"photos": "late"})) == [late.pk]
+    assert len(row_ids(client.get("/cases/", {"photos": ""}))) == 5
+
+
 @pytest.fixture
 def searchable(shop):
     buyer = BuyerFactory(nick="小王爱购物", mobile="13912345678")
@@ -713,6 +734,7 @@ def test_language_switcher_works_before_login(client, db):
     {"shop": "999999"},
     {"shop": "abc", "assignee": "abc"},
     {"due": "never"},
+    {"photos": "never"},
     {"mine": "maybe"},
     {"sort": "bogus"},
     {"sort": "-amount"},
