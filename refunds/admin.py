@@ -551,7 +551,10 @@ class CaseAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
     desk_search = staticmethod(search_cases)
     fields = ["shop", "order", "platform_refund_id", "kind", "reason", "description",
               "requested_amount", "goods_status", "state", "deadline_at", "deadline_owner",
-              "deadline_rule", "return_address", "return_carrier", "return_tracking_no",
+              "deadline_rule", "escalated_deadline_at", "dispute_opened_at",
+              "dispute_evidence_at", "photos_requested_at", "photos_due_at",
+              "photos_received_at", "photos_reminded_at", "platform_status",
+              "platform_modified_at", "return_address", "return_carrier", "return_tracking_no",
               "resellable", "refusal_reason", "close_reason", "assignee", "created_by",
               "requested_at", "updated_at"]
     raw_id_fields = ["assignee"]

@@ -81,3 +81,17 @@ def test_admin_case_change_page_query_count_does_not_grow_with_its_refunds(
     few_count = _count(client, f"/admin/refunds/case/{few.pk}/change/")
     many_count = _count(client, f"/admin/refunds/case/{many.pk}/change/")
     assert many_count == few_count, (few_count, many_count)
+
+
+def test_the_case_page_shows_the_dispute_and_photo_dates(client, manager, shop, agent):
+    """What the desk's clocks count from (平台介入, the buyer's photos) is on the manager's
+    page too, read only."""
+    case = make_case(order=OrderFactory(shop=shop), amount="88.00")
+    case_services.case_request_photos(case=case, actor=agent)
+    case_services.case_open_dispute(case=case, actor=agent, note="买家申请平台介入")
+    client.force_login(manager)
+    page = client.get(f"/admin/refunds/case/{case.pk}/change/").content.decode()
+    for label in ("Dispute opened:", "Dispute evidence submitted:", "Quality photos asked for:",
+                  "Quality photos due:", "Quality photos received:", "Platform status:"):
+        assert label in page, label
+    assert 'name="dispute_opened_at"' not in page  # read only
