@@ -252,6 +252,12 @@ class DisputeForBuyerForm(CaseActionForm):
         self.fields["amount"].widget.attrs["placeholder"] = str(self.case.requested_amount)
 
 
+class DisputeReturnFirstForm(CaseActionForm):
+    action = "dispute_return_first"
+    button_class = "btn-outline-primary"
+    note = note_field()
+
+
 class DisputeForShopForm(CaseActionForm):
     action = "dispute_for_shop"
     button_class = "btn-success"
@@ -263,7 +269,7 @@ ACTION_FORMS: dict[str, type[CaseActionForm]] = {
     for form in (AgreeForm, RefuseForm, BuyerModifyForm, RecordReturnShipmentForm, ReceiveForm,
                  ApproveRefundForm, MarkRefundedForm, MarkRefundFailedForm, RetryRefundForm,
                  CloseForm, ReopenForm, OpenDisputeForm, SubmitDisputeEvidenceForm,
-                 DisputeForBuyerForm, DisputeForShopForm)
+                 DisputeForBuyerForm, DisputeReturnFirstForm, DisputeForShopForm)
 }
 
 

@@ -467,6 +467,20 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
     @fsm_log_by
     @fsm_log_description
+    @transition(field=state, source=CaseState.IN_DISPUTE,
+                target=RETURN_VALUE(CaseState.AWAITING_RETURN, CaseState.RETURN_IN_TRANSIT),
+                conditions=[is_return_kind], permission=_role("record_dispute_ruling"),
+                custom={"label": _("Ruled: the buyer returns the goods first")})
+    def dispute_return_first(self, by=None, description=None):
+        """The platform ruled 退货退款: the buyer sends the goods back, the refund follows
+        their receipt as for any return. A parcel already on its way (shipped before the
+        dispute) is awaited by the warehouse; otherwise the buyer's time to ship runs."""
+        if self.return_shipped_at is not None and self.return_tracking_no:
+            return CaseState.RETURN_IN_TRANSIT
+        return CaseState.AWAITING_RETURN
+
+    @fsm_log_by
+    @fsm_log_description
     @transition(field=state, source=CaseState.IN_DISPUTE, target=CaseState.CLOSED,
                 permission=_role("record_dispute_ruling"),
                 custom={"label": _("Ruled for the shop: the request is closed")})

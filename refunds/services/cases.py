@@ -701,6 +701,23 @@ def case_dispute_for_buyer(*, case: Case, actor: User | None, amount=None, note:
                 note=note, prepare=prepare, now=when)
 
 
+def case_dispute_return_first(*, case: Case, actor: User | None, note: str = "",
+                              expected_state: str | None = None,
+                              now: datetime | None = None) -> Case:
+    """The platform ruled that the buyer returns the goods first (退货退款), for a return or an
+    exchange: back to awaiting the parcel (the shop's return address given, if the request
+    had not been agreed yet). No money moves until the goods are back."""
+
+    def prepare(locked: Case, order: Order):
+        if locked.return_address:
+            return [], {}
+        locked.return_address = locked.shop.policy.return_address
+        return ["return_address"], {"return_address": locked.return_address}
+
+    return _run(case=case, actor=actor, name="dispute_return_first",
+                expected_state=expected_state, note=note, prepare=prepare, now=now)
+
+
 def case_dispute_for_shop(*, case: Case, actor: User | None, note: str = "",
                           expected_state: str | None = None,
                           now: datetime | None = None) -> Case:

@@ -61,6 +61,7 @@ SERVICES = {
     "open_dispute": case_services.case_open_dispute,
     "submit_dispute_evidence": case_services.case_submit_dispute_evidence,
     "dispute_for_buyer": case_services.case_dispute_for_buyer,
+    "dispute_return_first": case_services.case_dispute_return_first,
     "dispute_for_shop": case_services.case_dispute_for_shop,
 }
 

@@ -43,6 +43,8 @@ CALLS = {
         case=case, actor=actor, note="聊天记录与质检照片"),
     "dispute_for_buyer": lambda case, actor: svc.case_dispute_for_buyer(case=case, actor=actor),
     "dispute_for_shop": lambda case, actor: svc.case_dispute_for_shop(case=case, actor=actor),
+    "dispute_return_first": lambda case, actor: svc.case_dispute_return_first(case=case,
+                                                                              actor=actor),
 }
 
 # The expected machine, written out by hand (not read from the code under test).
@@ -65,6 +67,7 @@ ALLOWED_FROM = {
     "submit_dispute_evidence": {"in_dispute"},
     "dispute_for_buyer": {"in_dispute"},
     "dispute_for_shop": {"in_dispute"},
+    "dispute_return_first": {"in_dispute"},  # returns and exchanges only
 }
 TARGET = {
     "agree": "refund_pending",  # refund-only; returns go to awaiting_return (tested below)
@@ -84,6 +87,7 @@ TARGET = {
     "submit_dispute_evidence": "in_dispute",
     "dispute_for_buyer": "refunded",
     "dispute_for_shop": "closed",
+    "dispute_return_first": "awaiting_return",  # a parcel already sent: in transit (below)
 }
 ALLOWED_ROLES = {
     "agree": {"agent", "supervisor", "manager"},
@@ -103,6 +107,7 @@ ALLOWED_ROLES = {
     "submit_dispute_evidence": {"agent", "supervisor", "manager"},
     "dispute_for_buyer": {"supervisor", "manager"},
     "dispute_for_shop": {"supervisor", "manager"},
+    "dispute_return_first": {"supervisor", "manager"},
 }
 ROLES = ["agent", "supervisor", "warehouse", "finance", "manager"]
 STATES = [s.value for s in CaseState]
@@ -127,6 +132,8 @@ PATHS = {
 
 # Transitions that need an exchange case (换货) in the state they start from.
 EXCHANGE_ONLY = {"ship_replacement", "complete_exchange"}
+# … and one that needs goods to return (a return or an exchange) in dispute.
+RETURN_RULINGS = {"dispute_return_first"}
 
 
 def choose_replacement(case: Case) -> None:
@@ -138,7 +145,7 @@ def choose_replacement(case: Case) -> None:
 def kind_for(name: str, state: str) -> str | None:
     if name in EXCHANGE_ONLY and state == "received":
         return CaseKind.EXCHANGE
-    if name == "approve_refund":
+    if name == "approve_refund" or (name in RETURN_RULINGS and state == "in_dispute"):
         return CaseKind.RETURN
     return None
 
@@ -172,6 +179,8 @@ def test_transition_allowed_only_from_its_states(shop, name, state):
                           "requested", "replacement_shipped", "completed") else None
     if name in EXCHANGE_ONLY and state == "received":
         kind = CaseKind.EXCHANGE
+    if name in RETURN_RULINGS and state == "in_dispute":
+        kind = CaseKind.RETURN
     case = case_in_state(shop, state, kind)
     events_before = CaseEvent.objects.filter(case=case).count()
     if state in ALLOWED_FROM[name]:

@@ -148,3 +148,54 @@ def test_two_people_recording_a_ruling_at_once_one_wins(shop, agent, supervisor)
         svc.case_dispute_for_buyer(case=stale, actor=supervisor, expected_state="in_dispute")
     assert type(raised.value).__name__ == "CaseChanged"
     assert not Refund.objects.filter(case=case).exists()
+
+
+# --- ruled: the buyer returns the goods first (退货退款) ---------------------------------
+
+
+def test_a_return_first_ruling_awaits_the_parcel_then_refunds_as_any_return(shop, agent,
+                                                                           supervisor,
+                                                                           warehouse, clock):
+    from refunds.models import CaseKind
+
+    case = make_case(order=OrderFactory(shop=shop), kind=CaseKind.RETURN, amount="188.00")
+    case = svc.case_refuse(case=case, actor=agent, reason="凭证不足")
+    case = svc.case_open_dispute(case=case, actor=agent, note="买家申请平台介入")
+    assert case.return_address == ""
+    case = svc.case_dispute_return_first(case=case, actor=supervisor, note="平台判定退货退款")
+    assert case.state == CaseState.AWAITING_RETURN
+    assert case.return_address == shop.policy.return_address
+    assert (case.deadline_owner, case.deadline_rule) == ("buyer", "buyer_return_days")
+    assert not Refund.objects.filter(case=case).exists()  # no money before the goods
+    event = CaseEvent.objects.filter(case=case).latest("id")
+    assert (event.transition, event.from_state, event.to_state, event.actor) == (
+        "dispute_return_first", "in_dispute", "awaiting_return", supervisor)
+    case = svc.case_record_return_shipment(case=case, actor=agent, carrier="中通",
+                                           tracking_no="ZT100")
+    case = svc.case_receive(case=case, actor=warehouse, resellable=True)
+    case = svc.case_approve_refund(case=case, actor=supervisor)
+    assert case.state == CaseState.REFUND_PENDING
+    assert Refund.objects.get(case=case).amount == Decimal("188.00")
+
+
+def test_a_parcel_sent_before_the_dispute_is_awaited_not_asked_for_again(shop, agent,
+                                                                        supervisor, clock):
+    from refunds.models import CaseKind
+
+    case = make_case(order=OrderFactory(shop=shop), kind=CaseKind.RETURN, amount="188.00")
+    case = svc.case_agree(case=case, actor=agent)
+    case = svc.case_record_return_shipment(case=case, actor=agent, carrier="中通",
+                                           tracking_no="ZT200")
+    case = svc.case_open_dispute(case=case, actor=agent, note="买家称已寄回，卖家未签收")
+    case = svc.case_dispute_return_first(case=case, actor=supervisor)
+    assert case.state == CaseState.RETURN_IN_TRANSIT
+    assert case.return_tracking_no == "ZT200"
+    assert case.deadline_owner == "warehouse"
+
+
+def test_a_refund_only_request_has_no_goods_to_return_first(shop, agent, supervisor, clock):
+    case = disputed(shop, agent)
+    with pytest.raises(ActionNotAllowed):
+        svc.case_dispute_return_first(case=case, actor=supervisor)
+    assert Case.objects.get(pk=case.pk).state == CaseState.IN_DISPUTE
+    assert not CaseEvent.objects.filter(case=case, transition="dispute_return_first").exists()

@@ -80,3 +80,22 @@ def test_another_shops_dispute_is_a_404(login, roles, shop, other_shop):
                                     {"dispute_for_shop-expected_state": "in_dispute"})
     assert response.status_code == 404
     assert Case.objects.get(pk=case.pk).state == CaseState.IN_DISPUTE
+
+
+def test_a_return_first_ruling_through_the_page(login, agent, supervisor, shop):
+    from refunds.models import CaseKind
+
+    refund_only = services.case_open_dispute(case=_refused(shop), actor=agent, note="平台介入")
+    supervisor_client = login(supervisor)
+    assert "dispute_return_first" not in action_buttons(
+        supervisor_client.get(f"/cases/{refund_only.pk}/"))  # nothing to return
+
+    case = make_case(order=OrderFactory(shop=shop), kind=CaseKind.RETURN, amount="88.00")
+    case = services.case_refuse(case=case, actor=None, reason="凭证不足")
+    case = services.case_open_dispute(case=case, actor=agent, note="平台介入")
+    assert "dispute_return_first" not in action_buttons(login(agent).get(f"/cases/{case.pk}/"))
+    supervisor_client = login(supervisor)
+    assert "dispute_return_first" in action_buttons(supervisor_client.get(f"/cases/{case.pk}/"))
+    page = _post(supervisor_client, case, "dispute_return_first", note="平台判定退货退款")
+    assert alert_texts(page, "success") == "Done: Ruled: the buyer returns the goods first."
+    assert Case.objects.get(pk=case.pk).state == CaseState.AWAITING_RETURN
