@@ -29,8 +29,10 @@ from .models import (
     Buyer,
     CalendarDay,
     CannedReply,
+    CarrierClaim,
     Case,
     CaseEvent,
+    ClaimEvent,
     CloseReason,
     Compensation,
     ContactLog,
@@ -863,6 +865,38 @@ class ExchangeAdmin(ReadOnlyAdmin):
                     "buyer_owes", "buyer_settled_at", "tracking_no", "shipped_at"]
     search_fields = ["=case__id", "replacement_title", "=tracking_no"]
     list_select_related = ["case", "case__order"]
+
+
+# --- carrier claims (报损报失) ---------------------------------------------------------------
+
+
+class ClaimEventInline(admin.TabularInline):
+    model = ClaimEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
+              "note", "data"]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CarrierClaim)
+class CarrierClaimAdmin(ReadOnlyAdmin):
+    """Read-only: claims change through their page (services, timeline)."""
+
+    list_display = ["id", "reported_on", "shop", "tracking_no", "kind", "state",
+                    "claimed_amount", "compensated_amount", "handler_staff_number"]
+    list_filter = ["state", "kind", SHOP_FILTER]
+    search_fields = ["=tracking_no", "=order__platform_order_id"]
+    list_select_related = ["shop"]
+    exclude = ["sender_id_number"]
+    inlines = [ClaimEventInline]
 
 
 # --- staff accounts ---------------------------------------------------------------------------

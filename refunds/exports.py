@@ -166,3 +166,29 @@ def return_batch_file(parcels, batch_date, fmt: str) -> tuple[bytes, str, str]:
     if fmt == "csv":
         return csv_bytes(headers, rows), CSV_TYPE, name
     return xlsx_bytes(f"returns {batch_date.isoformat()}", headers, rows), XLSX_TYPE, name
+
+
+def claim_register_sheet(claims) -> tuple[list[str], list[list[Cell]]]:
+    """The damage register (报损登记): report date, tracking number, parcel status, checking
+    staff number, item price and model, handling staff — and the claim's course."""
+    from django.utils.translation import gettext as _
+
+    headers = [_("Claim no."), _("Report date"), _("Shop"), _("Order no."), _("Tracking no."),
+               _("Carrier"), _("Damaged or lost"), _("Parcel status"), _("Checked by"),
+               _("Item model"), _("Item price (¥)"), _("Quantity"), _("Amount claimed (¥)"),
+               _("State"), _("Result"), _("Amount received (¥)"), _("Handled by")]
+    rows = [[claim.pk, claim.reported_on, claim.shop.name, claim.order.platform_order_id,
+             claim.tracking_no, claim.carrier, claim.get_kind_display(), claim.parcel_status,
+             claim.checked_staff_number, claim.item_model, claim.item_price, claim.quantity,
+             claim.claimed_amount, claim.get_state_display(), claim.result,
+             claim.compensated_amount, claim.handler_staff_number]
+            for claim in claims.iterator(chunk_size=500)]
+    return headers, rows
+
+
+def claim_register_file(claims, fmt: str, now: datetime) -> tuple[bytes, str, str]:
+    headers, rows = claim_register_sheet(claims)
+    name = f"carrier-claims-{now:%Y%m%d-%H%M}.{fmt}"
+    if fmt == "csv":
+        return csv_bytes(headers, rows), CSV_TYPE, name
+    return xlsx_bytes("carrier claims", headers, rows), XLSX_TYPE, name

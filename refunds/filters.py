@@ -1,8 +1,9 @@
 from datetime import timedelta
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -12,6 +13,8 @@ from .models import (
     CaseKind,
     CaseReason,
     CaseState,
+    ClaimKind,
+    ClaimState,
     ComplaintCategory,
     FollowUpState,
     ReviewRating,
@@ -190,3 +193,34 @@ class FollowUpFilter(QueueFilters, django_filters.FilterSet):
         if value:
             return queryset.filter(assignee=self.request.user)
         return queryset
+
+
+class ClaimFilter(QueueFilters, django_filters.FilterSet):
+    """The damage register (报损登记): search, state, kind, shop, report dates."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search",
+                                  help_text=_("Tracking number or order id"))
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=ClaimState.choices,
+                                                distinct=False)
+    kind = django_filters.ChoiceFilter(label=_("Damaged or lost"), choices=ClaimKind.choices)
+    shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
+    reported_from = django_filters.DateFilter(
+        label=_("Reported from"), field_name="reported_on", lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}))
+    reported_until = django_filters.DateFilter(
+        label=_("Reported until"), field_name="reported_on", lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}))
+
+    columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-2", "kind": "col-6 col-lg-2",
+               "shop": "col-6 col-lg-1", "reported_from": "col-6 col-lg-2",
+               "reported_until": "col-6 col-lg-2"}
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
+
+    def filter_search(self, queryset, name, value):
+        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        if not term:
+            return queryset
+        return queryset.filter(Q(tracking_no=term) | Q(order__platform_order_id=term))

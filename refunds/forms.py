@@ -986,3 +986,216 @@ class ReturnPostageForm(_CaseForm):
     amount = amount_field(label=_("Return postage the buyer paid (¥)"), required=False,
                           help_text=_("Needed when the shop pays it."))
     note = note_field()
+
+
+# --- carrier claims (报损报失) ----------------------------------------------------------------
+
+
+class ClaimFieldsMixin:
+    """The claim's own fields, for registering and for correcting a draft."""
+
+    def add_claim_fields(self) -> None:
+        from .models import CarrierClaim, ClaimDirection, ClaimKind
+
+        def length(name: str) -> int:
+            return CarrierClaim._meta.get_field(name).max_length
+
+        self.fields.update({
+            "kind": forms.ChoiceField(label=_("Damaged or lost"),
+                                      choices=[("", "---------"), *ClaimKind.choices]),
+            "direction": forms.ChoiceField(label=_("Parcel"), choices=ClaimDirection.choices),
+            "tracking_no": forms.CharField(label=_("Tracking number (waybill)"),
+                                           max_length=length("tracking_no")),
+            "carrier": forms.CharField(label=_("Carrier"), max_length=length("carrier"),
+                                       required=False),
+            "ship_date": forms.DateField(label=_("Ship date"), required=False,
+                                         widget=forms.DateInput(attrs={"type": "date"})),
+            "region": forms.CharField(label=_("Region"), max_length=length("region"),
+                                      required=False,
+                                      help_text=_("Where the parcel went (province, city).")),
+            "sender_id_number": forms.CharField(
+                label=_("Sender's ID number"), max_length=length("sender_id_number"),
+                required=False,
+                help_text=_("The carrier asks for the sender's ID (身份证) with the claim; "
+                            "pages show it masked.")),
+            "parcel_status": forms.CharField(
+                label=_("Parcel status"), max_length=length("parcel_status"),
+                help_text=_("What the parcel looked like: outer box crushed, item broken, "
+                            "never arrived, …")),
+            "item_model": forms.CharField(label=_("Item model"),
+                                          max_length=length("item_model")),
+            "item_price": amount_field(label=_("Item price (¥)")),
+            "quantity": forms.IntegerField(label=_("Quantity"), min_value=1, max_value=9999,
+                                           initial=1),
+            "claimed_amount": amount_field(
+                label=_("Amount claimed (¥)"), required=False,
+                help_text=_("Leave empty to claim the goods' value (price × quantity).")),
+            "checked_staff_number": forms.CharField(
+                label=_("Checked by (staff number)"), required=False,
+                max_length=length("checked_staff_number"),
+                help_text=_("Who checked the parcel (工号); empty: you.")),
+            "reported_on": forms.DateField(label=_("Report date"), required=False,
+                                           widget=forms.DateInput(attrs={"type": "date"}),
+                                           help_text=_("Empty: today.")),
+            "details": forms.CharField(label=_("Details"), required=False, max_length=5000,
+                                       widget=forms.Textarea(attrs={"rows": 2})),
+        })
+
+
+class ClaimCreateForm(ClaimFieldsMixin, forms.Form):
+    """Register a damaged or lost parcel: from a case (its order and return parcel filled
+    in) or by order id."""
+
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+    order_id = forms.CharField(label=_("Order id (订单编号)"), max_length=64)
+    case = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.add_claim_fields()
+        self.fields["photos"] = PhotosField(
+            label=_("Photos of the damage"),
+            help_text=_("JPEG, PNG or WebP; up to 10 photos of 10 MB each. A damaged parcel "
+                        "goes to the carrier with at least one."))
+        self.helper = FormHelper(self)
+        self.helper.form_id = "claim-create-form"
+        self.helper.attrs = {"enctype": "multipart/form-data"}
+        self.helper.add_input(Submit("submit", _("Register the claim"), css_class="btn-primary"))
+
+    def clean(self):
+        cleaned = super().clean()
+        shop, order_id = cleaned.get("shop"), (cleaned.get("order_id") or "").strip()
+        if shop and order_id:
+            order_id = order_id.removeprefix('="').removesuffix('"')
+            try:
+                cleaned["order"] = Order.objects.get(shop=shop, platform_order_id=order_id)
+            except Order.DoesNotExist:
+                self.add_error("order_id", _("No order %(order)s in shop %(shop)s.")
+                               % {"order": order_id, "shop": shop.name})
+        case_id = cleaned.get("case")
+        cleaned["case"] = None
+        if case_id and cleaned.get("order") is not None:
+            cleaned["case"] = Case.objects.filter(pk=case_id, order=cleaned["order"]).first()
+            if cleaned["case"] is None:
+                self.add_error("order_id", _("Case #%(case)s is not a case of this order.")
+                               % {"case": case_id})
+        return cleaned
+
+    def claim_values(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name in ("shop", "order_id", "order", "case", "photos"):
+            data.pop(name, None)
+        return data
+
+
+class ClaimEditForm(ClaimFieldsMixin, forms.Form):
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, claim, **kwargs):
+        from .services.claims import EDITABLE_FIELDS
+
+        initial = kwargs.setdefault("initial", {})
+        initial["expected_state"] = claim.state
+        for name in EDITABLE_FIELDS:
+            initial.setdefault(name, getattr(claim, name))
+        kwargs.setdefault("prefix", "edit")
+        super().__init__(*args, **kwargs)
+        self.add_claim_fields()
+        self.helper = FormHelper(self)
+        self.helper.form_id = "claim-edit-form"
+        self.helper.form_action = reverse("refunds:claim_edit", args=[claim.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Save"),
+                                            css_class="btn-outline-primary"))
+
+
+class ClaimPhotosForm(forms.Form):
+    photos = PhotosField(label=_("Photos of the damage"),
+                         help_text=_("JPEG, PNG or WebP; up to 10 photos of 10 MB each."))
+
+    def __init__(self, *args, claim, **kwargs):
+        kwargs.setdefault("prefix", "photos")
+        super().__init__(*args, **kwargs)
+        self.fields["photos"].required = True
+        self.helper = FormHelper(self)
+        self.helper.form_id = "claim-photos-form"
+        self.helper.attrs = {"enctype": "multipart/form-data"}
+        self.helper.form_action = reverse("refunds:claim_photos", args=[claim.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Add photos"),
+                                            css_class="btn-outline-secondary"))
+
+
+class ClaimActionForm(forms.Form):
+    """Base of the claim transition forms: carries the state the user saw."""
+
+    action: str = ""
+    button_class = "btn-primary"
+    expected_state = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, claim, **kwargs):
+        from .services.claims import action_label as claim_action_label
+
+        self.claim = claim
+        kwargs.setdefault("initial", {})["expected_state"] = claim.state
+        kwargs.setdefault("prefix", self.action)
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper(self)
+        self.helper.form_action = reverse("refunds:claim_action", args=[claim.pk, self.action])
+        self.helper.form_id = f"action-{self.action}"
+        self.helper.add_input(OutlineSubmit("submit", claim_action_label(self.action),
+                                            css_class=self.button_class))
+
+    def service_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        data.pop("expected_state")
+        return data
+
+
+class ClaimSubmitForm(ClaimActionForm):
+    action = "submit"
+    carrier_reference = forms.CharField(label=_("Carrier's claim number"), max_length=60,
+                                        required=False)
+    note = note_field()
+
+
+class ClaimResubmitForm(ClaimActionForm):
+    action = "resubmit"
+    note = note_field(_("What the claim adds to answer the refusal"), required=True)
+
+
+class ClaimAcceptForm(ClaimActionForm):
+    action = "accept"
+    button_class = "btn-success"
+    result = forms.CharField(label=_("What the carrier answered"), max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ClaimRejectForm(ClaimActionForm):
+    action = "reject"
+    button_class = "btn-danger"
+    result = forms.CharField(label=_("Why the carrier rejected it"), max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ClaimCompensationForm(ClaimActionForm):
+    action = "record_compensation"
+    button_class = "btn-success"
+    amount = amount_field(label=_("Amount received (¥)"))
+    note = note_field()
+
+    def __init__(self, *args, claim, **kwargs):
+        super().__init__(*args, claim=claim, **kwargs)
+        self.fields["amount"].widget.attrs["placeholder"] = str(claim.claimed_amount)
+
+
+class ClaimCloseForm(ClaimActionForm):
+    action = "close"
+    button_class = "btn-secondary"
+    note = note_field(_("Why (required unless the carrier paid)"))
+
+
+CLAIM_ACTION_FORMS = {form.action: form for form in (
+    ClaimSubmitForm, ClaimResubmitForm, ClaimAcceptForm, ClaimRejectForm,
+    ClaimCompensationForm, ClaimCloseForm)}

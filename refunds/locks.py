@@ -142,3 +142,16 @@ def lock_buyer(buyer_id: int):
     from .models import Buyer
 
     return Buyer.objects.select_for_update().get(pk=buyer_id)
+
+
+def lock_claim(claim_id: int):
+    """Lock a carrier claim after its order row (the same fixed order as every service: a
+    second claim for the trade's parcel waits on the order)."""
+    from .models import CarrierClaim
+
+    order_id = CarrierClaim.objects.values_list("order_id", flat=True).get(pk=claim_id)
+    order = lock_order(order_id)
+    claim = (CarrierClaim.objects.select_for_update(of=("self",))
+             .select_related("shop").get(pk=claim_id))
+    claim.order = order
+    return claim

@@ -16,7 +16,7 @@ ROLE_LABELS = {
 
 _READ = ["view_case", "view_order", "view_orderline", "view_buyer", "view_shop",
          "view_caseevent", "view_contactlog", "view_refund", "view_returnparcel",
-         "view_parcelphoto"]
+         "view_parcelphoto", "view_carrierclaim", "view_claimevent", "view_claimphoto"]
 # compensation (补偿): agents propose, approve a colleague's within the limit, issue coupons
 _COMPENSATION = ["view_compensation", "propose_compensation", "approve_compensation",
                  "issue_compensation"]
@@ -32,19 +32,21 @@ _REVIEW_SUPERVISION = ["appeal_review", "assign_followup", "override_contact_gua
 _EXCHANGES = ["view_exchange", "choose_replacement", "ship_replacement", "complete_exchange"]
 _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
                   "record_return_shipment", "approve_refund", "close_case", "log_contact",
-                  *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute"]
+                  *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute",
+                  "handle_claim"]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     AGENT: _AGENT,
     SUPERVISOR: _AGENT + ["approve_over_limit", "reopen_case", "assign_case",
-                          "record_dispute_ruling", *_REVIEW_SUPERVISION],
+                          "record_dispute_ruling", *_REVIEW_SUPERVISION,
+                          "record_claim_compensation"],
     WAREHOUSE: _READ + ["record_return_shipment", "receive_return", "view_exchange",
-                        "ship_replacement"],
-    FINANCE: _READ + _FINANCE,
+                        "ship_replacement", "handle_claim"],
+    FINANCE: _READ + _FINANCE + ["record_claim_compensation"],
     MANAGER: _AGENT + [
         "approve_over_limit", "reopen_case", "assign_case", "receive_return", *_FINANCE,
-        "record_dispute_ruling",
+        "record_dispute_ruling", "record_claim_compensation",
         "add_shop", "change_shop", "view_policy", "add_policy", "change_policy",
         "add_staffprofile", "change_staffprofile", "view_staffprofile",
         "add_order", "change_order", "add_orderline", "change_orderline",

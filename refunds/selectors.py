@@ -30,12 +30,15 @@ from django.utils import timezone
 
 from .events import POSTAGE_DECIDED
 from .models import (
+    OPEN_CLAIM_STATES,
     OPEN_FOLLOWUP_STATES,
     Buyer,
     CannedReply,
+    CarrierClaim,
     Case,
     CaseEvent,
     CaseState,
+    ClaimEvent,
     Compensation,
     ContactLog,
     FollowUpEvent,
@@ -586,3 +589,31 @@ def case_parcels(case: Case) -> list[ReturnParcel]:
         return []
     return list(ReturnParcel.objects.filter(case=case).prefetch_related("photos")
                 .order_by("received_at", "id"))
+
+
+# --- carrier claims (报损报失) --------------------------------------------------------------
+
+
+def claims_for_user(user) -> QuerySet[CarrierClaim]:
+    return scope_to_user(CarrierClaim.objects.all(), user)
+
+
+def claim_register(user) -> QuerySet:
+    """The damage register's rows (报损登记), everything a row shows in one query: open claims
+    first, then by report date, newest first."""
+    return (claims_for_user(user)
+            .select_related("shop", "order", "case", "handler")
+            .annotate(closed_rank=Choose(When(state__in=OPEN_CLAIM_STATES, then=Value(0)),
+                                        default=Value(1), output_field=IntegerField()))
+            .order_by("closed_rank", "-reported_on", "-id"))
+
+
+def claim_detail(user, pk: int):
+    """A claim of the user's shops with all its page shows, or 404."""
+    queryset = claims_for_user(user).select_related(
+        "shop", "order", "order__buyer", "case", "handler", "created_by",
+    ).prefetch_related(
+        "order__lines", "photos",
+        Prefetch("events", queryset=ClaimEvent.objects.select_related("actor")),
+    )
+    return get_object_or_404(queryset, pk=pk)

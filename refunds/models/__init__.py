@@ -9,6 +9,16 @@ from .cases import (
     DeadlineOwner,
     GoodsStatus,
 )
+from .claims import (
+    OPEN_CLAIM_STATES,
+    CarrierClaim,
+    ClaimDirection,
+    ClaimEvent,
+    ClaimEventKind,
+    ClaimKind,
+    ClaimPhoto,
+    ClaimState,
+)
 from .compensation import (
     CASH_KINDS,
     Compensation,
@@ -48,6 +58,14 @@ from .staff import StaffProfile
 from .submissions import FormSubmission
 
 __all__ = [
+    "OPEN_CLAIM_STATES",
+    "CarrierClaim",
+    "ClaimDirection",
+    "ClaimEvent",
+    "ClaimEventKind",
+    "ClaimKind",
+    "ClaimPhoto",
+    "ClaimState",
     "CalendarDay",
     "FormSubmission",
     "OPEN_FOLLOWUP_STATES",

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from refunds.models import (
     Buyer,
+    CarrierClaim,
     Case,
     CaseReason,
     CloseReason,
@@ -35,6 +36,7 @@ from refunds.models import (
     StaffProfile,
 )
 from refunds.services import cases as svc
+from refunds.services import claims as claim_svc
 from refunds.services import exchanges as exchange_svc
 from refunds.services.contacts import BUYER_TIMEZONE
 from refunds.services.money import refundable_amount
@@ -125,6 +127,7 @@ class Command(BaseCommand):
         created = 0
         for shop in shops:
             created += self._cases(shop, users, rng)
+            self._claims(shop, users)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(shops)} shops, {len(users)} users, {created} new cases "
             f"({Case.objects.count()} in all)."
@@ -191,6 +194,31 @@ class Command(BaseCommand):
                     svc.case_assign(case=case, actor=agent, assignee=agent)
             created += 1
         return created
+
+    def _claims(self, shop: Shop, users: dict[str, User]) -> None:
+        """Two carrier claims (报损报失) per shop: a damaged parcel still a draft (it lacks its
+        photos) and a lost one the carrier accepted. Once: not again on a second run."""
+        if CarrierClaim.objects.filter(shop=shop).exists():
+            return
+        orders = list(Order.objects.filter(shop=shop, shipped_at__isnull=False)
+                      .prefetch_related("lines").order_by("id")[:2])
+        warehouse = users["warehouse"]
+        for order, kind, status in zip(orders, ["damaged", "lost"],
+                                       ["外箱压扁，杯身凹陷", "物流显示签收，买家未收到"],
+                                       strict=False):
+            line = order.lines.all()[0]
+            claim = claim_svc.claim_create(
+                shop=shop, order=order, actor=warehouse, kind=kind,
+                tracking_no=order.tracking_no, carrier=order.carrier,
+                ship_date=timezone.localdate(order.shipped_at), region="浙江 杭州",
+                sender_id_number="330106199001011234" if kind == "lost" else "",
+                parcel_status=status, item_model=line.title,
+                item_price=line.paid_amount / line.quantity, quantity=line.quantity)
+            if kind == "lost":
+                claim = claim_svc.claim_submit(claim=claim, actor=warehouse,
+                                               carrier_reference="PC" + order.tracking_no[-8:])
+                claim_svc.claim_accept(claim=claim, actor=users["supervisor"],
+                                       result="快递公司同意按商品价值赔付，7个工作日内到账")
 
     def _walk(self, case, steps, users, agent, start) -> None:
         at = start

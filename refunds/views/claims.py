@@ -1,0 +1,250 @@
+"""Carrier claim pages (报损报失): the damage register, registering a parcel, the claim page.
+Thin: parse the form, call `refunds.services.claims`, turn a domain error into a message."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
+
+from ..exceptions import DomainError
+from ..exports import claim_register_file
+from ..filters import ClaimFilter
+from ..forms import (
+    CLAIM_ACTION_FORMS,
+    ClaimCreateForm,
+    ClaimEditForm,
+    ClaimPhotosForm,
+)
+from ..models import CarrierClaim, ClaimDirection, ClaimPhoto
+from ..permissions import user_serves_shop
+from ..selectors import (
+    cases_for_user,
+    claim_detail,
+    claim_register,
+    claims_for_user,
+    shops_for_user,
+)
+from ..services import claims as services
+from .actions import submit
+
+SERVICES = {
+    "submit": services.claim_submit,
+    "resubmit": services.claim_resubmit,
+    "accept": services.claim_accept,
+    "reject": services.claim_reject,
+    "record_compensation": services.claim_record_compensation,
+    "close": services.claim_close,
+}
+
+
+def _require_view(request) -> None:
+    if not request.user.has_perm("refunds.view_carrierclaim"):
+        raise PermissionDenied
+
+
+def _filtered(request) -> ClaimFilter:
+    return ClaimFilter(request.GET or None, queryset=claim_register(request.user),
+                       request=request)
+
+
+def claim_list(request):
+    _require_view(request)
+    claim_filter = _filtered(request)
+    rows = claim_filter.qs
+    page = Paginator(rows, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "refunds/claim_list.html", {
+        "filter": claim_filter, "page": page, "query": query.urlencode(),
+        "received_total": services.claims_received_total(rows.order_by()),
+        "can_register": request.user.has_perm("refunds.handle_claim"),
+    })
+
+
+def claim_register_download(request, fmt: str):
+    """The damage register (报损登记) as the filters show it, every row (not one page)."""
+    _require_view(request)
+    if fmt not in ("xlsx", "csv"):
+        raise Http404
+    claim_filter = _filtered(request)
+    if claim_filter.is_bound and not claim_filter.is_valid():
+        messages.error(request, _("Please correct the filters first."))
+        return redirect("refunds:claim_list")
+    content, content_type, name = claim_register_file(claim_filter.qs, fmt,
+                                                      timezone.localtime())
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _initial_from_case(request) -> dict:
+    """A claim registered from a case page: the trade's and the parcel's details filled in."""
+    case_id = request.GET.get("case", "")
+    if not case_id.isdigit():
+        return {}
+    case = get_object_or_404(cases_for_user(request.user).select_related("order", "shop")
+                             .prefetch_related("order__lines"), pk=int(case_id))
+    order = case.order
+    returned = bool(case.return_tracking_no)
+    lines = list(case.lines.all()) or list(order.lines.all())
+    initial = {
+        "shop": case.shop_id, "order_id": order.platform_order_id, "case": case.pk,
+        "direction": ClaimDirection.RETURN if returned else ClaimDirection.OUTBOUND,
+        "tracking_no": case.return_tracking_no if returned else order.tracking_no,
+        "carrier": case.return_carrier if returned else order.carrier,
+    }
+    shipped = case.return_shipped_at if returned else order.shipped_at
+    if shipped is not None:
+        initial["ship_date"] = timezone.localdate(shipped)
+    if len(lines) == 1 and lines[0].quantity:
+        line = lines[0]
+        initial.update(item_model=line.title[:120], quantity=line.quantity,
+                       item_price=(line.paid_amount / line.quantity).quantize(Decimal("0.01")))
+    return initial
+
+
+def claim_create(request):
+    if not request.user.has_perm("refunds.handle_claim"):
+        raise PermissionDenied
+    shops = shops_for_user(request.user)
+    initial = _initial_from_case(request) if request.method == "GET" else {}
+    form = ClaimCreateForm(request.POST or None, request.FILES or None, shops=shops,
+                           initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if not user_serves_shop(request.user, data["shop"].pk):
+            raise Http404
+        try:
+            claim = services.claim_create(shop=data["shop"], order=data["order"],
+                                          case=data["case"], actor=request.user,
+                                          photos=data["photos"], **form.claim_values())
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Claim #%(id)s registered.") % {"id": claim.pk})
+            return redirect(claim)
+    return render(request, "refunds/claim_form.html", {"form": form},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _detail_context(request, claim: CarrierClaim, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    user = request.user
+    actions = [bound.get(t.name) or CLAIM_ACTION_FORMS[t.name](claim=claim)
+               for t in claim.get_available_user_state_transitions(user)
+               if t.name in CLAIM_ACTION_FORMS]
+    can_handle = services.can_handle_claims(user, claim.shop_id)
+    photos = list(claim.photos.all())
+    return {
+        "claim": claim,
+        "order": claim.order,
+        "photos": photos,
+        "events": claim.events.all(),
+        "missing": (services.claim_missing(claim, photo_count=len(photos))
+                    if claim.state in services.EDITABLE_STATES else []),
+        "action_forms": actions,
+        "edit_form": bound.get("edit") or (
+            ClaimEditForm(claim=claim)
+            if can_handle and claim.state in services.EDITABLE_STATES else None),
+        "photos_form": bound.get("photos") or (
+            ClaimPhotosForm(claim=claim) if can_handle and claim.is_open else None),
+    }
+
+
+def claim_detail_view(request, pk: int):
+    _require_view(request)
+    claim = claim_detail(request.user, pk)
+    return render(request, "refunds/claim_detail.html", _detail_context(request, claim))
+
+
+def _render_invalid(request, claim: CarrierClaim, name: str, form):
+    context = _detail_context(request, claim_detail(request.user, claim.pk), {name: form})
+    context["open_form"] = name
+    messages.error(request, _("Please correct the errors below."))
+    return render(request, "refunds/claim_detail.html", context, status=400)
+
+
+def _claim_or_404(request, pk: int) -> CarrierClaim:
+    _require_view(request)
+    return get_object_or_404(claims_for_user(request.user).select_related("shop", "order"),
+                             pk=pk)
+
+
+CHANGED = _("This claim changed while you were looking at it. Reload and try again.")
+
+
+@require_POST
+def claim_action(request, pk: int, action: str):
+    claim = _claim_or_404(request, pk)
+    form_class = CLAIM_ACTION_FORMS.get(action)
+    if form_class is None:
+        raise Http404
+    form = form_class(request.POST, claim=claim)
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](claim=claim, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=claim, done=_("Done: %(action)s.") % {"action": services.action_label(action)},
+        invalid=lambda form: _render_invalid(request, claim, action, form),
+        changed=str(CHANGED))
+
+
+@require_POST
+def claim_edit(request, pk: int):
+    claim = _claim_or_404(request, pk)
+    form = ClaimEditForm(request.POST, claim=claim)
+
+    def perform(data):
+        values = dict(data)
+        expected = values.pop("expected_state")
+        return services.claim_update(claim=claim, actor=request.user,
+                                     expected_state=expected, **values)
+
+    return submit(request, form, perform, back=claim, done=_("Saved."),
+                  invalid=lambda form: _render_invalid(request, claim, "edit", form),
+                  changed=str(CHANGED))
+
+
+@require_POST
+def claim_photos(request, pk: int):
+    claim = _claim_or_404(request, pk)
+    form = ClaimPhotosForm(request.POST, request.FILES, claim=claim)
+    return submit(
+        request, form,
+        lambda data: services.claim_add_photos(claim=claim, actor=request.user,
+                                               photos=data["photos"]),
+        back=claim,
+        done=lambda count: ngettext("%(count)s photo added.", "%(count)s photos added.",
+                                    count) % {"count": count},
+        invalid=lambda form: _render_invalid(request, claim, "photos", form))
+
+
+def claim_photo(request, pk: int):
+    """A claim photo, only for staff of the claim's shop (404 for anyone else)."""
+    _require_view(request)
+    photo = get_object_or_404(ClaimPhoto.objects.select_related("claim"), pk=pk)
+    if not user_serves_shop(request.user, photo.claim.shop_id):
+        raise Http404
+    try:
+        handle = photo.image.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404 from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
