@@ -482,8 +482,10 @@ class OrderLineAdmin(NoDeleteMixin, ShopScopedAdmin):
         return [*readonly, "order"] if obj is not None else readonly
 
 
-class CaseEventInline(admin.TabularInline):
-    model = CaseEvent
+class TimelineInline(admin.TabularInline):
+    """A timeline (case, follow-up, claim events) under its object: read only, never
+    deleted."""
+
     extra = 0
     can_delete = False
     fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
@@ -496,6 +498,10 @@ class CaseEventInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class CaseEventInline(TimelineInline):
+    model = CaseEvent
 
 
 class RefundInline(admin.TabularInline):
@@ -820,20 +826,8 @@ class CannedReplyAdmin(ImpossibleIdsMixin, admin.ModelAdmin):
     search_fields = ["title", "text"]
 
 
-class FollowUpEventInline(admin.TabularInline):
+class FollowUpEventInline(TimelineInline):
     model = FollowUpEvent
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
-              "note", "data"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReviewFollowUp)
@@ -870,20 +864,8 @@ class ExchangeAdmin(ReadOnlyAdmin):
 # --- carrier claims (报损报失) ---------------------------------------------------------------
 
 
-class ClaimEventInline(admin.TabularInline):
+class ClaimEventInline(TimelineInline):
     model = ClaimEvent
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "staff_number", "kind", "transition", "from_state", "to_state",
-              "note", "data"]
-    readonly_fields = fields
-    ordering = ["created_at", "id"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(CarrierClaim)

@@ -14,10 +14,13 @@ from django.utils.translation import pgettext_lazy
 
 from .models import (
     Buyer,
+    CarrierClaim,
     Case,
     CaseKind,
     CaseReason,
     CaseState,
+    ClaimDirection,
+    ClaimKind,
     CloseReason,
     Compensation,
     CompensationKind,
@@ -37,6 +40,8 @@ from .models import (
 )
 from .models.shops import DEDUCTION_LINES
 from .services.cases import DISPUTE_CLOSE_REASONS, action_label
+from .services.claims import EDITABLE_FIELDS as CLAIM_EDITABLE_FIELDS
+from .services.claims import action_label as claim_action_label
 from .services.compensation import action_label as compensation_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
@@ -609,29 +614,43 @@ class PayoutExportForm(forms.Form):
 # --- review follow-ups (中差评) and buyers --------------------------------------------------
 
 
-class FollowUpActionForm(forms.Form):
-    """Base of the follow-up transition forms: carries the state the user saw."""
+class TransitionForm(forms.Form):
+    """Base of the action forms of a follow-up or a claim: carries the state the user saw
+    (stale-page guard), posts to `url_name` (object id, action), labelled by the transition."""
 
     action: str = ""
     button_class = "btn-primary"
+    url_name = ""
     expected_state = forms.CharField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, follow_up: ReviewFollowUp, **kwargs):
-        self.follow_up = follow_up
-        kwargs.setdefault("initial", {})["expected_state"] = follow_up.state
+    def __init__(self, *args, target, **kwargs):
+        kwargs.setdefault("initial", {})["expected_state"] = target.state
         kwargs.setdefault("prefix", self.action)
         super().__init__(*args, **kwargs)
         self.helper = FormHelper(self)
-        self.helper.form_action = reverse("refunds:followup_action",
-                                          args=[follow_up.pk, self.action])
+        self.helper.form_action = reverse(self.url_name, args=[target.pk, self.action])
         self.helper.form_id = f"action-{self.action}"
-        self.helper.add_input(OutlineSubmit("submit", followup_action_label(self.action),
+        self.helper.add_input(OutlineSubmit("submit", self.label(),
                                             css_class=self.button_class))
+
+    def label(self) -> str:
+        raise NotImplementedError
 
     def service_kwargs(self) -> dict:
         data = dict(self.cleaned_data)
         data.pop("expected_state")
         return data
+
+
+class FollowUpActionForm(TransitionForm):
+    url_name = "refunds:followup_action"
+
+    def __init__(self, *args, follow_up: ReviewFollowUp, **kwargs):
+        self.follow_up = follow_up
+        super().__init__(*args, target=follow_up, **kwargs)
+
+    def label(self) -> str:
+        return followup_action_label(self.action)
 
 
 class StartContactForm(FollowUpActionForm):
@@ -995,8 +1014,6 @@ class ClaimFieldsMixin:
     """The claim's own fields, for registering and for correcting a draft."""
 
     def add_claim_fields(self) -> None:
-        from .models import CarrierClaim, ClaimDirection, ClaimKind
-
         def length(name: str) -> int:
             return CarrierClaim._meta.get_field(name).max_length
 
@@ -1095,11 +1112,9 @@ class ClaimEditForm(ClaimFieldsMixin, forms.Form):
     expected_state = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args, claim, **kwargs):
-        from .services.claims import EDITABLE_FIELDS
-
         initial = kwargs.setdefault("initial", {})
         initial["expected_state"] = claim.state
-        for name in EDITABLE_FIELDS:
+        for name in CLAIM_EDITABLE_FIELDS:
             initial.setdefault(name, getattr(claim, name))
         kwargs.setdefault("prefix", "edit")
         super().__init__(*args, **kwargs)
@@ -1127,30 +1142,15 @@ class ClaimPhotosForm(forms.Form):
                                             css_class="btn-outline-secondary"))
 
 
-class ClaimActionForm(forms.Form):
-    """Base of the claim transition forms: carries the state the user saw."""
-
-    action: str = ""
-    button_class = "btn-primary"
-    expected_state = forms.CharField(widget=forms.HiddenInput)
+class ClaimActionForm(TransitionForm):
+    url_name = "refunds:claim_action"
 
     def __init__(self, *args, claim, **kwargs):
-        from .services.claims import action_label as claim_action_label
-
         self.claim = claim
-        kwargs.setdefault("initial", {})["expected_state"] = claim.state
-        kwargs.setdefault("prefix", self.action)
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper(self)
-        self.helper.form_action = reverse("refunds:claim_action", args=[claim.pk, self.action])
-        self.helper.form_id = f"action-{self.action}"
-        self.helper.add_input(OutlineSubmit("submit", claim_action_label(self.action),
-                                            css_class=self.button_class))
+        super().__init__(*args, target=claim, **kwargs)
 
-    def service_kwargs(self) -> dict:
-        data = dict(self.cleaned_data)
-        data.pop("expected_state")
-        return data
+    def label(self) -> str:
+        return claim_action_label(self.action)
 
 
 class ClaimSubmitForm(ClaimActionForm):

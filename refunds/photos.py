@@ -71,3 +71,23 @@ def clean_photos(uploads) -> list[tuple[ContentFile, int, int]]:
     if len(uploads) > MAX_PHOTOS:
         raise PhotoError(_("At most %(limit)s photos per parcel.") % {"limit": MAX_PHOTOS})
     return [clean_photo(upload) for upload in uploads]
+
+
+def save_photos(photo_model, photos, *, actor, now, **owner) -> list[str]:
+    """Write already re-encoded `photos` (from `clean_photos`) as rows of `photo_model`
+    belonging to `owner` (parcel=…, claim=…); returns the storage names written, for
+    `delete_photo_files` should the transaction around it fail."""
+    names = []
+    for content, width, height in photos:
+        photo = photo_model(width=width, height=height, size=content.size, uploaded_by=actor,
+                            uploaded_at=now, **owner)
+        photo.image.save("photo.jpg", content, save=False)
+        names.append(photo.image.name)
+        photo.save()
+    return names
+
+
+def delete_photo_files(photo_model, names: list[str]) -> None:
+    storage = photo_model._meta.get_field("image").storage
+    for name in names:
+        storage.delete(name)

@@ -13,8 +13,6 @@ buyer paid. Transitions only change the state and say whether they may run;
 
 from __future__ import annotations
 
-import secrets
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -25,6 +23,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from ..permissions import user_serves_shop
 from ..storage import private_storage
+from .photos import StoredPhoto, random_photo_name
 
 
 class ClaimKind(models.TextChoices):
@@ -211,29 +210,20 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
 
 
 def claim_photo_path(photo: ClaimPhoto, filename: str) -> str:
-    """A random name: nothing of the uploader's file name or content reaches the disk name."""
-    now = timezone.now()
-    return f"claims/{photo.claim.shop_id}/{now:%Y/%m}/{secrets.token_hex(16)}.jpg"
+    return random_photo_name("claims", photo.claim.shop_id)
 
 
-class ClaimPhoto(models.Model):
-    """A photo of the damaged goods or packaging, re-encoded by `refunds.photos`."""
+class ClaimPhoto(StoredPhoto):
+    """A photo of the damaged goods or packaging."""
 
     claim = models.ForeignKey(CarrierClaim, on_delete=models.PROTECT, related_name="photos",
                               verbose_name=_("claim"))
     image = models.FileField(_("photo"), storage=private_storage, upload_to=claim_photo_path,
                              max_length=200)
-    width = models.PositiveIntegerField(_("width"))
-    height = models.PositiveIntegerField(_("height"))
-    size = models.PositiveIntegerField(_("bytes"))
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+", verbose_name=_("uploaded by"))
-    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
 
-    class Meta:
+    class Meta(StoredPhoto.Meta):
         verbose_name = _("claim photo")
         verbose_name_plural = _("claim photos")
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.claim_id}/{self.pk}"

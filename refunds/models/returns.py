@@ -3,8 +3,6 @@ and what it found on inspection. Photos are private files, served only to the sh
 
 from __future__ import annotations
 
-import secrets
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -12,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..storage import private_storage
+from .photos import StoredPhoto, random_photo_name
 
 
 class ParcelCondition(models.TextChoices):
@@ -79,27 +78,18 @@ class ReturnParcel(models.Model):
 
 
 def photo_path(photo: ParcelPhoto, filename: str) -> str:
-    """A random name: nothing of the uploader's file name or content reaches the disk name."""
-    now = timezone.now()
-    return f"returns/{photo.parcel.shop_id}/{now:%Y/%m}/{secrets.token_hex(16)}.jpg"
+    return random_photo_name("returns", photo.parcel.shop_id)
 
 
-class ParcelPhoto(models.Model):
+class ParcelPhoto(StoredPhoto):
     parcel = models.ForeignKey(ReturnParcel, on_delete=models.PROTECT, related_name="photos",
                                verbose_name=_("parcel"))
     image = models.FileField(_("photo"), storage=private_storage, upload_to=photo_path,
                              max_length=200)
-    width = models.PositiveIntegerField(_("width"))
-    height = models.PositiveIntegerField(_("height"))
-    size = models.PositiveIntegerField(_("bytes"))
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                    related_name="+", verbose_name=_("uploaded by"))
-    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
 
-    class Meta:
+    class Meta(StoredPhoto.Meta):
         verbose_name = _("parcel photo")
         verbose_name_plural = _("parcel photos")
-        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.parcel_id}/{self.pk}"

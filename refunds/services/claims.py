@@ -48,7 +48,7 @@ from ..models import (
     Shop,
 )
 from ..permissions import staff_number_of, user_serves_shop
-from ..photos import clean_photos
+from ..photos import clean_photos, delete_photo_files, save_photos
 from .money import clean_amount
 from .text import column_text, require_text
 
@@ -181,20 +181,11 @@ def _event(claim: CarrierClaim, kind: str, actor: User, *, note: str = "",
 
 
 def _save_photos(claim: CarrierClaim, photos, actor: User, now: datetime) -> list[str]:
-    names = []
-    for content, width, height in photos:
-        photo = ClaimPhoto(claim=claim, width=width, height=height, size=content.size,
-                           uploaded_by=actor, uploaded_at=now)
-        photo.image.save("photo.jpg", content, save=False)
-        names.append(photo.image.name)
-        photo.save()
-    return names
+    return save_photos(ClaimPhoto, photos, actor=actor, now=now, claim=claim)
 
 
 def _delete_files(names: list[str]) -> None:
-    storage = ClaimPhoto._meta.get_field("image").storage
-    for name in names:
-        storage.delete(name)
+    delete_photo_files(ClaimPhoto, names)
 
 
 # --- registering and correcting --------------------------------------------------------------
@@ -325,6 +316,13 @@ def _run(*, claim: CarrierClaim, actor: User, name: str, expected_state: str | N
     return locked
 
 
+def _require_complete(claim: CarrierClaim) -> None:
+    missing = claim_missing(claim)
+    if missing:
+        raise ActionNotAllowed(_("Before it goes to the carrier the claim needs: %(missing)s.")
+                               % {"missing": ", ".join(missing)})
+
+
 def claim_submit(*, claim: CarrierClaim, actor: User, carrier_reference: str = "",
                  note: str = "", expected_state: str | None = None,
                  now: datetime | None = None) -> CarrierClaim:
@@ -333,10 +331,7 @@ def claim_submit(*, claim: CarrierClaim, actor: User, carrier_reference: str = "
     reference = column_text(carrier_reference, CarrierClaim, "carrier_reference")
 
     def prepare(locked: CarrierClaim):
-        missing = claim_missing(locked)
-        if missing:
-            raise ActionNotAllowed(_("Before it goes to the carrier the claim needs: "
-                                     "%(missing)s.") % {"missing": ", ".join(missing)})
+        _require_complete(locked)
         locked.submitted_at = now
         fields = ["submitted_at"]
         if reference:
@@ -356,10 +351,7 @@ def claim_resubmit(*, claim: CarrierClaim, actor: User, note: str = "",
     note = require_text(note, _("Say what the claim adds to answer the carrier's refusal."))
 
     def prepare(locked: CarrierClaim):
-        missing = claim_missing(locked)
-        if missing:
-            raise ActionNotAllowed(_("Before it goes to the carrier the claim needs: "
-                                     "%(missing)s.") % {"missing": ", ".join(missing)})
+        _require_complete(locked)
         locked.submitted_at = now
         return ["submitted_at"], {}
 

@@ -21,7 +21,7 @@ from .. import events
 from ..exceptions import ActionNotAllowed, PermissionDeniedError
 from ..models import Case, ParcelCondition, ParcelPhoto, Policy, ReturnParcel, Shop
 from ..permissions import staff_number_of, user_serves_shop
-from ..photos import clean_photos
+from ..photos import clean_photos, delete_photo_files, save_photos
 from ..timezones import CHINA
 from .cases import case_receive, normalize_tracking_no
 from .text import column_text, fits
@@ -59,21 +59,11 @@ def _clean_tracking(tracking_no: str) -> str:
 
 
 def _save_photos(parcel: ReturnParcel, photos, actor: User, now: datetime) -> list[str]:
-    """Write the (already re-encoded) photos; returns their storage names."""
-    names = []
-    for content, width, height in photos:
-        photo = ParcelPhoto(parcel=parcel, width=width, height=height, size=content.size,
-                            uploaded_by=actor, uploaded_at=now)
-        photo.image.save("photo.jpg", content, save=False)
-        names.append(photo.image.name)
-        photo.save()
-    return names
+    return save_photos(ParcelPhoto, photos, actor=actor, now=now, parcel=parcel)
 
 
 def _delete_files(names: list[str]) -> None:
-    storage = ParcelPhoto._meta.get_field("image").storage
-    for name in names:
-        storage.delete(name)
+    delete_photo_files(ParcelPhoto, names)
 
 
 def parcel_register_unmatched(*, shop: Shop, actor: User, tracking_no: str, carrier: str = "",

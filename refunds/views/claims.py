@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,6 +36,7 @@ from ..selectors import (
 )
 from ..services import claims as services
 from .actions import submit
+from .files import photo_response
 
 SERVICES = {
     "submit": services.claim_submit,
@@ -237,14 +238,5 @@ def claim_photo(request, pk: int):
     photo = get_object_or_404(ClaimPhoto.objects.select_related("claim"), pk=pk)
     if not user_serves_shop(request.user, photo.claim.shop_id):
         raise Http404
-    try:
-        handle = photo.image.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return photo_response(photo)
 

@@ -11,7 +11,7 @@ from datetime import date
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +36,7 @@ from ..selectors import (
 from ..services.cases import normalize_tracking_no
 from ..services.warehouse import batch_date_for, parcel_inspect, parcel_register_unmatched
 from ..timezones import CHINA
+from .files import photo_response
 from .params import shop_param
 
 
@@ -244,13 +245,4 @@ def parcel_photo(request, pk: int):
     photo = get_object_or_404(ParcelPhoto.objects.select_related("parcel"), pk=pk)
     if not user_serves_shop(request.user, photo.parcel.shop_id):
         raise Http404
-    try:
-        handle = photo.image.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404 from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return photo_response(photo)
