@@ -31,6 +31,7 @@ from django.db import connection
 from ..management.commands.setup_roles import setup_roles
 from ..models import (
     Buyer,
+    CarrierClaim,
     Case,
     CaseEvent,
     CaseKind,
@@ -424,6 +425,33 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
         "shop_id", "order_id", "buyer_nick", "item_title", "rating", "content", "posted_at",
     ], review_rows())
     log(f"  reviews: {counts['reviews']:,}")
+
+    # --- carrier claims (报损报失): one for every twenty cases, over every state ---
+    n_claims = max(2, len(case_orders) // 20)
+    claim_states = ["draft", "submitted", "accepted", "rejected", "compensated", "closed",
+                    "closed", "closed"]
+    agent_number = staff_numbers[agent.pk]
+
+    def claim_rows() -> Iterator[tuple]:
+        for n in range(n_claims):
+            order_id = case_orders[(n * 7) % len(case_orders)]
+            state = claim_states[n % len(claim_states)]
+            price = order_paid[order_id]
+            at = naive_now - timedelta(seconds=rng.randrange(0, 90 * 86_400))
+            yield (shop_ids[order_id % size.shops], order_id, "lost" if n % 3 else "damaged",
+                   "outbound", "中通快递", f"ZTC{n:010d}", "包裹破损" if n % 3 == 0 else "物流停滞",
+                   TITLES[order_title[order_id]], bulk.money(price), 1, bulk.money(price),
+                   bulk.money(price) if state in ("compensated", "closed") and n % 2 else None,
+                   at.date().isoformat(), agent_number, agent.pk, agent_number, state,
+                   agent.pk, ts(at), ts(at))
+
+    counts["carrier claims"] = bulk.insert(CarrierClaim, [
+        "shop_id", "order_id", "kind", "direction", "carrier", "tracking_no", "parcel_status",
+        "item_model", "item_price", "quantity", "claimed_amount", "compensated_amount",
+        "reported_on", "checked_staff_number", "handler_id", "handler_staff_number", "state",
+        "created_by_id", "created_at", "updated_at",
+    ], claim_rows())
+    log(f"  carrier claims: {counts['carrier claims']:,}")
 
     # --- the agent's unread notifications (the queue shows the newest five) ---
     own_cases = [pk for pk, order_id in enumerate(case_orders, start=1)

@@ -125,6 +125,9 @@ def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
         (f"buyer page /buyers/{buyer.pk}/", f"/buyers/{buyer.pk}/", {}),
         ("orders to ship /orders/unshipped/", "/orders/unshipped/", {}),
         ("orders to ship, late", "/orders/unshipped/", {"due": "overdue"}),
+        ("carrier claims /carrier-claims/", "/carrier-claims/", {}),
+        ("carrier claims, lost, accepted", "/carrier-claims/",
+         {"kind": "lost", "state": "accepted"}),
     ]
     return shapes
 

@@ -20,6 +20,7 @@ ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case d
         "queue ?q=<part of a nick>", "queue ?q=<2 letters no nick has>",
         "queue ?q=<part of every nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
         "buyer page /buyers/", "orders to ship /orders/unshipped/", "orders to ship, late",
+        "carrier claims /carrier-claims/", "carrier claims, lost, accepted",
         "import 100 order rows", "import 20 new platform refunds",
         "the same 20 refunds again (seen)", "import 20 reviews (4 follow-ups opened)",
         "the same 20 reviews again (seen)", "sweep, 10 overdue of 40", "admin: cases",
