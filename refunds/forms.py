@@ -42,6 +42,7 @@ from .models.shops import DEDUCTION_LINES
 from .services.cases import DISPUTE_CLOSE_REASONS, action_label
 from .services.claims import EDITABLE_FIELDS as CLAIM_EDITABLE_FIELDS
 from .services.claims import action_label as claim_action_label
+from .services.claims import claim_version
 from .services.compensation import action_label as compensation_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
@@ -1109,11 +1110,16 @@ class ClaimCreateForm(ClaimFieldsMixin, forms.Form):
 
 
 class ClaimEditForm(ClaimFieldsMixin, forms.Form):
+    """A correction: posts every field, and the claim as it was shown (`version`), so a
+    colleague's correction made meanwhile is never silently undone."""
+
     expected_state = forms.CharField(widget=forms.HiddenInput)
+    version = forms.CharField(widget=forms.HiddenInput)
 
     def __init__(self, *args, claim, **kwargs):
         initial = kwargs.setdefault("initial", {})
         initial["expected_state"] = claim.state
+        initial["version"] = claim_version(claim)
         for name in CLAIM_EDITABLE_FIELDS:
             initial.setdefault(name, getattr(claim, name))
         kwargs.setdefault("prefix", "edit")

@@ -50,6 +50,15 @@ OPEN_CLAIM_STATES = [ClaimState.DRAFT, ClaimState.SUBMITTED, ClaimState.ACCEPTED
                      ClaimState.REJECTED]
 
 
+def mask_id_number(value: str) -> str:
+    """An ID as pages show it: its first three and last four characters (an 18-character
+    身份证 shows 110***********1234); a short one only its last four."""
+    if len(value) <= 4:
+        return "*" * len(value)
+    head = value[:3] if len(value) > 10 else ""
+    return head + "*" * (len(value) - len(head) - 4) + value[-4:]
+
+
 def _role(codename: str):
     def check(claim: CarrierClaim, user) -> bool:
         return user.has_perm(f"refunds.{codename}") and user_serves_shop(user, claim.shop_id)
@@ -78,7 +87,7 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
     direction = models.CharField(_("parcel"), max_length=8, choices=ClaimDirection.choices,
                                  default=ClaimDirection.OUTBOUND)
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
-    tracking_no = models.CharField(_("tracking number (waybill)"), max_length=40)
+    tracking_no = models.CharField(_("tracking number (waybill)"), max_length=64)
     ship_date = models.DateField(_("ship date"), null=True, blank=True)
     region = models.CharField(_("region"), max_length=80, blank=True,
                               help_text=_("Where the parcel went (province, city)."))
@@ -89,7 +98,7 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
         _("parcel status"), max_length=200,
         help_text=_("What the parcel looked like: outer box crushed, item broken, never "
                     "arrived, …"))
-    item_model = models.CharField(_("item model"), max_length=120)
+    item_model = models.CharField(_("item model"), max_length=200)
     item_price = models.DecimalField(_("item price (¥)"), max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     claimed_amount = models.DecimalField(
@@ -164,13 +173,7 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
 
     @property
     def masked_sender_id(self) -> str:
-        """The ID shown on pages: its first three and last four characters (an 18-character
-        身份证 shows 110***********1234); a short one only its last four."""
-        value = self.sender_id_number
-        if len(value) <= 4:
-            return "*" * len(value)
-        head = value[:3] if len(value) > 10 else ""
-        return head + "*" * (len(value) - len(head) - 4) + value[-4:]
+        return mask_id_number(self.sender_id_number)
 
     # --- transitions ---------------------------------------------------------------------
 
@@ -202,11 +205,13 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state,
-                source=[ClaimState.DRAFT, ClaimState.REJECTED, ClaimState.COMPENSATED],
+                source=[ClaimState.DRAFT, ClaimState.ACCEPTED, ClaimState.REJECTED,
+                        ClaimState.COMPENSATED],
                 target=ClaimState.CLOSED, permission=can_handle,
                 custom={"label": _("Close")})
     def close(self):
-        """Filed away: paid, refused for good, or a draft never sent (with why)."""
+        """Filed away: paid, refused for good, accepted but never paid, or a draft never
+        sent (all but the paid one with why)."""
 
 
 def claim_photo_path(photo: ClaimPhoto, filename: str) -> str:

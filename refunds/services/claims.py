@@ -26,11 +26,11 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django_fsm import can_proceed, has_transition_perm
 
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
@@ -47,8 +47,10 @@ from ..models import (
     Order,
     Shop,
 )
+from ..models.claims import mask_id_number
 from ..permissions import staff_number_of, user_serves_shop
-from ..photos import clean_photos, delete_photo_files, save_photos
+from ..photos import MAX_PHOTOS, clean_photos, delete_photo_files, save_photos
+from .cases import normalize_tracking_no
 from .money import clean_amount
 from .text import column_text, require_text
 
@@ -58,9 +60,13 @@ EDITABLE_FIELDS = ("kind", "direction", "carrier", "tracking_no", "ship_date", "
                    "sender_id_number", "parcel_status", "item_model", "item_price", "quantity",
                    "claimed_amount", "checked_staff_number", "details", "reported_on")
 EDITABLE_STATES = (ClaimState.DRAFT, ClaimState.REJECTED)
-# A parcel is claimed once: while a claim for it is open, or after the carrier paid.
-BLOCKING_STATES = (ClaimState.DRAFT, ClaimState.SUBMITTED, ClaimState.ACCEPTED,
-                   ClaimState.REJECTED, ClaimState.COMPENSATED)
+# A parcel is claimed once: while a claim for it is open, or once the carrier paid (also
+# after that claim was filed away). A claim closed unpaid (withdrawn, refused for good) frees it.
+CLAIMING = (Q(state__in=[ClaimState.DRAFT, ClaimState.SUBMITTED, ClaimState.ACCEPTED,
+                         ClaimState.REJECTED, ClaimState.COMPENSATED])
+            | Q(state=ClaimState.CLOSED, compensated_amount__isnull=False))
+# What the timeline keeps of a correction of these: masked, never the whole ID.
+MASKED_FIELDS = {"sender_id_number": mask_id_number}
 
 
 class ClaimChanged(CaseChanged):
@@ -106,7 +112,7 @@ def _order_quantity(order: Order) -> int:
     return order.lines.aggregate(total=Sum("quantity"))["total"] or 0
 
 
-def _cleaned_fields(values: dict[str, Any], order: Order) -> dict[str, Any]:
+def _cleaned_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The claim's fields from `values`, checked: ActionNotAllowed / AmountError with a
     message for the first wrong one. Text is never cut (`column_text`)."""
     cleaned: dict[str, Any] = {}
@@ -119,8 +125,10 @@ def _cleaned_fields(values: dict[str, Any], order: Order) -> dict[str, Any]:
         raise ActionNotAllowed(_("Choose which parcel this is: shipped to the buyer or "
                                  "returned by the buyer."))
     cleaned["direction"] = direction
+    tracking_no = normalize_tracking_no((values.get("tracking_no") or "")
+                                        .strip().removeprefix('="').removesuffix('"'))
     cleaned["tracking_no"] = column_text(
-        values.get("tracking_no"), CarrierClaim, "tracking_no",
+        tracking_no, CarrierClaim, "tracking_no",
         required=_("Enter the parcel's tracking number (waybill)."))
     for field in ("carrier", "region", "sender_id_number", "checked_staff_number",
                   "details"):
@@ -147,23 +155,42 @@ def _cleaned_fields(values: dict[str, Any], order: Order) -> dict[str, Any]:
     quantity = 1 if quantity is None else quantity
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
         raise ActionNotAllowed(_("The quantity is a whole number, at least 1."))
-    in_order = _order_quantity(order)
-    if in_order and quantity > in_order:
-        raise ActionNotAllowed(
-            _("Order %(order)s holds %(count)s items: a claim cannot be for %(quantity)s.")
-            % {"order": order.platform_order_id, "count": in_order, "quantity": quantity})
     cleaned["quantity"] = quantity
     cleaned["item_price"] = clean_amount(values.get("item_price"))
     claimed = values.get("claimed_amount")
-    cleaned["claimed_amount"] = (clean_amount(claimed) if claimed not in (None, "")
-                                 else cleaned["item_price"] * quantity)
+    cleaned["claimed_amount"] = clean_amount(claimed if claimed not in (None, "")
+                                             else cleaned["item_price"] * quantity)
     return cleaned
 
 
+def _ensure_items_in_trade(order: Order, quantity: int, exclude_pk: int | None) -> None:
+    """Never more items claimed than the trade held, counting its other claims (split
+    parcels). Called with the order locked."""
+    in_order = _order_quantity(order)
+    if not in_order:
+        return
+    others = (CarrierClaim.objects.filter(CLAIMING, order=order).exclude(pk=exclude_pk)
+              .aggregate(total=Sum("quantity"))["total"] or 0)
+    if others + quantity > in_order:
+        message = ngettext(
+            "Order %(order)s holds %(count)s item: a claim cannot be for %(quantity)s.",
+            "Order %(order)s holds %(count)s items: a claim cannot be for %(quantity)s.",
+            in_order) % {"order": order.platform_order_id, "count": in_order,
+                         "quantity": quantity}
+        if others:
+            message += " " + ngettext(
+                "Its other claims already count %(others)s item.",
+                "Its other claims already count %(others)s items.",
+                others) % {"others": others}
+        raise ActionNotAllowed(message)
+
+
 def _ensure_parcel_claimed_once(shop: Shop, tracking_no: str, exclude_pk: int | None) -> None:
-    """Called with the order locked (every claim of the parcel's trade waits on it)."""
-    earlier = (CarrierClaim.objects.filter(shop=shop, tracking_no=tracking_no,
-                                           state__in=BLOCKING_STATES)
+    """Called with the order locked; locks the shop's row as well: a parcel shipped for two
+    orders (合并发货) may be claimed from either, and two people registering it at once
+    must not both find no claim for it (the warehouse's unmatched list does the same)."""
+    Shop.objects.select_for_update().filter(pk=shop.pk).first()  # one parcel, two orders
+    earlier = (CarrierClaim.objects.filter(CLAIMING, shop=shop, tracking_no=tracking_no)
                .exclude(pk=exclude_pk).order_by("id").first())
     if earlier is not None:
         raise ActionNotAllowed(
@@ -205,15 +232,16 @@ def claim_create(*, shop: Shop, order: Order, actor: User, case: Case | None = N
     if case is not None and case.order_id != order.pk:
         raise ActionNotAllowed(_("Case #%(case)s is not a case of order %(order)s.")
                                % {"case": case.pk, "order": order.platform_order_id})
-    cleaned = _cleaned_fields(values, order)
+    cleaned = _cleaned_fields(values)
     if not cleaned["checked_staff_number"]:
         cleaned["checked_staff_number"] = staff_number_of(actor)
     cleaned_photos = clean_photos(photos)
     written: list[str] = []
     try:
         with transaction.atomic():
-            lock_order(order.pk)
+            locked_order = lock_order(order.pk)
             _ensure_parcel_claimed_once(shop, cleaned["tracking_no"], None)
+            _ensure_items_in_trade(locked_order, cleaned["quantity"], None)
             claim = CarrierClaim.objects.create(
                 shop=shop, order=order, case=case, handler=actor,
                 handler_staff_number=staff_number_of(actor), created_by=actor, created_at=now,
@@ -233,15 +261,24 @@ def _text_of(value) -> str:
     return "" if value is None else str(value)
 
 
+def claim_version(claim: CarrierClaim) -> str:
+    """What a correction form carries of the claim it showed: any save since changes it."""
+    return claim.updated_at.isoformat()
+
+
 def claim_update(*, claim: CarrierClaim, actor: User, expected_state: str | None = None,
-                 now: datetime | None = None, **values) -> CarrierClaim:
+                 expected_version: str | None = None, now: datetime | None = None,
+                 **values) -> CarrierClaim:
     """Correct a draft (or a rejected claim before it is sent again). The timeline keeps
-    each change as [before, after]."""
+    each change as [before, after] (the sender's ID masked). `expected_version`: the
+    claim as the form showed it — a colleague's correction since then is not undone."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = lock_claim(claim.pk)
         _check_handler(actor, locked.shop_id)
         if expected_state and locked.state != expected_state:
+            raise ClaimChanged()
+        if expected_version is not None and expected_version != claim_version(locked):
             raise ClaimChanged()
         if locked.state not in EDITABLE_STATES:
             raise ActionNotAllowed(
@@ -249,10 +286,19 @@ def claim_update(*, claim: CarrierClaim, actor: User, expected_state: str | None
                   "this one is “%(state)s”.") % {"state": locked.get_state_display()})
         merged = {field: getattr(locked, field) for field in EDITABLE_FIELDS}
         merged.update({k: v for k, v in values.items() if k in EDITABLE_FIELDS})
-        cleaned = _cleaned_fields(merged, locked.order)
+        if not (merged.get("checked_staff_number") or "").strip():
+            merged["checked_staff_number"] = locked.checked_staff_number  # emptied: kept
+        cleaned = _cleaned_fields(merged)
         if cleaned["tracking_no"] != locked.tracking_no:
             _ensure_parcel_claimed_once(locked.shop, cleaned["tracking_no"], locked.pk)
-        changes = {field: [_text_of(getattr(locked, field)), _text_of(value)]
+        if cleaned["quantity"] != locked.quantity:
+            _ensure_items_in_trade(locked.order, cleaned["quantity"], locked.pk)
+
+        def shown(field: str, value) -> str:
+            text = _text_of(value)
+            return MASKED_FIELDS[field](text) if field in MASKED_FIELDS else text
+
+        changes = {field: [shown(field, getattr(locked, field)), shown(field, value)]
                    for field, value in cleaned.items() if getattr(locked, field) != value}
         if not changes:
             return locked
@@ -279,6 +325,11 @@ def claim_add_photos(*, claim: CarrierClaim, actor: User, photos,
                 raise ActionNotAllowed(_("Claim #%(claim)s is “%(state)s”: no more photos.")
                                        % {"claim": locked.pk,
                                           "state": locked.get_state_display()})
+            held = locked.photos.count()
+            if held + len(cleaned) > MAX_PHOTOS:
+                raise ActionNotAllowed(
+                    _("A claim holds at most %(limit)s photos; this one has %(held)s.")
+                    % {"limit": MAX_PHOTOS, "held": held})
             written = _save_photos(locked, cleaned, actor, now)
             _event(locked, ClaimEventKind.PHOTOS, actor, at=now, data={"photos": len(written)})
     except BaseException:
@@ -352,8 +403,9 @@ def claim_resubmit(*, claim: CarrierClaim, actor: User, note: str = "",
 
     def prepare(locked: CarrierClaim):
         _require_complete(locked)
-        locked.submitted_at = now
-        return ["submitted_at"], {}
+        # the refusal stays on the timeline; the register shows the claim as pending again
+        locked.submitted_at, locked.result, locked.decided_at = now, "", None
+        return ["submitted_at", "result", "decided_at"], {}
 
     return _run(claim=claim, actor=actor, name="resubmit", expected_state=expected_state,
                 note=note, prepare=prepare, now=now)
@@ -410,7 +462,8 @@ def claim_record_compensation(*, claim: CarrierClaim, actor: User, amount, note:
 def claim_close(*, claim: CarrierClaim, actor: User, note: str = "",
                 expected_state: str | None = None,
                 now: datetime | None = None) -> CarrierClaim:
-    """File the claim away. A draft never sent or a refusal accepted needs a reason."""
+    """File the claim away. Unless the carrier paid, with why (a draft never sent, a
+    refusal accepted, a promise never kept)."""
     note = (note or "").strip()
 
     def prepare(locked: CarrierClaim):

@@ -41,3 +41,17 @@ def claim_field_label(name: str) -> str:
         return capfirst(CarrierClaim._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:
         return name
+
+
+@register.filter
+def claim_value(value: str, name: str) -> str:
+    """A corrected field's value as the page shows it: a choice's label, not its code."""
+    from django.core.exceptions import FieldDoesNotExist
+
+    from ..models import CarrierClaim
+
+    try:
+        choices = dict(CarrierClaim._meta.get_field(name).flatchoices)
+    except FieldDoesNotExist:  # not a field (an older timeline): shown as it was kept
+        return value
+    return str(choices.get(value, value))

@@ -22,6 +22,9 @@ from django.shortcuts import redirect
 
 from ..exceptions import DomainError
 
+# What a form carries of the object as the user saw it: missing or forged, the object changed.
+STALE_FIELDS = {"expected_state", "version"}
+
 
 def _back(back) -> HttpResponse:
     """`back` is what `redirect` takes (an object with get_absolute_url, a URL name or a URL),
@@ -49,10 +52,10 @@ def submit(request: HttpRequest, form, perform: Callable[[dict], Any], *, back,
     """`attempt(perform(form.cleaned_data))` for a valid `form`.
 
     An invalid one: `invalid(form)` (the page again with its errors), or `invalid` as an error
-    message and back. `changed`: the message when the state the user saw (`expected_state`)
-    is what is wrong with the post — a tampered or truncated form."""
+    message and back. `changed`: the message when the state (`expected_state`) or version the
+    user saw is what is wrong with the post — a tampered or truncated form."""
     if not form.is_valid():
-        if changed is not None and "expected_state" in form.errors:
+        if changed is not None and STALE_FIELDS & set(form.errors):
             messages.error(request, changed)
             return _back(back)
         if callable(invalid):

@@ -92,7 +92,7 @@ def claim_register_download(request, fmt: str):
 def _initial_from_case(request) -> dict:
     """A claim registered from a case page: the trade's and the parcel's details filled in."""
     case_id = request.GET.get("case", "")
-    if not case_id.isdigit():
+    if not (case_id.isascii() and case_id.isdigit()):  # "²" is a digit to str.isdigit
         return {}
     case = get_object_or_404(cases_for_user(request.user).select_related("order", "shop")
                              .prefetch_related("order__lines"), pk=int(case_id))
@@ -110,8 +110,10 @@ def _initial_from_case(request) -> dict:
         initial["ship_date"] = timezone.localdate(shipped)
     if len(lines) == 1 and lines[0].quantity:
         line = lines[0]
-        initial.update(item_model=line.title[:120], quantity=line.quantity,
-                       item_price=(line.paid_amount / line.quantity).quantize(Decimal("0.01")))
+        # what the buyer paid for the line is claimed, not a rounded unit price × quantity
+        initial.update(item_model=line.title, quantity=line.quantity,
+                       item_price=(line.paid_amount / line.quantity).quantize(Decimal("0.01")),
+                       claimed_amount=line.paid_amount)
     return initial
 
 
@@ -182,7 +184,7 @@ def _claim_or_404(request, pk: int) -> CarrierClaim:
                              pk=pk)
 
 
-CHANGED = _("This claim changed while you were looking at it. Reload and try again.")
+CHANGED = services.ClaimChanged.default_message  # lazy: in the language of each request
 
 
 @require_POST
@@ -209,9 +211,9 @@ def claim_edit(request, pk: int):
 
     def perform(data):
         values = dict(data)
-        expected = values.pop("expected_state")
         return services.claim_update(claim=claim, actor=request.user,
-                                     expected_state=expected, **values)
+                                     expected_state=values.pop("expected_state"),
+                                     expected_version=values.pop("version"), **values)
 
     return submit(request, form, perform, back=claim, done=_("Saved."),
                   invalid=lambda form: _render_invalid(request, claim, "edit", form),

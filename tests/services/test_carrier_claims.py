@@ -145,8 +145,8 @@ def test_a_parcel_is_claimed_once(order, warehouse):
     # closed without compensation (withdrawn): the parcel may be claimed again
     svc.claim_close(claim=first, actor=warehouse, note="录入错误")
     second = register(order, warehouse, tracking_no="YT9999")
-    # and a draft cannot be corrected onto another claim's parcel
-    register(order, warehouse, tracking_no="YT8888")
+    # and a draft cannot be corrected onto another claim's parcel (of another order)
+    register(OrderFactory(shop=order.shop), warehouse, tracking_no="YT8888")
     with pytest.raises(ActionNotAllowed, match="already has claim"):
         svc.claim_update(claim=second, actor=warehouse, tracking_no="YT8888")
     assert CarrierClaim.objects.filter(tracking_no="YT9999").count() == 2
@@ -170,8 +170,8 @@ def test_closing_without_compensation_needs_a_reason(order, warehouse):
     ({"item_price": "abc"}, "such as 12.50"),
     ({"claimed_amount": "1.234"}, "two decimal places"),
     ({"quantity": 0}, "at least 1"),
-    ({"quantity": 3}, "holds 1 items: a claim cannot be for 3"),
-    ({"tracking_no": "S" * 41}, "too long: 41 characters, at most 40"),
+    ({"quantity": 3}, "holds 1 item: a claim cannot be for 3"),
+    ({"tracking_no": "S" * 65}, "too long: 65 characters, at most 64"),
     ({"reported_on": timezone.localdate() + timedelta(days=1)}, "in the future"),
     ({"ship_date": timezone.localdate() + timedelta(days=1)}, "shipped after"),
 ])
@@ -189,6 +189,48 @@ def test_the_quantity_counts_every_line_of_the_trade(shop, warehouse):
     OrderLine.objects.create(order=order, platform_sub_order_id="2", title="袜子", quantity=2,
                              paid_amount=Decimal("20.00"))
     assert register(order, warehouse, quantity=3).quantity == 3
+
+
+def test_split_parcels_of_one_trade_claim_no_more_items_than_it_held(shop, warehouse):
+    order = OrderFactory(shop=shop)  # one line of 1
+    OrderLine.objects.create(order=order, platform_sub_order_id="2", title="袜子", quantity=2,
+                             paid_amount=Decimal("20.00"))
+    first = register(order, warehouse, tracking_no="SF-A1", quantity=2)
+    with pytest.raises(ActionNotAllowed, match="holds 3 items: a claim cannot be for 2. Its "
+                                               "other claims already count 2 items."):
+        register(order, warehouse, tracking_no="SF-A2", quantity=2)
+    second = register(order, warehouse, tracking_no="SF-A2", quantity=1)
+    with pytest.raises(ActionNotAllowed, match="already count 2 items"):
+        svc.claim_update(claim=second, actor=warehouse, quantity=2)
+    # withdrawn, its items count no more
+    svc.claim_close(claim=first, actor=warehouse, note="包裹找到了")
+    assert svc.claim_update(claim=second, actor=warehouse, quantity=2).quantity == 2
+
+
+def test_a_tracking_number_is_read_as_the_warehouse_reads_it(order, warehouse):
+    claim = register(order, warehouse, tracking_no='="sf 1234 5678"')
+    assert claim.tracking_no == "SF12345678"
+    with pytest.raises(ActionNotAllowed, match="already has claim"):
+        register(OrderFactory(shop=order.shop), warehouse, tracking_no="No: SF12345678")
+
+
+def test_an_accepted_claim_the_carrier_never_pays_is_closed_with_why(order, warehouse):
+    claim = svc.claim_accept(claim=svc.claim_submit(claim=register(order, warehouse),
+                                                    actor=warehouse),
+                             actor=warehouse, result="同意赔付")
+    with pytest.raises(ActionNotAllowed, match="Say why"):
+        svc.claim_close(claim=claim, actor=warehouse)
+    assert svc.claim_close(claim=claim, actor=warehouse,
+                           note="快递公司倒闭，赔款无望").state == "closed"
+
+
+def test_sending_a_rejected_claim_again_clears_the_old_answer(order, warehouse):
+    claim = svc.claim_reject(claim=svc.claim_submit(claim=register(order, warehouse),
+                                                    actor=warehouse),
+                             actor=warehouse, result="证据不足")
+    claim = svc.claim_resubmit(claim=claim, actor=warehouse, note="补充开箱视频")
+    assert (claim.result, claim.decided_at) == ("", None)
+    assert ClaimEvent.objects.filter(claim=claim, transition="reject", note="证据不足").exists()
 
 
 def test_a_bad_photo_registers_nothing_and_leaves_no_file(order, warehouse, private_media):
@@ -280,3 +322,18 @@ def test_two_answers_at_once_one_wins_the_other_is_told(shop, warehouse, supervi
     assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
     assert isinstance(next(o.error for o in outcomes if not o.ok), ClaimChanged)
     assert ClaimEvent.objects.filter(claim=claim, kind="transition").count() == 2  # submit + 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks")
+@pytest.mark.django_db(transaction=True)
+def test_one_parcel_of_two_orders_registered_from_both_at_once_is_claimed_once(
+        shop, warehouse, supervisor):
+    """A parcel shipped for two orders (合并发货): each registration locks its own order,
+    so only the shop's row makes the second wait and find the first's claim."""
+    from tests.services.race import describe, race
+
+    first, second = OrderFactory(shop=shop), OrderFactory(shop=shop)
+    outcomes = race([lambda: register(first, warehouse, tracking_no="ZT8080"),
+                     lambda: register(second, supervisor, tracking_no="ZT8080")])
+    assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
+    assert CarrierClaim.objects.filter(tracking_no="ZT8080").count() == 1

@@ -78,7 +78,7 @@ def test_bad_input_on_the_form_says_why_and_registers_nothing(login, agent, orde
     assert "No order NOPE1" in text(response)
     response = client.post("/carrier-claims/new/", form_data(order, quantity="5"))
     assert response.status_code == 400
-    assert "holds 1 items: a claim cannot be for 5" in text(response)
+    assert "holds 1 item: a claim cannot be for 5" in text(response)
     response = client.post("/carrier-claims/new/", form_data(order, item_price="-3"))
     assert response.status_code == 400
     assert not CarrierClaim.objects.exists()
@@ -107,7 +107,7 @@ def test_the_page_says_what_the_claim_lacks_and_refuses_to_send_it(login, wareho
 
     client.post(f"/carrier-claims/{claim.pk}/edit/", {
         **{f"edit-{k}": v for k, v in form_data(order, region="上海").items()},
-        "edit-expected_state": "draft"})
+        "edit-expected_state": "draft", "edit-version": svc.claim_version(claim)})
     client.post(f"/carrier-claims/{claim.pk}/photos/", {"photos-photos": [image_upload()]})
     claim.refresh_from_db()
     assert claim.region == "上海" and claim.photos.count() == 1
