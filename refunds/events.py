@@ -147,6 +147,17 @@ def inspection_event(*, case: Case, actor, parcel, note: str = "",
         "condition": parcel.condition, "quantity": parcel.quantity_received})
 
 
+def claim_event(*, case_id: int, actor, claim, action: str, from_state: str = "",
+                note: str = "", at: datetime | None = None) -> CaseEvent:
+    """A carrier claim (报损报失) on the case's parcel registered or moved on: the case's
+    timeline says so, with the claim's link (its own timeline has the details)."""
+    data = {"claim_id": claim.pk, "claim_kind": claim.kind}
+    if action == "record_compensation":
+        data["amount"] = str(claim.compensated_amount)
+    return _event(Case(pk=case_id), EventKind.CLAIM, actor, note=note, at=at, transition=action,
+                  from_state=from_state, to_state=claim.state, data=data)
+
+
 # --- review follow-ups and buyers -------------------------------------------------------------
 
 

@@ -127,4 +127,9 @@ class Migration(migrations.Migration):
             model_name='claimevent',
             index=models.Index(fields=['claim', 'created_at'], name='claimevent_time_idx'),
         ),
+        migrations.AlterField(
+            model_name='caseevent',
+            name='kind',
+            field=models.CharField(choices=[('created', 'Created'), ('transition', 'State change'), ('note', 'Note'), ('contact', 'Contact'), ('assigned', 'Assigned'), ('compensation', 'Compensation'), ('payout', 'Payout'), ('inspection', 'Return inspected'), ('claim', 'Carrier claim')], max_length=12, verbose_name='kind'),
+        ),
     ]

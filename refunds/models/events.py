@@ -15,6 +15,7 @@ class EventKind(models.TextChoices):
     COMPENSATION = "compensation", _("Compensation")
     PAYOUT = "payout", _("Payout")
     INSPECTION = "inspection", _("Return inspected")
+    CLAIM = "claim", _("Carrier claim")
 
 
 class CaseEvent(models.Model):

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django_fsm import can_proceed, has_transition_perm
 
+from .. import events
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from ..locks import lock_claim, lock_order
 from ..models import (
@@ -251,6 +252,9 @@ def claim_create(*, shop: Shop, order: Order, actor: User, case: Case | None = N
                    to_state=claim.state,
                    data={"claimed_amount": str(claim.claimed_amount),
                          "photos": len(written)})
+            if case is not None:
+                events.claim_event(case_id=case.pk, actor=actor, claim=claim, action="create",
+                                   at=now)
     except BaseException:
         _delete_files(written)
         raise
@@ -364,6 +368,9 @@ def _run(*, claim: CarrierClaim, actor: User, name: str, expected_state: str | N
         locked.save(update_fields=["state", *fields, "updated_at"])
         _event(locked, ClaimEventKind.TRANSITION, actor, at=now, note=note.strip(),
                transition=name, from_state=from_state, to_state=locked.state, data=data)
+        if locked.case_id is not None:
+            events.claim_event(case_id=locked.case_id, actor=actor, claim=locked, action=name,
+                               from_state=from_state, note=note.strip(), at=now)
     return locked
 
 

@@ -267,3 +267,24 @@ def test_a_bad_filter_on_the_register_is_shown_not_a_500(login, warehouse, order
                                                          "state": "nonsense"})
     assert response.status_code == 200
     assert "Enter a valid date." in text(response)
+
+
+def test_the_cases_timeline_follows_its_parcels_claim(login, warehouse, finance, shop):
+    case = make_case(order=OrderFactory(shop=shop))
+    claim = svc.claim_create(shop=shop, order=case.order, case=case, actor=warehouse,
+                             **details())
+    claim = svc.claim_accept(claim=svc.claim_submit(claim=claim, actor=warehouse),
+                             actor=warehouse, result="同意")
+    svc.claim_record_compensation(claim=claim, actor=finance, amount="88.00")
+    rows = list(case.events.filter(kind="claim").values_list("transition", "to_state", "data"))
+    assert [(t, s) for t, s, _ in rows] == [("create", "draft"), ("submit", "submitted"),
+                                            ("accept", "accepted"),
+                                            ("record_compensation", "compensated")]
+    assert rows[-1][2] == {"claim_id": claim.pk, "claim_kind": "lost", "amount": "88.00"}
+    page = text(login(warehouse).get(f"/cases/{case.pk}/"))
+    assert f'href="/carrier-claims/{claim.pk}/">#{claim.pk}</a>: Accepted by the carrier → ' \
+           "Compensated" in page
+    # a claim of the order without its case writes nothing on a case
+    other = register(OrderFactory(shop=shop), warehouse, tracking_no="YT-OTHER")
+    svc.claim_submit(claim=other, actor=warehouse)
+    assert not case.events.filter(kind="claim", data__claim_id=other.pk).exists()
