@@ -58,6 +58,7 @@ from .permissions import user_shop_ids
 from .roles import ROLE_PERMISSIONS
 from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
+from .services.cases import normalize_tracking_no
 
 
 class Unindexed(Func):
@@ -879,6 +880,11 @@ class CarrierClaimAdmin(ReadOnlyAdmin):
     list_select_related = ["shop"]
     exclude = ["sender_id_number"]
     inlines = [ClaimEventInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The waybill as claims store it ("No: sf 12" is SF12); an order id is unchanged."""
+        term = search_term.strip().removeprefix('="').removesuffix('"')
+        return super().get_search_results(request, queryset, normalize_tracking_no(term))
 
 
 # --- staff accounts ---------------------------------------------------------------------------

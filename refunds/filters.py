@@ -28,6 +28,7 @@ from .selectors import (
     search_cases,
     shops_for_user,
 )
+from .services.cases import normalize_tracking_no
 
 
 def too_broad_notice(term: str, cap: int) -> str:
@@ -223,4 +224,6 @@ class ClaimFilter(QueueFilters, django_filters.FilterSet):
         term = (value or "").strip().removeprefix('="').removesuffix('"')
         if not term:
             return queryset
-        return queryset.filter(Q(tracking_no=term) | Q(order__platform_order_id=term))
+        # the waybill as claims store it (and the warehouse reads it): "No: sf 12" is SF12
+        return queryset.filter(Q(tracking_no=normalize_tracking_no(term))
+                               | Q(order__platform_order_id=term))

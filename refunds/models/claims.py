@@ -205,13 +205,13 @@ class CarrierClaim(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state,
-                source=[ClaimState.DRAFT, ClaimState.ACCEPTED, ClaimState.REJECTED,
-                        ClaimState.COMPENSATED],
+                source=[ClaimState.DRAFT, ClaimState.SUBMITTED, ClaimState.ACCEPTED,
+                        ClaimState.REJECTED, ClaimState.COMPENSATED],
                 target=ClaimState.CLOSED, permission=can_handle,
                 custom={"label": _("Close")})
     def close(self):
-        """Filed away: paid, refused for good, accepted but never paid, or a draft never
-        sent (all but the paid one with why)."""
+        """Filed away: paid, refused for good, never answered, accepted but never paid, or a
+        draft never sent (all but the paid one with why)."""
 
 
 def claim_photo_path(photo: ClaimPhoto, filename: str) -> str:

@@ -164,14 +164,17 @@ def _cleaned_fields(values: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
-def _ensure_items_in_trade(order: Order, quantity: int, exclude_pk: int | None) -> None:
-    """Never more items claimed than the trade held, counting its other claims (split
-    parcels). Called with the order locked."""
+def _ensure_items_in_trade(order: Order, quantity: int, direction: str,
+                           exclude_pk: int | None) -> None:
+    """Never more items claimed than the trade held, counting its other claims of the same
+    way (split parcels to the buyer; the buyer's return parcels): goods lost on the way to
+    the buyer and the buyer's return of what arrived are claimed apart. Called with the
+    order locked."""
     in_order = _order_quantity(order)
     if not in_order:
         return
-    others = (CarrierClaim.objects.filter(CLAIMING, order=order).exclude(pk=exclude_pk)
-              .aggregate(total=Sum("quantity"))["total"] or 0)
+    others = (CarrierClaim.objects.filter(CLAIMING, order=order, direction=direction)
+              .exclude(pk=exclude_pk).aggregate(total=Sum("quantity"))["total"] or 0)
     if others + quantity > in_order:
         message = ngettext(
             "Order %(order)s holds %(count)s item: a claim cannot be for %(quantity)s.",
@@ -242,7 +245,8 @@ def claim_create(*, shop: Shop, order: Order, actor: User, case: Case | None = N
         with transaction.atomic():
             locked_order = lock_order(order.pk)
             _ensure_parcel_claimed_once(shop, cleaned["tracking_no"], None)
-            _ensure_items_in_trade(locked_order, cleaned["quantity"], None)
+            _ensure_items_in_trade(locked_order, cleaned["quantity"], cleaned["direction"],
+                                   None)
             claim = CarrierClaim.objects.create(
                 shop=shop, order=order, case=case, handler=actor,
                 handler_staff_number=staff_number_of(actor), created_by=actor, created_at=now,
@@ -295,8 +299,9 @@ def claim_update(*, claim: CarrierClaim, actor: User, expected_state: str | None
         cleaned = _cleaned_fields(merged)
         if cleaned["tracking_no"] != locked.tracking_no:
             _ensure_parcel_claimed_once(locked.shop, cleaned["tracking_no"], locked.pk)
-        if cleaned["quantity"] != locked.quantity:
-            _ensure_items_in_trade(locked.order, cleaned["quantity"], locked.pk)
+        if (cleaned["quantity"], cleaned["direction"]) != (locked.quantity, locked.direction):
+            _ensure_items_in_trade(locked.order, cleaned["quantity"], cleaned["direction"],
+                                   locked.pk)
 
         def shown(field: str, value) -> str:
             text = _text_of(value)
@@ -469,8 +474,8 @@ def claim_record_compensation(*, claim: CarrierClaim, actor: User, amount, note:
 def claim_close(*, claim: CarrierClaim, actor: User, note: str = "",
                 expected_state: str | None = None,
                 now: datetime | None = None) -> CarrierClaim:
-    """File the claim away. Unless the carrier paid, with why (a draft never sent, a
-    refusal accepted, a promise never kept)."""
+    """File the claim away. Unless the carrier paid, with why (a draft never sent, a claim
+    never answered, a refusal accepted, a promise never kept)."""
     note = (note or "").strip()
 
     def prepare(locked: CarrierClaim):

@@ -79,7 +79,8 @@ def parcel_register_unmatched(*, shop: Shop, actor: User, tracking_no: str, carr
     try:
         with transaction.atomic():
             # The shop's row, locked: two people scanning the same parcel at once register it
-            # once (the second waits, then finds it on the list). No other work locks it.
+            # once (the second waits, then finds it on the list). Carrier claims lock it too
+            # (after their order row), for the same reason; nothing locks an order after it.
             Shop.objects.select_for_update().filter(pk=shop.pk).first()
             if ReturnParcel.objects.filter(shop=shop, tracking_no=tracking_no,
                                            case__isnull=True).exists():

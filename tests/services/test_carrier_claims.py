@@ -337,3 +337,19 @@ def test_one_parcel_of_two_orders_registered_from_both_at_once_is_claimed_once(
                      lambda: register(second, supervisor, tracking_no="ZT8080")])
     assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
     assert CarrierClaim.objects.filter(tracking_no="ZT8080").count() == 1
+
+
+def test_the_buyers_return_parcel_is_claimed_apart_from_the_parcel_sent_to_the_buyer(
+        order, warehouse):
+    register(order, warehouse, tracking_no="SF-OUT", direction="outbound", quantity=1)
+    returned = register(order, warehouse, tracking_no="ZT-BACK", direction="return", quantity=1)
+    assert returned.quantity == 1
+    with pytest.raises(ActionNotAllowed, match="other claims already count 1 item"):
+        register(order, warehouse, tracking_no="ZT-BACK2", direction="return", quantity=1)
+
+
+def test_a_claim_the_carrier_never_answers_is_closed_with_why(order, warehouse):
+    claim = svc.claim_submit(claim=register(order, warehouse), actor=warehouse)
+    with pytest.raises(ActionNotAllowed, match="Say why"):
+        svc.claim_close(claim=claim, actor=warehouse)
+    assert svc.claim_close(claim=claim, actor=warehouse, note="三个月未答复").state == "closed"
