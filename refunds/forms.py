@@ -1122,9 +1122,15 @@ class ClaimEditForm(ClaimFieldsMixin, forms.Form):
         initial["version"] = claim_version(claim)
         for name in CLAIM_EDITABLE_FIELDS:
             initial.setdefault(name, getattr(claim, name))
+        initial["sender_id_number"] = ""  # never written into the page in full
         kwargs.setdefault("prefix", "edit")
         super().__init__(*args, **kwargs)
         self.add_claim_fields()
+        if claim.sender_id_number:
+            field = self.fields["sender_id_number"]
+            field.widget.attrs["placeholder"] = claim.masked_sender_id
+            field.help_text = _("Leave empty to keep %(id)s; type a new one to replace it.") % {
+                "id": claim.masked_sender_id}
         self.helper = FormHelper(self)
         self.helper.form_id = "claim-edit-form"
         self.helper.form_action = reverse("refunds:claim_edit", args=[claim.pk])

@@ -211,6 +211,8 @@ def claim_edit(request, pk: int):
 
     def perform(data):
         values = dict(data)
+        if not values.get("sender_id_number"):  # the form shows it masked: empty keeps it
+            values.pop("sender_id_number", None)
         return services.claim_update(claim=claim, actor=request.user,
                                      expected_state=values.pop("expected_state"),
                                      expected_version=values.pop("version"), **values)

@@ -288,3 +288,24 @@ def test_the_cases_timeline_follows_its_parcels_claim(login, warehouse, finance,
     other = register(OrderFactory(shop=shop), warehouse, tracking_no="YT-OTHER")
     svc.claim_submit(claim=other, actor=warehouse)
     assert not case.events.filter(kind="claim", data__claim_id=other.pk).exists()
+
+
+def test_the_correction_form_never_writes_the_whole_sender_id_into_the_page(login, warehouse,
+                                                                           order):
+    claim = register(order, warehouse, sender_id_number="330106199001011234")
+    client = login(warehouse)
+    page = text(client.get(f"/carrier-claims/{claim.pk}/"))
+    assert "330106199001011234" not in page
+    assert 'placeholder="330***********1234"' in page
+    data = {f"edit-{k}": v for k, v in form_data(order, tracking_no=claim.tracking_no,
+                                                 kind="lost", region="上海",
+                                                 sender_id_number="").items()}
+    data.update({"edit-expected_state": "draft", "edit-version": svc.claim_version(claim)})
+    client.post(f"/carrier-claims/{claim.pk}/edit/", data)
+    claim.refresh_from_db()
+    assert (claim.region, claim.sender_id_number) == ("上海", "330106199001011234")  # kept
+    data.update({"edit-sender_id_number": "310101198812120011",
+                 "edit-version": svc.claim_version(claim)})
+    client.post(f"/carrier-claims/{claim.pk}/edit/", data)
+    claim.refresh_from_db()
+    assert claim.sender_id_number == "310101198812120011"
