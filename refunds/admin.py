@@ -35,6 +35,8 @@ from .models import (
     ClaimEvent,
     CloseReason,
     Compensation,
+    Complaint,
+    ComplaintEvent,
     ContactLog,
     EventKind,
     Exchange,
@@ -885,6 +887,22 @@ class CarrierClaimAdmin(ReadOnlyAdmin):
         """The waybill as claims store it ("No: sf 12" is SF12); an order id is unchanged."""
         term = search_term.strip().removeprefix('="').removesuffix('"')
         return super().get_search_results(request, queryset, normalize_tracking_no(term))
+
+
+class ComplaintEventInline(TimelineInline):
+    model = ComplaintEvent
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(ReadOnlyAdmin):
+    """Read-only: complaints change through their page (services, timeline)."""
+
+    list_display = ["id", "opened_at", "shop", "kind", "state", "evidence_due_at",
+                    "amount_claimed", "refund_amount", "platform_reference"]
+    list_filter = ["state", "kind", SHOP_FILTER]
+    search_fields = ["=order__platform_order_id", "=platform_reference"]
+    list_select_related = ["shop"]
+    inlines = [ComplaintEventInline]
 
 
 # --- staff accounts ---------------------------------------------------------------------------

@@ -158,6 +158,17 @@ def claim_event(*, case_id: int, actor, claim, action: str, from_state: str = ""
                   from_state=from_state, to_state=claim.state, data=data)
 
 
+def complaint_event(*, case_id: int, actor, complaint, action: str, from_state: str = "",
+                    note: str = "", at: datetime | None = None) -> CaseEvent:
+    """A complaint after the trade (维权/投诉) about the case recorded or moved on: the
+    case's timeline says so, with the complaint's link (its own timeline has the details)."""
+    data = {"complaint_id": complaint.pk, "complaint_kind": complaint.kind}
+    if complaint.refund_amount is not None and action == "rule_for_buyer":
+        data["amount"] = str(complaint.refund_amount)
+    return _event(Case(pk=case_id), EventKind.COMPLAINT, actor, note=note, at=at,
+                  transition=action, from_state=from_state, to_state=complaint.state, data=data)
+
+
 # --- review follow-ups and buyers -------------------------------------------------------------
 
 

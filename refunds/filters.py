@@ -16,6 +16,8 @@ from .models import (
     ClaimKind,
     ClaimState,
     ComplaintCategory,
+    ComplaintKind,
+    ComplaintState,
     FollowUpState,
     ReviewRating,
 )
@@ -227,3 +229,41 @@ class ClaimFilter(QueueFilters, django_filters.FilterSet):
         # the waybill as claims store it (and the warehouse reads it): "No: sf 12" is SF12
         return queryset.filter(Q(tracking_no=normalize_tracking_no(term))
                                | Q(order__platform_order_id=term))
+
+
+class ComplaintFilter(QueueFilters, django_filters.FilterSet):
+    """The complaints (维权/投诉): search, state, kind, shop, deadline."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search",
+                                  help_text=_("Order id, complaint number or buyer nick"))
+    state = django_filters.MultipleChoiceFilter(label=_("State"),
+                                                choices=ComplaintState.choices, distinct=False)
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=ComplaintKind.choices)
+    shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
+    due = django_filters.ChoiceFilter(
+        label=_("Evidence"), method="filter_due",
+        choices=[("overdue", _("Overdue")), ("24h", _("Due within 24h"))])
+
+    columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-3", "kind": "col-6 col-lg-2",
+               "shop": "col-6 col-lg-2", "due": "col-6 col-lg-2"}
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
+
+    def filter_search(self, queryset, name, value):
+        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        if not term:
+            return queryset
+        return queryset.filter(Q(order__platform_order_id=term) | Q(platform_reference=term)
+                               | Q(order__buyer__nick=term))
+
+    def filter_due(self, queryset, name, value):
+        now = timezone.now()
+        awaited = queryset.filter(state=ComplaintState.OPEN)
+        if value == "overdue":
+            return awaited.filter(evidence_due_at__lt=now)
+        if value == "24h":
+            return awaited.filter(evidence_due_at__gte=now,
+                                  evidence_due_at__lt=now + timedelta(hours=24))
+        return queryset

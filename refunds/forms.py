@@ -25,8 +25,10 @@ from .models import (
     Compensation,
     CompensationKind,
     ComplaintCategory,
+    ComplaintKind,
     ContactChannel,
     ContactOutcome,
+    EvidenceKind,
     FlagColour,
     GoodsStatus,
     ImportKind,
@@ -44,6 +46,7 @@ from .services.claims import EDITABLE_FIELDS as CLAIM_EDITABLE_FIELDS
 from .services.claims import action_label as claim_action_label
 from .services.claims import claim_version
 from .services.compensation import action_label as compensation_action_label
+from .services.complaints import action_label as complaint_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
 from .submissions import submission_field
@@ -1211,3 +1214,170 @@ class ClaimCloseForm(ClaimActionForm):
 CLAIM_ACTION_FORMS = {form.action: form for form in (
     ClaimSubmitForm, ClaimResubmitForm, ClaimAcceptForm, ClaimRejectForm,
     ClaimCompensationForm, ClaimCloseForm)}
+
+
+# --- complaints after the trade (维权/投诉) --------------------------------------------------
+
+
+def _local_input() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ComplaintCreateForm(forms.Form):
+    """Record a complaint the platform opened: from a case, a review follow-up or the orders
+    to ship (the order filled in), or by order id."""
+
+    shop = forms.ModelChoiceField(label=_("Shop"), queryset=None)
+    order_id = forms.CharField(label=_("Order id (订单编号)"), max_length=64)
+    case = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    follow_up = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    kind = forms.ChoiceField(label=_("The buyer complains of"),
+                             choices=[("", "---------"), *ComplaintKind.choices])
+    platform_reference = forms.CharField(
+        label=_("Complaint number (投诉编号)"), max_length=64, required=False,
+        help_text=_("As the seller centre shows it."))
+    buyer_claim = forms.CharField(label=_("What the buyer says"), max_length=5000,
+                                  widget=forms.Textarea(attrs={"rows": 3}))
+    amount_claimed = amount_field(label=_("Amount the buyer asks (¥)"), required=False,
+                                  help_text=_("If the platform rules for the buyer without the "
+                                              "shop's evidence, this is what it pays."))
+    opened_at = forms.DateTimeField(label=_("Opened by the platform"), widget=_local_input(),
+                                    required=False, help_text=_("Empty: now."))
+    trade_succeeded_on = forms.DateField(
+        label=_("Trade succeeded on (交易成功)"), required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Complaints are accepted up to 15 days after it (the shop's policy)."))
+    evidence_due_at = forms.DateTimeField(
+        label=_("Evidence due"), widget=_local_input(), required=False,
+        help_text=_("The deadline the seller centre shows. Empty: the shop policy's working "
+                    "days from the opening."))
+
+    def __init__(self, *args, shops, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shop"].queryset = shops
+        if len(shops) == 1:
+            self.fields["shop"].initial = shops[0].pk
+        self.helper = FormHelper(self)
+        self.helper.form_id = "complaint-create-form"
+        self.helper.add_input(Submit("submit", _("Record the complaint"),
+                                     css_class="btn-primary"))
+
+    def clean(self):
+        cleaned = super().clean()
+        shop, order_id = cleaned.get("shop"), (cleaned.get("order_id") or "").strip()
+        if shop and order_id:
+            order_id = order_id.removeprefix('="').removesuffix('"')
+            try:
+                cleaned["order"] = Order.objects.get(shop=shop, platform_order_id=order_id)
+            except Order.DoesNotExist:
+                self.add_error("order_id", _("No order %(order)s in shop %(shop)s.")
+                               % {"order": order_id, "shop": shop.name})
+        order = cleaned.get("order")
+        for name, model, message in (
+                ("case", Case, _("Case #%(id)s is not a case of this order.")),
+                ("follow_up", ReviewFollowUp,
+                 _("Review follow-up #%(id)s is not about this order."))):
+            pk = cleaned.get(name)
+            cleaned[name] = None
+            if pk and order is not None:
+                cleaned[name] = model.objects.filter(pk=pk, order=order).first()
+                if cleaned[name] is None:
+                    self.add_error("order_id", message % {"id": pk})
+        return cleaned
+
+    def complaint_values(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name in ("shop", "order_id", "order", "case", "follow_up"):
+            data.pop(name, None)
+        return data
+
+
+class ComplaintEvidenceForm(forms.Form):
+    kind = forms.ChoiceField(label=_("The screenshots show"), choices=EvidenceKind.choices)
+    photos = PhotosField(label=_("Screenshots"),
+                         help_text=_("JPEG, PNG or WebP; up to 10 at a time, 10 MB each."))
+    note = note_field()
+
+    def __init__(self, *args, complaint, **kwargs):
+        kwargs.setdefault("prefix", "evidence")
+        super().__init__(*args, **kwargs)
+        self.fields["photos"].required = True
+        self.helper = FormHelper(self)
+        self.helper.form_id = "complaint-evidence-form"
+        self.helper.attrs = {"enctype": "multipart/form-data"}
+        self.helper.form_action = reverse("refunds:complaint_evidence", args=[complaint.pk])
+        self.helper.add_input(OutlineSubmit("submit", _("Add evidence"),
+                                            css_class="btn-outline-secondary"))
+
+
+class ComplaintActionForm(TransitionForm):
+    url_name = "refunds:complaint_action"
+
+    def __init__(self, *args, complaint, **kwargs):
+        self.complaint = complaint
+        super().__init__(*args, target=complaint, **kwargs)
+
+    def label(self) -> str:
+        return complaint_action_label(self.action)
+
+
+def _ruling_field(label=None) -> forms.CharField:
+    return forms.CharField(label=label or _("What the platform ruled"), max_length=5000,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ComplaintSubmitEvidenceForm(ComplaintActionForm):
+    action = "submit_evidence"
+    note = note_field(_("What the shop answered"))
+
+
+class ComplaintRuleForShopForm(ComplaintActionForm):
+    action = "rule_for_shop"
+    button_class = "btn-success"
+    ruling = _ruling_field()
+
+
+class ComplaintRuleForBuyerForm(ComplaintActionForm):
+    action = "rule_for_buyer"
+    button_class = "btn-danger"
+    ruling = _ruling_field()
+    refund_amount = amount_field(label=_("Paid to the buyer (¥)"), required=False,
+                                 help_text=_("Counts against what the buyer paid."))
+    penalty_points = forms.IntegerField(label=_("Penalty points (扣分)"), required=False,
+                                        min_value=0, max_value=100)
+
+    def __init__(self, *args, complaint, **kwargs):
+        super().__init__(*args, complaint=complaint, **kwargs)
+        if complaint.amount_claimed is not None:
+            self.fields["refund_amount"].widget.attrs["placeholder"] = str(
+                complaint.amount_claimed)
+
+
+class ComplaintWithdrawForm(ComplaintActionForm):
+    action = "withdraw"
+    button_class = "btn-secondary"
+    note = note_field(_("How it was settled"), required=True)
+
+
+class ComplaintAppealForm(ComplaintActionForm):
+    action = "appeal"
+    reason = forms.CharField(label=_("Grounds of the appeal"), max_length=5000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ComplaintUpholdAppealForm(ComplaintActionForm):
+    action = "uphold_appeal"
+    button_class = "btn-success"
+    ruling = _ruling_field(_("What the platform decided"))
+
+
+class ComplaintRejectAppealForm(ComplaintActionForm):
+    action = "reject_appeal"
+    button_class = "btn-danger"
+    ruling = _ruling_field(_("What the platform decided"))
+
+
+COMPLAINT_ACTION_FORMS = {form.action: form for form in (
+    ComplaintSubmitEvidenceForm, ComplaintRuleForShopForm, ComplaintRuleForBuyerForm,
+    ComplaintWithdrawForm, ComplaintAppealForm, ComplaintUpholdAppealForm,
+    ComplaintRejectAppealForm)}

@@ -155,3 +155,34 @@ def lock_claim(claim_id: int):
              .select_related("shop").get(pk=claim_id))
     claim.order = order
     return claim
+
+
+def lock_complaint(complaint_id: int):
+    """Lock a complaint after its order row (the fixed order of every service: a ruling that
+    pays the buyer checks the money rule on the locked order)."""
+    from .models import Complaint
+
+    order_id = Complaint.objects.values_list("order_id", flat=True).get(pk=complaint_id)
+    order = lock_order(order_id)
+    complaint = (Complaint.objects.select_for_update(of=("self",))
+                 .select_related("shop__policy").get(pk=complaint_id))
+    complaint.order = order
+    return complaint
+
+
+def try_lock_complaint(complaint_id: int):
+    """`lock_complaint` for nightly commands: None at once if anyone else holds either row."""
+    from .models import Complaint
+
+    order_id = (Complaint.objects.filter(pk=complaint_id)
+                .values_list("order_id", flat=True).first())
+    if order_id is None:
+        return None
+    order = Order.objects.select_for_update(skip_locked=True).filter(pk=order_id).first()
+    if order is None:
+        return None
+    complaint = (Complaint.objects.select_for_update(skip_locked=True, of=("self",))
+                 .select_related("shop__policy", "handler").filter(pk=complaint_id).first())
+    if complaint is not None:
+        complaint.order = order
+    return complaint

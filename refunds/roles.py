@@ -16,7 +16,8 @@ ROLE_LABELS = {
 
 _READ = ["view_case", "view_order", "view_orderline", "view_buyer", "view_shop",
          "view_caseevent", "view_contactlog", "view_refund", "view_returnparcel",
-         "view_parcelphoto", "view_carrierclaim", "view_claimevent", "view_claimphoto"]
+         "view_parcelphoto", "view_carrierclaim", "view_claimevent", "view_claimphoto",
+         "view_complaint", "view_complaintevent", "view_complaintevidence"]
 # compensation (补偿): agents propose, approve a colleague's within the limit, issue coupons
 _COMPENSATION = ["view_compensation", "propose_compensation", "approve_compensation",
                  "issue_compensation"]

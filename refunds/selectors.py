@@ -31,6 +31,7 @@ from django.utils import timezone
 from .events import POSTAGE_DECIDED
 from .models import (
     OPEN_CLAIM_STATES,
+    OPEN_COMPLAINT_STATES,
     OPEN_FOLLOWUP_STATES,
     Buyer,
     CannedReply,
@@ -40,6 +41,8 @@ from .models import (
     CaseState,
     ClaimEvent,
     Compensation,
+    Complaint,
+    ComplaintEvent,
     ContactLog,
     FollowUpEvent,
     ImportRun,
@@ -360,13 +363,15 @@ def in_deadline_chunks(queryset: QuerySet[Case], size: int) -> Iterator[list[tup
 
 def visible_unread_notifications(user) -> QuerySet[Notification]:
     """The user's unread notifications about the shops they serve (and those about no case
-    or follow-up): what the list shows and what "Mark all as read" marks."""
+    follow-up or complaint): what the list shows and what "Mark all as read" marks."""
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     shop_ids = user_shop_ids(user)
     if shop_ids is not None:
         unread = unread.filter(Q(case__shop_id__in=shop_ids)
                                | Q(follow_up__shop_id__in=shop_ids)
-                               | Q(case__isnull=True, follow_up__isnull=True))
+                               | Q(complaint__shop_id__in=shop_ids)
+                               | Q(case__isnull=True, follow_up__isnull=True,
+                                   complaint__isnull=True))
     return unread
 
 
@@ -617,3 +622,45 @@ def claim_detail(user, pk: int):
         Prefetch("events", queryset=ClaimEvent.objects.select_related("actor")),
     )
     return get_object_or_404(queryset, pk=pk)
+
+
+# --- complaints after the trade (维权/投诉) --------------------------------------------------
+
+
+def complaints_for_user(user) -> QuerySet[Complaint]:
+    return scope_to_user(Complaint.objects.all(), user)
+
+
+def complaint_register(user) -> QuerySet:
+    """The complaints' rows, everything a row shows in one query: open ones first, the
+    soonest evidence deadline first; then the others, the latest opened first."""
+    return (complaints_for_user(user)
+            .select_related("shop", "order", "order__buyer", "handler")
+            .annotate(closed_rank=Choose(When(state__in=OPEN_COMPLAINT_STATES, then=Value(0)),
+                                        default=Value(1), output_field=IntegerField()))
+            .order_by("closed_rank",
+                      Choose(When(state__in=OPEN_COMPLAINT_STATES, then=F("evidence_due_at")),
+                             default=None).asc(nulls_last=True),
+                      "-opened_at", "-id"))
+
+
+def complaint_detail(user, pk: int):
+    """A complaint of the user's shops with all its page shows, or 404."""
+    queryset = complaints_for_user(user).select_related(
+        "shop", "shop__policy", "order", "order__buyer", "case", "follow_up", "handler",
+        "created_by",
+    ).prefetch_related(
+        "order__lines", "evidence",
+        Prefetch("events", queryset=ComplaintEvent.objects.select_related("actor")),
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def buyer_contacts_in_shop(complaint: Complaint, limit: int = 50) -> list[ContactLog]:
+    """What the shop said to the complaint's buyer (calls, messages), newest first: the
+    record a harassment complaint (恶意骚扰) is answered with. One query."""
+    shop = complaint.shop_id
+    return list(ContactLog.objects.filter(Q(shop_id=shop) | Q(case__shop_id=shop)
+                                          | Q(follow_up__shop_id=shop),
+                                          buyer_id=complaint.order.buyer_id)
+                .select_related("shop").order_by("-created_at", "-id")[:limit])

@@ -178,7 +178,35 @@ def paid_by_platform_in_batch(*, payout: int, amount: str, order: str, batch: in
         "payout": payout, "amount": amount, "order": order, "batch": batch}
 
 
+def _complaint(id: int, kind: str, order: str) -> dict[str, Any]:
+    return {"id": id, "kind": _label("Complaint", "kind", kind), "order": order}
+
+
+def complaint_warning(*, id: int, kind: str, order: str, deadline: str, hours: int) -> str:
+    return _("Complaint #%(id)s (%(kind)s, order %(order)s): the shop's evidence is due by "
+             "%(deadline)s (%(hours)s hours left); without it the platform rules for the "
+             "buyer.") % {**_complaint(id, kind, order), "deadline": _local(deadline),
+                          "hours": hours}
+
+
+def complaint_ruled(*, id: int, kind: str, order: str, deadline: str) -> str:
+    return _("Complaint #%(id)s (%(kind)s, order %(order)s): no evidence was submitted by "
+             "%(deadline)s, so the platform ruled for the buyer.") % {
+        **_complaint(id, kind, order), "deadline": _local(deadline)}
+
+
+def complaint_unrecorded(*, id: int, kind: str, order: str, deadline: str,
+                         reason: str) -> str:
+    return _("Complaint #%(id)s (%(kind)s, order %(order)s): the evidence deadline "
+             "%(deadline)s passed, but the platform's ruling could not be recorded: "
+             "%(reason)s Check the order's refunds with the seller centre.") % {
+        **_complaint(id, kind, order), "deadline": _local(deadline), "reason": reason}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "complaint_warning": complaint_warning,
+    "complaint_ruled": complaint_ruled,
+    "complaint_unrecorded": complaint_unrecorded,
     "followup_expired": followup_expired,
     "review_revised_on_platform": review_revised_on_platform,
     "review_redated": review_redated,

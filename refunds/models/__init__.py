@@ -25,6 +25,16 @@ from .compensation import (
     CompensationKind,
     CompensationState,
 )
+from .complaints import (
+    OPEN_COMPLAINT_STATES,
+    Complaint,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintEvidence,
+    ComplaintKind,
+    ComplaintState,
+    EvidenceKind,
+)
 from .contacts import BuyerEvent, BuyerEventKind
 from .events import CaseEvent, ContactChannel, ContactLog, ContactOutcome, EventKind
 from .exchanges import Exchange, RefundDeduction
@@ -58,6 +68,14 @@ from .staff import StaffProfile
 from .submissions import FormSubmission
 
 __all__ = [
+    "OPEN_COMPLAINT_STATES",
+    "Complaint",
+    "ComplaintEvent",
+    "ComplaintEventKind",
+    "ComplaintEvidence",
+    "ComplaintKind",
+    "ComplaintState",
+    "EvidenceKind",
     "OPEN_CLAIM_STATES",
     "CarrierClaim",
     "ClaimDirection",

@@ -16,6 +16,7 @@ class EventKind(models.TextChoices):
     PAYOUT = "payout", _("Payout")
     INSPECTION = "inspection", _("Return inspected")
     CLAIM = "claim", _("Carrier claim")
+    COMPLAINT = "complaint", _("Complaint (维权/投诉)")
 
 
 class CaseEvent(models.Model):

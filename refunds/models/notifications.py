@@ -10,6 +10,10 @@ class NotificationKind(models.TextChoices):
     PHOTOS_MISSING = "photos_missing", _("Quality photos not received in time")
     SWEEP_FAILURE = "sweep_failure", _("Nightly sweep could not handle a case")
     REVIEW_WARNING = "review_warning", _("Review revision window closing")
+    COMPLAINT_WARNING = "complaint_warning", _("Complaint evidence due soon")
+    COMPLAINT_RULED = "complaint_ruled", _("Complaint ruled by the platform (no evidence)")
+    COMPLAINT_UNRECORDED = "complaint_unrecord", _(
+        "Complaint ruled by the platform: not recorded (money rule)")
     PAID_BY_PLATFORM_IN_BATCH = "platform_paid_batch", _(
         "Refunded by the platform while in a bank batch")
 
@@ -24,6 +28,9 @@ class Notification(models.Model):
     follow_up = models.ForeignKey("refunds.ReviewFollowUp", on_delete=models.PROTECT,
                                   null=True, blank=True, related_name="notifications",
                                   verbose_name=_("review follow-up"))
+    complaint = models.ForeignKey("refunds.Complaint", on_delete=models.PROTECT, null=True,
+                                  blank=True, related_name="notifications",
+                                  verbose_name=_("complaint"))
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     message = models.TextField(_("message"))
     # the message as code + parameters, put into words in the reader's language
@@ -44,6 +51,9 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "follow_up", "kind", "deadline_at"],
                                     condition=models.Q(follow_up__isnull=False),
                                     name="notification_once_per_followup_deadline"),
+            models.UniqueConstraint(fields=["user", "complaint", "kind", "deadline_at"],
+                                    condition=models.Q(complaint__isnull=False),
+                                    name="notification_once_per_complaint_deadline"),
         ]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
 

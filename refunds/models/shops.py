@@ -164,7 +164,11 @@ class Policy(models.Model):
     quality_photo_hours = _days(24, _("hours for the buyer to send quality photos"))
     platform_review_working_days = _days(7, _("working days for a platform review (Kuaishou)"))
     platform_pay_working_days = _days(7, _("working days to pay after a platform review"))
-    dispute_evidence_working_days = _days(5, _("working days to submit dispute evidence"))
+    dispute_evidence_working_days = _days(5, _("working days to submit dispute evidence"),
+                                          _("Also a complaint's (维权/投诉)."))
+    complaint_window_days = _days(
+        15, _("days after the trade succeeded a buyer may complain"),
+        _("维权/投诉: the platform accepts complaints until then."))
     review_revision_days = _days(30, _("days a buyer may revise a negative review"))
     ship_within_hours = _days(72, _("hours to ship a paid order"))
     no_reason_return_days = _days(7, _("days of the no-reason return window (七天无理由)"))

@@ -3,7 +3,9 @@
 refundable = paid − refunds approved (pending, failed or paid)
                   − compensation proposed, approved or paid (declined frees it)
                   − reimbursements owed by the shop (return postage, exchange difference),
-                    from the moment their payout exists, whatever its state.
+                    from the moment their payout exists, whatever its state
+                  − what a complaint's ruling (维权/投诉) paid the buyer: the platform takes
+                    it from the shop's account when it rules, so it counts as paid.
 Every amount counts from the moment it is promised, paid or not: two promises can never spend
 the same money. Call `ensure_refundable` only with the order row locked (see `refunds.locks`).
 """
@@ -20,7 +22,15 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from ..exceptions import AmountError
-from ..models import Compensation, CompensationKind, Order, Payout, Refund, RefundStatus
+from ..models import (
+    Compensation,
+    CompensationKind,
+    Complaint,
+    Order,
+    Payout,
+    Refund,
+    RefundStatus,
+)
 from ..models.compensation import COUNTED_STATES, CompensationState
 from ..models.payouts import REIMBURSEMENT_KINDS, PayoutState
 
@@ -61,12 +71,12 @@ def given_back(cases) -> Decimal:
     return refunds + partial
 
 
-def _order_sum(queryset, paid: Q | None = None) -> Coalesce:
-    """Sum of `amount` of the order's rows in `queryset` (optionally only the paid ones)."""
+def _order_sum(queryset, paid: Q | None = None, field: str = "amount") -> Coalesce:
+    """Sum of `field` of the order's rows in `queryset` (optionally only the paid ones)."""
     rows = queryset.filter(order=OuterRef("pk"))
     if paid is not None:
         rows = rows.filter(paid)
-    total = rows.order_by().values("order").annotate(total=Sum("amount")).values("total")
+    total = rows.order_by().values("order").annotate(total=Sum(field)).values("total")
     money = DecimalField(max_digits=14, decimal_places=2)
     return Coalesce(Subquery(total, output_field=money), ZERO, output_field=money)
 
@@ -76,16 +86,19 @@ def _sums(paid_too: bool) -> dict[str, Coalesce]:
     compensation = Compensation.objects.filter(state__in=COUNTED_STATES)
     reimbursements = Payout.objects.filter(kind__in=REIMBURSEMENT_KINDS).exclude(
         state=PayoutState.CANCELLED)
+    rulings = Complaint.objects.filter(refund_amount__isnull=False)
     sums = {
         "refunds": _order_sum(Refund.objects.all()),
         "compensation": _order_sum(compensation),
         "reimbursements": _order_sum(reimbursements),
+        "complaints": _order_sum(rulings, field="refund_amount"),
     }
     if paid_too:
         sums |= {
             "refunds_paid": _order_sum(Refund.objects.all(), Q(status=RefundStatus.PAID)),
             "compensation_paid": _order_sum(compensation, Q(state=CompensationState.PAID)),
             "reimbursements_paid": _order_sum(reimbursements, Q(state=PayoutState.PAID)),
+            "complaints_paid": _order_sum(rulings, field="refund_amount"),
         }
     return sums
 
@@ -142,14 +155,15 @@ def _order_figures(order_ids: Iterable[int], *, paid_too: bool) -> dict[int, dic
 def money_breakdown(order: Order) -> dict[str, Decimal]:
     """The money rule's figures for one order, from one query.
 
-    Per source (refunds, compensation, reimbursements): `<source>` committed and
+    Per source (refunds, compensation, reimbursements, complaints): `<source>` committed and
     `<source>_paid`; then the totals `refunded` (paid out), `pending` (committed, not paid
     yet) and `refundable` (what may still be promised).
     """
     figures = _order_figures([order.pk], paid_too=True)[order.pk]
-    committed = figures["refunds"] + figures["compensation"] + figures["reimbursements"]
+    committed = (figures["refunds"] + figures["compensation"] + figures["reimbursements"]
+                 + figures["complaints"])
     paid_out = (figures["refunds_paid"] + figures["compensation_paid"]
-                + figures["reimbursements_paid"])
+                + figures["reimbursements_paid"] + figures["complaints_paid"])
     return {
         "paid": order.paid_amount,
         **figures,
@@ -181,8 +195,9 @@ def refundable_amounts(orders: Iterable[Order]) -> dict[int, Decimal]:
 
 
 def committed_amounts(order_ids: Iterable[int]) -> dict[int, Decimal]:
-    """{order id: what is committed on it}: refunds, counted compensation and reimbursements,
-    paid or not — the part of the paid amount that is no longer free. One query."""
+    """{order id: what is committed on it}: refunds, counted compensation, reimbursements and
+    complaint rulings, paid or not — the part of the paid amount that is no longer free. One
+    query."""
     return {pk: sum(figures.values(), ZERO)
             for pk, figures in _order_figures(order_ids, paid_too=False).items()}
 

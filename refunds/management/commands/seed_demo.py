@@ -23,6 +23,8 @@ from refunds.models import (
     Case,
     CaseReason,
     CloseReason,
+    Complaint,
+    ComplaintKind,
     ContactChannel,
     ContactOutcome,
     GoodsStatus,
@@ -37,6 +39,7 @@ from refunds.models import (
 )
 from refunds.services import cases as svc
 from refunds.services import claims as claim_svc
+from refunds.services import complaints as complaint_svc
 from refunds.services import exchanges as exchange_svc
 from refunds.services.contacts import BUYER_TIMEZONE
 from refunds.services.money import refundable_amount
@@ -128,6 +131,7 @@ class Command(BaseCommand):
         for shop in shops:
             created += self._cases(shop, users, rng)
             self._claims(shop, users)
+            self._complaints(shop, users)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(shops)} shops, {len(users)} users, {created} new cases "
             f"({Case.objects.count()} in all)."
@@ -219,6 +223,31 @@ class Command(BaseCommand):
                                                carrier_reference="PC" + order.tracking_no[-8:])
                 claim_svc.claim_accept(claim=claim, actor=users["supervisor"],
                                        result="快递公司同意按商品价值赔付，7个工作日内到账")
+
+    def _complaints(self, shop: Shop, users: dict[str, User]) -> None:
+        """Two complaints after the trade (维权/投诉) per shop: one whose evidence is due
+        tomorrow, with none added yet, and one the platform ruled for the buyer, paying ¥10.
+        Once: not again on a second run."""
+        if Complaint.objects.filter(shop=shop).exists():
+            return
+        agent = users["agent"] if shop.code == "tmall-flagship" else users["agent_b"]
+        now = timezone.now()
+        orders = [order for order in Order.objects.filter(shop=shop, shipped_at__isnull=False)
+                  .order_by("-id")[:10] if refundable_amount(order) >= Decimal("10.00")][:2]
+        for number, order in enumerate(orders):
+            opened = now - timedelta(days=4 if number == 0 else 9)
+            complaint = complaint_svc.complaint_create(
+                shop=shop, order=order, actor=agent, opened_at=opened,
+                kind=ComplaintKind.NOT_RECEIVED if number == 0 else ComplaintKind.BREACH_OF_PROMISE,
+                platform_reference=f"TS{shop.pk:02d}{order.pk:08d}",
+                buyer_claim="物流显示已签收，但我没有收到包裹" if number == 0
+                else "客服承诺赠送的小样没有发", amount_claimed=Decimal("10.00"),
+                evidence_due_at=now + timedelta(days=1) if number == 0 else None)
+            if number == 1:
+                complaint_svc.complaint_rule_for_buyer(
+                    complaint=complaint, actor=users["supervisor"],
+                    ruling="商家未能提供已发赠品的凭证，支持买家", refund_amount=Decimal("10.00"),
+                    penalty_points=1)
 
     def _walk(self, case, steps, users, agent, start) -> None:
         at = start

@@ -1,0 +1,66 @@
+"""Nightly: rule for the buyer on complaints whose evidence deadline passed with none, as the
+platform does, and warn before the deadline passes.
+
+    python manage.py sweep_complaints [--dry-run] [--now 2026-11-22T02:00:00+08:00]
+
+The work is `refunds.services.complaint_sweep.sweep_complaints`; this command parses the
+options and prints the summary line. Exit 1 when a complaint failed or a ruling could not be
+recorded (after handling all the others) or a warning email could not be sent, 2 when the
+options are wrong, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from refunds.management.options import USAGE_ERROR, parse_now
+from refunds.management.progress import Progress
+from refunds.services.complaint_sweep import sweep_complaints
+
+
+class Command(BaseCommand):
+    help = ("Rule for the buyer on complaints (维权/投诉) whose evidence deadline passed with "
+            "no evidence, and warn before it does. Safe to run again.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true",
+                            help="report what would be done; write nothing")
+        parser.add_argument("--now", metavar="ISO-TIME",
+                            help="sweep as of this time (default: now); only --dry-run may "
+                                 "look ahead")
+        parser.add_argument("--progress-every", type=int, default=100, metavar="N",
+                            help="print a progress line every N complaints when the output "
+                                 "is not a terminal (0: never)")
+
+    def handle(self, *args, dry_run: bool, now: str | None, progress_every: int = 100,
+               **options):
+        real_now = timezone.now()
+        at = parse_now(now) if now else real_now
+        if at > real_now and not dry_run:
+            raise CommandError(
+                _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
+                % {"now": at.isoformat()}, returncode=USAGE_ERROR,
+            )
+        progress = Progress(self.stdout, every=progress_every,
+                            verbosity=options.get("verbosity", 1))
+        result = sweep_complaints(now=at, dry_run=dry_run, on_progress=progress)
+        progress.end()
+        for failure in result.failures:
+            self.stderr.write(failure)
+        summary = _(
+            "Complaint sweep as of %(now)s%(dry)s: %(ruled)s ruled for the buyer, %(warned)s "
+            "warned, %(refused)s not recorded (money rule), %(skipped)s skipped, %(failed)s "
+            "failed."
+        ) % {"now": timezone.localtime(at).isoformat(timespec="minutes"),
+             "dry": _(" (dry run, nothing written)") if dry_run else "",
+             "ruled": result.ruled, "warned": result.warned, "refused": result.refused,
+             "skipped": result.skipped, "failed": result.failed}
+        if result.email_failures:
+            self.stderr.write(self.style.WARNING(
+                _("Could not send the email to %(addresses)s: their notifications are on the "
+                  "queue page.") % {"addresses": ", ".join(result.email_failures)}))
+        if result.failed or result.refused or result.email_failures:
+            raise CommandError(summary, returncode=1)
+        self.stdout.write(summary)
