@@ -63,13 +63,15 @@ def _exceptions(first: date, last: date) -> dict[date, bool]:
 def years_without_calendar(now: datetime, ahead: timedelta = timedelta(days=45)) -> list[int]:
     """The years, of today and of `ahead` from now (China time), for which the calendar holds
     no day at all: their holidays were not entered, and working days there are only Monday to
-    Friday (Kuaishou's review and pay deadlines, every dispute's evidence deadline). Empty
-    while nothing counts working days: no shop on Kuaishou, no dispute waiting for evidence."""
-    from .models import CalendarDay, Case, CaseState, Platform, Shop
+    Friday (Kuaishou's review and pay deadlines, every dispute's and complaint's evidence
+    deadline). Empty while nothing counts working days: no shop on Kuaishou, no dispute or
+    complaint waiting for evidence."""
+    from .models import CalendarDay, Case, CaseState, Complaint, ComplaintState, Platform, Shop
 
     counting = (Shop.objects.filter(platform=Platform.KUAISHOU).exists()
                 or Case.objects.filter(state=CaseState.IN_DISPUTE,
-                                       dispute_evidence_at__isnull=True).exists())
+                                       dispute_evidence_at__isnull=True).exists()
+                or Complaint.objects.filter(state=ComplaintState.OPEN).exists())
     if not counting:
         return []
 

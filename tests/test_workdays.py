@@ -195,3 +195,24 @@ def test_the_sweep_warns_when_the_calendar_lacks_a_year_a_kuaishou_shop_counts_i
     holiday(date(2027, 1, 1), "元旦")
     assert _sweep_err("2026-12-01T02:00:00+08:00") == ""
     assert "no days entered for 2028" in _sweep_err("2027-12-01T02:00:00+08:00")
+
+
+def test_the_complaint_sweep_warns_when_an_open_complaint_counts_in_a_year_without_calendar(
+        order, agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from refunds.services.complaints import complaint_create
+
+    def complaint_sweep_err() -> str:
+        err = StringIO()
+        call_command("sweep_complaints", "--dry-run", stdout=StringIO(), stderr=err)
+        return err.getvalue()
+
+    assert complaint_sweep_err() == ""  # nothing counts working days yet
+    complaint_create(shop=order.shop, order=order, actor=agent, kind="breach",
+                     buyer_claim="承诺的赠品没发")
+    year = timezone.localdate().year
+    assert f"no days entered for {year}" in complaint_sweep_err()

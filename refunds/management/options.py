@@ -34,3 +34,17 @@ def parse_now(value: str) -> datetime:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment
+
+
+def warn_without_calendar(command, at) -> None:
+    """Print to the command's stderr the years the working-day calendar lacks (nothing when
+    none is missing or nothing counts working days)."""
+    from refunds.workdays import years_without_calendar
+
+    missing = years_without_calendar(at)
+    if missing:
+        command.stderr.write(command.style.WARNING(
+            _("The working-day calendar has no days entered for %(years)s: Kuaishou's "
+              "deadlines and disputes' evidence deadlines there count Monday to Friday "
+              "only. Enter the holidays and worked weekend days in the admin (Calendar "
+              "days).") % {"years": ", ".join(str(year) for year in missing)}))

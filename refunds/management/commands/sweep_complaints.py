@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from refunds.management.options import USAGE_ERROR, parse_now
+from refunds.management.options import USAGE_ERROR, parse_now, warn_without_calendar
 from refunds.management.progress import Progress
 from refunds.services.complaint_sweep import sweep_complaints
 
@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
                 % {"now": at.isoformat()}, returncode=USAGE_ERROR,
             )
+        warn_without_calendar(self, at)
         progress = Progress(self.stdout, every=progress_every,
                             verbosity=options.get("verbosity", 1))
         result = sweep_complaints(now=at, dry_run=dry_run, on_progress=progress)

@@ -15,10 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from refunds.management.options import USAGE_ERROR, parse_now
+from refunds.management.options import USAGE_ERROR, parse_now, warn_without_calendar
 from refunds.management.progress import Progress
 from refunds.services.sweep import CHUNK_SIZE, COMMIT_EVERY, FAILED, Outcome, sweep_deadlines
-from refunds.workdays import years_without_calendar
 
 
 class Command(BaseCommand):
@@ -67,13 +66,7 @@ class Command(BaseCommand):
                 % {"now": timezone.localtime(at).isoformat()}
             )
 
-        missing = years_without_calendar(at)
-        if missing:
-            self.stderr.write(self.style.WARNING(
-                _("The working-day calendar has no days entered for %(years)s: Kuaishou's "
-                  "deadlines and disputes' evidence deadlines there count Monday to Friday "
-                  "only. Enter the holidays and worked weekend days in the admin (Calendar "
-                  "days).") % {"years": ", ".join(str(year) for year in missing)}))
+        warn_without_calendar(self, at)
         report = sweep_deadlines(now=at, dry_run=dry_run, chunk_size=chunk_size,
                                  commit_every=commit_every, on_outcome=self.outcome,
                                  on_progress=self.progress)
