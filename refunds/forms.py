@@ -850,12 +850,15 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+IMAGE_TYPES = "image/jpeg,image/png,image/webp"
+
+
 class PhotosField(forms.FileField):
     """Several photos in one input; each is checked and re-encoded by the service."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("widget", MultipleFileInput(
-            attrs={"accept": "image/jpeg,image/png,image/webp", "capture": "environment"}))
+            attrs={"accept": IMAGE_TYPES, "capture": "environment"}))
         kwargs.setdefault("required", False)
         super().__init__(*args, **kwargs)
 
@@ -1294,7 +1297,9 @@ class ComplaintCreateForm(forms.Form):
 
 class ComplaintEvidenceForm(forms.Form):
     kind = forms.ChoiceField(label=_("The screenshots show"), choices=EvidenceKind.choices)
+    # screenshots are picked from the files, not taken with the phone's camera (no `capture`)
     photos = PhotosField(label=_("Screenshots"),
+                         widget=MultipleFileInput(attrs={"accept": IMAGE_TYPES}),
                          help_text=_("JPEG, PNG or WebP; up to 10 at a time, 10 MB each."))
     note = note_field()
 
