@@ -35,6 +35,7 @@ from ..locks import try_lock_complaint
 from ..models import Complaint, ComplaintState, Notification, NotificationKind, Policy
 from ..permissions import user_serves_shop
 from .complaints import complaint_platform_ruling
+from .money import refundable_amounts
 from .notifications import shop_supervisors
 from .review_sweep import _send
 
@@ -156,6 +157,24 @@ def _each(result: ComplaintSweepResult, what: str, pks: list[int], act,
     return done
 
 
+def _foresee(pks: list[int]) -> tuple[int, int]:
+    """What the real run would do with these overdue complaints, without locking or writing:
+    (ruled, refused by the money rule), each paying what its buyer asked from what is still
+    refundable on its order, in the order the run takes them."""
+    rows = list(Complaint.objects.filter(pk__in=pks).select_related("order")
+                .order_by("evidence_due_at", "pk"))
+    left = refundable_amounts({row.order for row in rows})
+    ruled = refused = 0
+    for row in rows:
+        amount = row.amount_claimed
+        if amount is not None and amount > left[row.order_id]:
+            refused += 1
+            continue
+        left[row.order_id] -= amount or 0
+        ruled += 1
+    return ruled, refused
+
+
 def sweep_complaints(*, now: datetime | None = None, dry_run: bool = False,
                      on_progress: Callable[[str, int, int], None] | None = None,
                      ) -> ComplaintSweepResult:
@@ -169,7 +188,8 @@ def sweep_complaints(*, now: datetime | None = None, dry_run: bool = False,
                .values_list("pk", "shop__policy__warning_hours", "evidence_due_at")
                if due <= now + timedelta(hours=hours)]
     if dry_run:
-        result.ruled, result.warned = len(overdue), len(warning)
+        result.ruled, result.refused = _foresee(overdue)
+        result.warned = len(warning)
         return result
     result.ruled = _each(result, _("complaints ruled"), overdue,
                          lambda locked: _rule(locked, now, result), progress)

@@ -170,3 +170,16 @@ def test_a_new_staff_member_of_the_shop_is_not_a_recipient_without_a_role(order,
     run()
     assert "viewer" not in set(Notification.objects.filter(complaint=complaint)
                                .values_list("user__username", flat=True))
+
+
+def test_the_dry_run_foresees_what_the_money_rule_will_refuse(order, agent, supervisor):
+    case_agree(case=make_case(order=order, amount="150.00"), actor=supervisor)  # ¥38 left
+    overdue(order, agent, amount_claimed="30.00")
+    overdue(order, agent, amount_claimed="30.00")  # the first spends what this one needs
+    overdue(order, agent)  # asks for nothing: ruled
+    summary = run("--dry-run")
+    assert "2 ruled for the buyer" in summary and "1 not recorded (money rule)" in summary
+    with pytest.raises(CommandError) as caught:
+        run()
+    assert "2 ruled for the buyer" in str(caught.value)
+    assert "1 not recorded (money rule)" in str(caught.value)
