@@ -245,7 +245,6 @@ class ComplaintEventKind(models.TextChoices):
     CREATED = "created", _("Registered")
     TRANSITION = "transition", _("State change")
     EVIDENCE = "evidence", _("Evidence added")
-    REMINDER = "reminder", _("Reminder")
 
 
 class ComplaintEvent(models.Model):

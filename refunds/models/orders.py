@@ -117,9 +117,10 @@ class Order(models.Model):
         return self.platform_order_id
 
     def has_after_sales(self) -> bool:
-        """A case, refund or compensation hangs on this order (its paid amount bounds them)."""
+        """A case, refund, compensation or complaint hangs on this order (its paid amount
+        bounds them: a complaint's ruling may pay the buyer)."""
         return (self.cases.exists() or self.refunds.exists()
-                or self.compensations.exists())
+                or self.compensations.exists() or self.complaints.exists())
 
     @property
     def is_shipped(self) -> bool:

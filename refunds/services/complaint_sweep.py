@@ -105,9 +105,12 @@ def _said(code: str, complaint: Complaint, **params) -> dict:
                       deadline=complaint.evidence_due_at.isoformat(), **params)
 
 
-def _rule(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> bool:
+CHANGED = None  # what `_rule` and `_warn` return for a complaint changed since it was listed
+
+
+def _rule(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> bool | None:
     if locked.state != ComplaintState.OPEN or locked.evidence_due_at >= now:
-        return False
+        return CHANGED
     try:
         with transaction.atomic():
             complaint_platform_ruling(locked=locked, now=now)
@@ -124,11 +127,11 @@ def _rule(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> boo
     return True
 
 
-def _warn(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> bool:
+def _warn(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> bool | None:
     due = locked.evidence_due_at
     if (locked.state != ComplaintState.OPEN or due < now or locked.warned_due_at == due
             or due > now + timedelta(hours=locked.shop.policy.warning_hours)):
-        return False
+        return CHANGED
     hours = max(int((due - now).total_seconds() // 3600), 0)
     _notify(locked, NotificationKind.COMPLAINT_WARNING,
             _said("complaint_warning", locked, hours=hours), result,
@@ -140,18 +143,21 @@ def _warn(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> boo
 
 def _each(result: ComplaintSweepResult, what: str, pks: list[int], act,
           progress: Callable[[str, int, int], None]) -> int:
+    """`act(locked)`: True when it did its work, False when it refused (counted by itself),
+    CHANGED when the complaint is no longer what was listed; that one, and one somebody
+    holds, is counted skipped (the next run sees it again)."""
     done = 0
     for count, pk in enumerate(pks, 1):
         try:
             with transaction.atomic():
                 locked = try_lock_complaint(pk)
-                acted = locked is not None and act(locked)
+                acted = CHANGED if locked is None else act(locked)
         except Exception as error:  # noqa: BLE001 - one complaint's failure must not stop it
             result.fail(f"{what} #{pk}", error)
         else:
             if acted:
                 done += 1
-            elif locked is None:
+            elif acted is CHANGED:
                 result.skipped += 1
         progress(what, count, len(pks))
     return done

@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
 
 from .. import events
@@ -114,6 +114,28 @@ def _reference_free(shop: Shop, reference: str) -> None:
             % {"reference": reference, "id": earlier.pk})
 
 
+def _check_trade_date(shop: Shop, succeeded, opened_at: datetime,
+                      placed: datetime | None) -> None:
+    """The day the trade succeeded (交易成功), a China date: between the payment and the
+    opening, and the opening within the policy's window after it."""
+    if not isinstance(succeeded, date) or isinstance(succeeded, datetime):
+        raise ActionNotAllowed(_("Enter the day the trade succeeded as a date."))
+    if placed is not None and succeeded < placed.astimezone(CHINA).date():
+        raise ActionNotAllowed(_("The trade cannot have succeeded before the order was paid "
+                                 "(%(placed)s).")
+                               % {"placed": f"{placed.astimezone(CHINA):%Y-%m-%d}"})
+    if succeeded > opened_at.astimezone(CHINA).date():
+        raise ActionNotAllowed(_("The trade cannot have succeeded after the complaint was "
+                                 "opened."))
+    if opened_at >= window_closes(shop, succeeded):
+        raise ActionNotAllowed(
+            _("The platform accepts complaints up to %(days)s days after the trade "
+              "succeeded (%(succeeded)s); this one is dated %(opened)s. Check the dates.")
+            % {"days": shop.policy.complaint_window_days,
+               "succeeded": f"{succeeded:%Y-%m-%d}",
+               "opened": f"{opened_at.astimezone(CHINA):%Y-%m-%d}"})
+
+
 def _cleaned(shop: Shop, order: Order, values: dict[str, Any], now: datetime) -> dict:
     kind = values.get("kind")
     if kind not in ComplaintKind.values:
@@ -126,6 +148,12 @@ def _cleaned(shop: Shop, order: Order, values: dict[str, Any], now: datetime) ->
         Complaint, "platform_reference")
     amount = values.get("amount_claimed")
     cleaned["amount_claimed"] = None if amount in (None, "") else clean_amount(amount)
+    if cleaned["amount_claimed"] is not None and cleaned["amount_claimed"] > order.paid_amount:
+        raise ActionNotAllowed(
+            _("The buyer paid ¥%(paid)s for order %(order)s: a ruling never pays back more, "
+              "so the complaint cannot ask ¥%(amount)s.")
+            % {"paid": order.paid_amount, "order": order.platform_order_id,
+               "amount": cleaned["amount_claimed"]})
     opened_at = values.get("opened_at") or now
     if not isinstance(opened_at, datetime) or timezone.is_naive(opened_at):
         raise ActionNotAllowed(_("Enter when the platform opened the complaint."))
@@ -139,18 +167,7 @@ def _cleaned(shop: Shop, order: Order, values: dict[str, Any], now: datetime) ->
     cleaned["opened_at"] = opened_at
     succeeded = values.get("trade_succeeded_on")
     if succeeded is not None:
-        if not isinstance(succeeded, date) or isinstance(succeeded, datetime):
-            raise ActionNotAllowed(_("Enter the day the trade succeeded as a date."))
-        if succeeded > timezone.localdate(opened_at):
-            raise ActionNotAllowed(_("The trade cannot have succeeded after the complaint was "
-                                     "opened."))
-        if opened_at >= window_closes(shop, succeeded):
-            raise ActionNotAllowed(
-                _("The platform accepts complaints up to %(days)s days after the trade "
-                  "succeeded (%(succeeded)s); this one is dated %(opened)s. Check the dates.")
-                % {"days": shop.policy.complaint_window_days,
-                   "succeeded": f"{succeeded:%Y-%m-%d}",
-                   "opened": f"{timezone.localtime(opened_at):%Y-%m-%d}"})
+        _check_trade_date(shop, succeeded, opened_at, placed)
     cleaned["trade_succeeded_on"] = succeeded
     due = values.get("evidence_due_at")
     if due is None:
@@ -197,6 +214,8 @@ def complaint_create(*, shop: Shop, order: Order, actor: User, case: Case | None
                 events.complaint_event(case_id=case.pk, actor=actor, complaint=complaint,
                                        action="create", at=now)
     except IntegrityError:  # the number recorded at the same moment by someone else
+        if not cleaned["platform_reference"]:
+            raise
         raise ActionNotAllowed(_("Complaint number %(reference)s is already recorded.")
                                % {"reference": cleaned["platform_reference"]}) from None
     return complaint
@@ -279,6 +298,13 @@ def complaint_submit_evidence(*, complaint: Complaint, actor: User, note: str = 
     now = now or timezone.now()
 
     def prepare(locked: Complaint):
+        if locked.evidence_due_at <= now:
+            # the platform rules for the buyer without the shop's evidence: recording it now
+            # would make the desk wait for a ruling that is already made
+            raise ActionNotAllowed(_(
+                "The evidence deadline passed at %(deadline)s: the platform rules against the "
+                "shop. Record its ruling when it comes.") % {
+                "deadline": timezone.localtime(locked.evidence_due_at).strftime("%Y-%m-%d %H:%M")})
         if not locked.evidence.exists():
             raise ActionNotAllowed(_("Add the evidence first: the platform rules on what the "
                                      "shop shows it (chat, call log, SMS, waybill)."))
@@ -422,6 +448,3 @@ def paid_by_rulings(complaints) -> Decimal:
     total = complaints.aggregate(total=Sum("refund_amount"))["total"] or Decimal("0")
     return Decimal(total).quantize(Decimal("0.01"))  # SQLite sums 90.00 to 90
 
-
-def evidence_count_label(count: int) -> str:
-    return ngettext("%(count)s screenshot", "%(count)s screenshots", count) % {"count": count}

@@ -62,13 +62,16 @@ def given_back(cases) -> Decimal:
     """What the cases (a queryset of them) gave the buyer back for the goods, or committed
     to: their refunds (a failed one gave nothing) and their partial-refund compensations
     (部分退款, the item kept) from the proposal on. Postage and non-cash compensation are not
-    for the goods. Two queries."""
+    for the goods. A complaint about one of the cases (售后维权) whose ruling paid the buyer
+    gave that back too. Three queries."""
     refunds = (Refund.objects.filter(case__in=cases).exclude(status=RefundStatus.FAILED)
                .aggregate(total=Sum("amount"))["total"] or ZERO)
     partial = (Compensation.objects.filter(case__in=cases, state__in=COUNTED_STATES,
                                            kind=CompensationKind.PARTIAL_REFUND)
                .aggregate(total=Sum("amount"))["total"] or ZERO)
-    return refunds + partial
+    rulings = (Complaint.objects.filter(case__in=cases, refund_amount__isnull=False)
+               .aggregate(total=Sum("refund_amount"))["total"] or ZERO)
+    return _money(refunds) + _money(partial) + _money(rulings)
 
 
 def _order_sum(queryset, paid: Q | None = None, field: str = "amount") -> Coalesce:

@@ -73,6 +73,9 @@ def test_the_platforms_own_deadline_is_kept_when_given(order, agent):
     ({"opened_at": timezone.now() - timedelta(days=30)}, "before the order was placed"),
     ({"amount_claimed": "-3"}, "more than zero"),
     ({"amount_claimed": "1.234"}, "two decimal places"),
+    ({"amount_claimed": "188.01"}, "a ruling never pays back more"),
+    ({"trade_succeeded_on": timezone.localdate() - timedelta(days=8)},
+     "cannot have succeeded before the order was paid"),
     ({"evidence_due_at": timezone.now() - timedelta(days=1)}, "comes after the opening"),
     ({"platform_reference": "X" * 65}, ""),
 ])
