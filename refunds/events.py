@@ -159,10 +159,12 @@ def claim_event(*, case_id: int, actor, claim, action: str, from_state: str = ""
 
 
 def complaint_event(*, case_id: int, actor, complaint, action: str, from_state: str = "",
-                    note: str = "", at: datetime | None = None) -> CaseEvent:
+                    note: str = "", at: datetime | None = None,
+                    text: dict | None = None) -> CaseEvent:
     """A complaint after the trade (维权/投诉) about the case recorded or moved on: the
-    case's timeline says so, with the complaint's link (its own timeline has the details)."""
-    data = {"complaint_id": complaint.pk, "complaint_kind": complaint.kind}
+    case's timeline says so, with the complaint's link (its own timeline has the details).
+    `text`: the note as a text code (refunds/texts.py), shown in the reader's language."""
+    data = {"complaint_id": complaint.pk, "complaint_kind": complaint.kind, **(text or {})}
     if complaint.refund_amount is not None and action == "rule_for_buyer":
         data["amount"] = str(complaint.refund_amount)
     return _event(Case(pk=case_id), EventKind.COMPLAINT, actor, note=note, at=at,

@@ -189,6 +189,11 @@ def complaint_warning(*, id: int, kind: str, order: str, deadline: str, hours: i
                           "hours": hours}
 
 
+def complaint_no_evidence(*, deadline: str) -> str:
+    return _("The shop did not submit its evidence by %(deadline)s: the platform ruled for "
+             "the buyer.") % {"deadline": _local(deadline)}
+
+
 def complaint_ruled(*, id: int, kind: str, order: str, deadline: str) -> str:
     return _("Complaint #%(id)s (%(kind)s, order %(order)s): no evidence was submitted by "
              "%(deadline)s, so the platform ruled for the buyer.") % {
@@ -206,6 +211,7 @@ def complaint_unrecorded(*, id: int, kind: str, order: str, deadline: str,
 _RENDERERS: dict[str, Callable[..., str]] = {
     "complaint_warning": complaint_warning,
     "complaint_ruled": complaint_ruled,
+    "complaint_no_evidence": complaint_no_evidence,
     "complaint_unrecorded": complaint_unrecorded,
     "followup_expired": followup_expired,
     "review_revised_on_platform": review_revised_on_platform,

@@ -123,6 +123,10 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
                                                  blank=True, editable=False)
     ruled_at = models.DateTimeField(_("ruled"), null=True, blank=True, editable=False)
     ruling = models.TextField(_("the platform's ruling"), blank=True, editable=False)
+    # the ruling the nightly sweep recorded, as code + parameters (refunds/texts.py), so that
+    # every reader sees it in their language; `ruling` keeps the words of the moment
+    ruling_data = models.JSONField(_("ruling (as text code)"), default=dict, blank=True,
+                                   editable=False)
     refund_amount = models.DecimalField(
         _("paid to the buyer by the ruling (¥)"), max_digits=12, decimal_places=2, null=True,
         blank=True, editable=False,

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
 
-from .. import events
+from .. import events, texts
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
 from ..locks import lock_complaint, lock_order
 from ..models import (
@@ -285,9 +285,10 @@ def _run(*, complaint: Complaint, actor: User | None, name: str, expected_state:
         _event(locked, ComplaintEventKind.TRANSITION, actor, at=now, note=note.strip(),
                transition=name, from_state=from_state, to_state=locked.state, data=data)
         if locked.case_id is not None:
+            said = {texts.TEXT: data[texts.TEXT]} if texts.TEXT in data else None
             events.complaint_event(case_id=locked.case_id, actor=actor, complaint=locked,
                                    action=name, from_state=from_state, note=note.strip(),
-                                   at=now)
+                                   at=now, text=said)
     return locked
 
 
@@ -429,15 +430,16 @@ def complaint_platform_ruling(*, locked: Complaint, now: datetime) -> Complaint:
     AmountError when that is more than is still refundable). `locked` from
     `try_lock_complaint`."""
     amount = locked.amount_claimed
-    deadline = timezone.localtime(locked.evidence_due_at)
-    ruling = _("The shop did not submit its evidence by %(deadline)s: the platform ruled for "
-               "the buyer.") % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"}
+    said = texts.said("complaint_no_evidence", deadline=locked.evidence_due_at.isoformat())
+    ruling = texts.words({texts.TEXT: said})
 
     def prepare(row: Complaint):
         _pay_buyer(row, amount)
-        row.ruling, row.ruled_at = ruling, now
-        data = {"refund_amount": str(amount)} if amount is not None else {}
-        return ["ruling", "ruled_at", "refund_amount"], data
+        row.ruling, row.ruling_data, row.ruled_at = ruling, {texts.TEXT: said}, now
+        data = {texts.TEXT: said}
+        if amount is not None:
+            data["refund_amount"] = str(amount)
+        return ["ruling", "ruling_data", "ruled_at", "refund_amount"], data
 
     return _run(complaint=locked, actor=None, name="rule_for_buyer", expected_state=None,
                 note=ruling, prepare=prepare, now=now, locked=locked)

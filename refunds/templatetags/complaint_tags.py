@@ -35,3 +35,11 @@ def evidence_kind_label(kind: str) -> str:
         return EvidenceKind(kind).label
     except ValueError:
         return kind
+
+
+@register.filter
+def complaint_ruling(complaint) -> str:
+    """The ruling in the reader's language when the sweep recorded it as a text code."""
+    from ..texts import words
+
+    return words(complaint.ruling_data, complaint.ruling)

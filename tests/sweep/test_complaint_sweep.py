@@ -183,3 +183,23 @@ def test_the_dry_run_foresees_what_the_money_rule_will_refuse(order, agent, supe
         run()
     assert "2 ruled for the buyer" in str(caught.value)
     assert "1 not recorded (money rule)" in str(caught.value)
+
+
+def test_the_platforms_ruling_reads_in_the_readers_language(order, agent):
+    from django.test import Client
+
+    def login(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    case = make_case(order=order)
+    complaint = overdue(order, agent, case=case)
+    run()
+    chinese = login(agent)
+    chinese.cookies["django_language"] = "zh-hans"
+    for url in (f"/complaints/{complaint.pk}/", f"/cases/{case.pk}/"):
+        page = chinese.get(url).content.decode()
+        assert "商家未在" in page and "did not submit its evidence" not in page, url
+    english = login(agent).get(f"/complaints/{complaint.pk}/").content.decode()
+    assert "did not submit its evidence" in english
