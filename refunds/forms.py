@@ -1234,6 +1234,7 @@ class ComplaintCreateForm(forms.Form):
     order_id = forms.CharField(label=_("Order id (订单编号)"), max_length=64)
     case = forms.IntegerField(widget=forms.HiddenInput, required=False)
     follow_up = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    submission = submission_field()
     kind = forms.ChoiceField(label=_("The buyer complains of"),
                              choices=[("", "---------"), *ComplaintKind.choices])
     platform_reference = forms.CharField(
@@ -1267,6 +1268,11 @@ class ComplaintCreateForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        # a hidden field's error is not shown with it: say it for the whole form
+        if {"case", "follow_up"} & set(self.errors):
+            raise forms.ValidationError(_("The link to the case or review follow-up on this "
+                                          "form is not valid: open the form again from its "
+                                          "page."))
         shop, order_id = cleaned.get("shop"), (cleaned.get("order_id") or "").strip()
         if shop and order_id:
             order_id = order_id.removeprefix('="').removesuffix('"')
@@ -1290,7 +1296,7 @@ class ComplaintCreateForm(forms.Form):
 
     def complaint_values(self) -> dict:
         data = dict(self.cleaned_data)
-        for name in ("shop", "order_id", "order", "case", "follow_up"):
+        for name in ("shop", "order_id", "order", "case", "follow_up", "submission"):
             data.pop(name, None)
         return data
 
@@ -1354,8 +1360,9 @@ class ComplaintRuleForBuyerForm(ComplaintActionForm):
     def __init__(self, *args, complaint, **kwargs):
         super().__init__(*args, complaint=complaint, **kwargs)
         if complaint.amount_claimed is not None:
-            self.fields["refund_amount"].widget.attrs["placeholder"] = str(
-                complaint.amount_claimed)
+            self.fields["refund_amount"].help_text = _(
+                "The buyer asked ¥%(amount)s. Empty: the ruling paid nothing.") % {
+                "amount": complaint.amount_claimed}
 
 
 class ComplaintWithdrawForm(ComplaintActionForm):

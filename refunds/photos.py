@@ -69,7 +69,7 @@ def clean_photo(upload) -> tuple[ContentFile, int, int]:
 def clean_photos(uploads) -> list[tuple[ContentFile, int, int]]:
     uploads = list(uploads or [])
     if len(uploads) > MAX_PHOTOS:
-        raise PhotoError(_("At most %(limit)s photos per parcel.") % {"limit": MAX_PHOTOS})
+        raise PhotoError(_("At most %(limit)s photos at a time.") % {"limit": MAX_PHOTOS})
     return [clean_photo(upload) for upload in uploads]
 
 

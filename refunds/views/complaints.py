@@ -30,6 +30,7 @@ from ..selectors import (
     shops_for_user,
 )
 from ..services import complaints as services
+from ..submissions import AlreadySent, once
 from .actions import submit
 from .files import photo_response
 
@@ -98,15 +99,25 @@ def complaint_create(request):
         raise PermissionDenied
     shops = shops_for_user(request.user)
     initial = _initial(request) if request.method == "GET" else {}
-    form = ComplaintCreateForm(request.POST or None, shops=shops, initial=initial)
+    # bound on every POST, an empty one too: it says what is missing
+    form = ComplaintCreateForm(request.POST if request.method == "POST" else None,
+                               shops=shops, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if not user_serves_shop(request.user, data["shop"].pk):
             raise Http404
         try:
-            complaint = services.complaint_create(
-                shop=data["shop"], order=data["order"], case=data["case"],
-                follow_up=data["follow_up"], actor=request.user, **form.complaint_values())
+            complaint = once(
+                token=data["submission"], user=request.user, what="complaint_create",
+                perform=lambda: services.complaint_create(
+                    shop=data["shop"], order=data["order"], case=data["case"],
+                    follow_up=data["follow_up"], actor=request.user,
+                    **form.complaint_values()),
+                url_of=lambda complaint: complaint.get_absolute_url())
+        except AlreadySent as sent:  # a double click: show what the first one recorded
+            messages.info(request, _("This form was already sent and recorded this complaint; "
+                                     "to record another, start a new form."))
+            return redirect(sent.result_url or "refunds:complaint_list")
         except DomainError as error:
             form.add_error(None, error.message)
         else:
@@ -170,6 +181,11 @@ def complaint_action(request, pk: int, action: str):
     if form_class is None:
         raise Http404
     form = form_class(request.POST, complaint=complaint)
+    if request.POST.get(f"{action}-expected_state") != complaint.state:
+        # the complaint moved on since the page was shown: its errors would be beside the
+        # point (the form may be gone), so say that first, whatever else is wrong
+        messages.error(request, str(CHANGED))
+        return redirect(complaint)
     return submit(
         request, form,
         lambda data: SERVICES[action](complaint=complaint, actor=request.user,

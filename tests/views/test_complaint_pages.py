@@ -92,10 +92,14 @@ def test_bad_input_on_the_form_says_why_and_records_nothing(login, agent, order)
     assert response.status_code == 400 and "No order NOPE1" in text(response)
     response = client.post("/complaints/new/", form_data(order, buyer_claim=""))
     assert response.status_code == 400
+    old_order = OrderFactory(shop=order.shop, paid_at=timezone.now() - timedelta(days=40))
     response = client.post("/complaints/new/", form_data(
-        order, trade_succeeded_on=(timezone.localdate() - timedelta(days=20)).isoformat()))
+        old_order, trade_succeeded_on=(timezone.localdate() - timedelta(days=20)).isoformat()))
     assert response.status_code == 400
     assert "up to 15 days after the trade succeeded" in text(response)
+    response = client.post("/complaints/new/", form_data(
+        order, trade_succeeded_on=(timezone.localdate() - timedelta(days=20)).isoformat()))
+    assert "cannot have succeeded before the order was paid" in text(response)
     response = client.post("/complaints/new/", form_data(order, amount_claimed="abc"))
     assert response.status_code == 400
     assert not Complaint.objects.exists()
@@ -276,3 +280,10 @@ def test_the_navbar_the_notifications_and_the_admin_show_complaints(login, agent
     assert login(manager).get(f"/admin/refunds/complaint/{complaint.pk}/change/"
                               ).status_code == 200
     assert login(manager).get("/admin/refunds/complaint/").status_code == 200
+
+
+def test_the_complaint_page_shows_the_buyers_mobile_masked(login, agent, order):
+    complaint = record(order, agent)
+    page = text(login(agent).get(f"/complaints/{complaint.pk}/"))
+    assert order.buyer.mobile not in page
+    assert order.buyer.masked_mobile in page
