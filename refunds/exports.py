@@ -19,6 +19,8 @@ from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell.cell import TYPE_STRING
 
+from .texts import words
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int | Decimal | datetime | date | None
@@ -186,9 +188,43 @@ def claim_register_sheet(claims) -> tuple[list[str], list[list[Cell]]]:
     return headers, rows
 
 
-def claim_register_file(claims, fmt: str, now: datetime) -> tuple[bytes, str, str]:
-    headers, rows = claim_register_sheet(claims)
-    name = f"carrier-claims-{now:%Y%m%d-%H%M}.{fmt}"
+def _register_file(title: str, sheet: tuple[list[str], list[list[Cell]]], fmt: str,
+                   now: datetime) -> tuple[bytes, str, str]:
+    """(content, content type, file name) of a register as "xlsx" or "csv", named after
+    `title` and the time it was made."""
+    headers, rows = sheet
+    name = f"{title.replace(' ', '-')}-{now:%Y%m%d-%H%M}.{fmt}"
     if fmt == "csv":
         return csv_bytes(headers, rows), CSV_TYPE, name
-    return xlsx_bytes("carrier claims", headers, rows), XLSX_TYPE, name
+    return xlsx_bytes(title, headers, rows), XLSX_TYPE, name
+
+
+def claim_register_file(claims, fmt: str, now: datetime) -> tuple[bytes, str, str]:
+    return _register_file("carrier claims", claim_register_sheet(claims), fmt, now)
+
+
+def complaint_register_sheet(complaints) -> tuple[list[str], list[list[Cell]]]:
+    """The complaints (维权/投诉): what the buyer complained of, the deadline, the ruling, what
+    it paid and the penalty — for the monthly review of what complaints cost the shop."""
+    from django.utils.translation import gettext as _
+
+    headers = [_("Complaint no."), _("Complaint number (投诉编号)"), _("Opened"), _("Shop"),
+               _("Order no."), _("Buyer"), _("Kind"), _("What the buyer says"),
+               _("Amount the buyer asks (¥)"), _("Evidence due"), _("Evidence submitted"),
+               _("State"), _("Ruled"), _("The platform's ruling"),
+               _("Paid to the buyer by the ruling (¥)"), _("Penalty points"), _("Appealed"),
+               _("Handled by")]
+    rows = [[complaint.pk, complaint.platform_reference, complaint.opened_at,
+             complaint.shop.name, complaint.order.platform_order_id,
+             complaint.order.buyer.nick, complaint.get_kind_display(), complaint.buyer_claim,
+             complaint.amount_claimed, complaint.evidence_due_at,
+             complaint.evidence_submitted_at, complaint.get_state_display(),
+             complaint.ruled_at, words(complaint.ruling_data, complaint.ruling),
+             complaint.refund_amount, complaint.penalty_points, complaint.appealed_at,
+             complaint.handler.get_username()]
+            for complaint in complaints.iterator(chunk_size=500)]
+    return headers, rows
+
+
+def complaint_register_file(complaints, fmt: str, now: datetime) -> tuple[bytes, str, str]:
+    return _register_file("complaints", complaint_register_sheet(complaints), fmt, now)

@@ -80,6 +80,8 @@ urlpatterns = [
     path("carrier-claims/<int:pk>/photos/", claims.claim_photos, name="claim_photos"),
     path("carrier-claims/photos/<int:pk>/", claims.claim_photo, name="claim_photo"),
     path("complaints/", complaints.complaint_list, name="complaint_list"),
+    path("complaints/register.<slug:fmt>", complaints.complaint_register_download,
+         name="complaint_register_download"),
     path("complaints/new/", complaints.complaint_create, name="complaint_create"),
     path("complaints/<int:pk>/", complaints.complaint_detail_view, name="complaint_detail"),
     path("complaints/<int:pk>/actions/<slug:action>/", complaints.complaint_action,

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,7 +36,7 @@ from ..selectors import (
 )
 from ..services import claims as services
 from .actions import submit
-from .files import photo_response
+from .files import photo_response, register_download
 
 SERVICES = {
     "submit": services.claim_submit,
@@ -75,18 +75,8 @@ def claim_list(request):
 def claim_register_download(request, fmt: str):
     """The damage register (报损登记) as the filters show it, every row (not one page)."""
     _require_view(request)
-    if fmt not in ("xlsx", "csv"):
-        raise Http404
-    claim_filter = _filtered(request)
-    if claim_filter.is_bound and not claim_filter.is_valid():
-        messages.error(request, _("Please correct the filters first."))
-        return redirect("refunds:claim_list")
-    content, content_type, name = claim_register_file(claim_filter.qs, fmt,
-                                                      timezone.localtime())
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return register_download(request, fmt, _filtered(request), claim_register_file,
+                             back="refunds:claim_list")
 
 
 def _initial_from_case(request) -> dict:

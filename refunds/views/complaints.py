@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from ..exceptions import DomainError
+from ..exports import complaint_register_file
 from ..filters import ComplaintFilter
 from ..forms import COMPLAINT_ACTION_FORMS, ComplaintCreateForm, ComplaintEvidenceForm
 from ..models import Complaint, ComplaintEvidence, ComplaintKind, Order, OrderStatus
@@ -32,7 +33,7 @@ from ..selectors import (
 from ..services import complaints as services
 from ..submissions import AlreadySent, once
 from .actions import submit
-from .files import photo_response
+from .files import photo_response, register_download
 
 SERVICES = {
     "submit_evidence": services.complaint_submit_evidence,
@@ -50,11 +51,14 @@ def _require_view(request) -> None:
         raise PermissionDenied
 
 
+def _filtered(request) -> ComplaintFilter:
+    return ComplaintFilter(request.GET or None, queryset=complaint_register(request.user),
+                           request=request)
+
+
 def complaint_list(request):
     _require_view(request)
-    complaint_filter = ComplaintFilter(request.GET or None,
-                                       queryset=complaint_register(request.user),
-                                       request=request)
+    complaint_filter = _filtered(request)
     rows = complaint_filter.qs
     page = Paginator(rows, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -65,6 +69,13 @@ def complaint_list(request):
         "now": timezone.now(),
         "can_record": request.user.has_perm("refunds.handle_dispute"),
     })
+
+
+def complaint_register_download(request, fmt: str):
+    """The complaints as the filters show them, every row (not one page)."""
+    _require_view(request)
+    return register_download(request, fmt, _filtered(request), complaint_register_file,
+                             back="refunds:complaint_list")
 
 
 def _digits(request, name: str) -> int | None:

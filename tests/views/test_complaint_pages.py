@@ -287,3 +287,33 @@ def test_the_complaint_page_shows_the_buyers_mobile_masked(login, agent, order):
     page = text(login(agent).get(f"/complaints/{complaint.pk}/"))
     assert order.buyer.mobile not in page
     assert order.buyer.masked_mobile in page
+
+
+def test_the_list_downloads_every_row_its_filters_show(login, agent, agent_b, supervisor,
+                                                       shop, other_shop):
+    import csv
+    import io
+
+    ruled = record(OrderFactory(shop=shop), agent, kind="breach",
+                   buyer_claim="=HYPERLINK(\"x\")", platform_reference="TS-DL")
+    svc.complaint_rule_for_buyer(complaint=ruled, actor=supervisor, ruling="支持买家",
+                                 refund_amount="12.00", penalty_points=2)
+    record(OrderFactory(shop=shop), agent, kind="not_received")
+    theirs = record(OrderFactory(shop=other_shop), agent_b, kind="breach")
+    client = login(agent)
+    download = client.get("/complaints/register.csv", {"kind": "breach"})
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith('attachment; filename="complaints-')
+    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig"))))
+    assert [row[0] for row in rows[1:]] == [str(ruled.pk)]  # not the other kind, nor shop
+    assert str(theirs.pk) not in [row[0] for row in rows[1:]]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["Complaint number (投诉编号)"] == "TS-DL"
+    assert row["What the buyer says"].startswith("'=")  # a formula is shown, never run
+    assert (row["Paid to the buyer by the ruling (¥)"], row["Penalty points"]) == ("12.00", "2")
+    assert row["The platform's ruling"] == "支持买家"
+    xlsx = client.get("/complaints/register.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    assert client.get("/complaints/register.pdf").status_code == 404
+    bad = client.get("/complaints/register.csv", {"due": "whenever"}, follow=True)
+    assert "Please correct the filters first." in alert_texts(bad, "danger")
