@@ -1144,20 +1144,33 @@ class ClaimEditForm(ClaimFieldsMixin, forms.Form):
                                             css_class="btn-outline-primary"))
 
 
-class ClaimPhotosForm(forms.Form):
+class PhotoUploadForm(forms.Form):
+    """Base of a form adding photos to an object (a claim's, a complaint's evidence): posts
+    to `url_name` (object id) with the fields' `prefix`, as `form_id`, its button `button`."""
+
+    prefix = "photos"
+    url_name = ""
+    form_id = ""
+    button = ""
+
+    def __init__(self, *args, target, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["photos"].required = True
+        self.helper = FormHelper(self)
+        self.helper.form_id = self.form_id
+        self.helper.attrs = {"enctype": "multipart/form-data"}
+        self.helper.form_action = reverse(self.url_name, args=[target.pk])
+        self.helper.add_input(OutlineSubmit("submit", self.button,
+                                            css_class="btn-outline-secondary"))
+
+
+class ClaimPhotosForm(PhotoUploadForm):
+    url_name, form_id, button = "refunds:claim_photos", "claim-photos-form", _("Add photos")
     photos = PhotosField(label=_("Photos of the damage"),
                          help_text=_("JPEG, PNG or WebP; up to 10 photos of 10 MB each."))
 
     def __init__(self, *args, claim, **kwargs):
-        kwargs.setdefault("prefix", "photos")
-        super().__init__(*args, **kwargs)
-        self.fields["photos"].required = True
-        self.helper = FormHelper(self)
-        self.helper.form_id = "claim-photos-form"
-        self.helper.attrs = {"enctype": "multipart/form-data"}
-        self.helper.form_action = reverse("refunds:claim_photos", args=[claim.pk])
-        self.helper.add_input(OutlineSubmit("submit", _("Add photos"),
-                                            css_class="btn-outline-secondary"))
+        super().__init__(*args, target=claim, **kwargs)
 
 
 class ClaimActionForm(TransitionForm):
@@ -1301,7 +1314,9 @@ class ComplaintCreateForm(forms.Form):
         return data
 
 
-class ComplaintEvidenceForm(forms.Form):
+class ComplaintEvidenceForm(PhotoUploadForm):
+    prefix, url_name = "evidence", "refunds:complaint_evidence"
+    form_id, button = "complaint-evidence-form", _("Add evidence")
     kind = forms.ChoiceField(label=_("The screenshots show"), choices=EvidenceKind.choices)
     # screenshots are picked from the files, not taken with the phone's camera (no `capture`)
     photos = PhotosField(label=_("Screenshots"),
@@ -1310,15 +1325,7 @@ class ComplaintEvidenceForm(forms.Form):
     note = note_field()
 
     def __init__(self, *args, complaint, **kwargs):
-        kwargs.setdefault("prefix", "evidence")
-        super().__init__(*args, **kwargs)
-        self.fields["photos"].required = True
-        self.helper = FormHelper(self)
-        self.helper.form_id = "complaint-evidence-form"
-        self.helper.attrs = {"enctype": "multipart/form-data"}
-        self.helper.form_action = reverse("refunds:complaint_evidence", args=[complaint.pk])
-        self.helper.add_input(OutlineSubmit("submit", _("Add evidence"),
-                                            css_class="btn-outline-secondary"))
+        super().__init__(*args, target=complaint, **kwargs)
 
 
 class ComplaintActionForm(TransitionForm):

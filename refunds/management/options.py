@@ -48,3 +48,29 @@ def warn_without_calendar(command, at) -> None:
               "deadlines and disputes' evidence deadlines there count Monday to Friday "
               "only. Enter the holidays and worked weekend days in the admin (Calendar "
               "days).") % {"years": ", ".join(str(year) for year in missing)}))
+
+
+def add_sweep_arguments(parser, *, items: str, every: int) -> None:
+    """--dry-run, --now and --progress-every, as every nightly sweep takes them."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="report what would be done; write nothing")
+    parser.add_argument(
+        "--now", metavar="ISO-TIME",
+        help="sweep as of this time (default: now), e.g. 2026-11-22T02:00:00+08:00; "
+             "without an offset it is read in TIME_ZONE; only --dry-run may look ahead")
+    parser.add_argument("--progress-every", type=int, default=every, metavar="N",
+                        help=f"print a progress line every N {items} when the output is not "
+                             "a terminal (0: never)")
+
+
+def sweep_time(now: str | None, *, dry_run: bool) -> datetime:
+    """The time a sweep runs as of: `--now`, or now. Applying tomorrow's platform rules
+    today would act on what the platform has not touched: only a dry run may look ahead."""
+    real_now = timezone.now()
+    at = parse_now(now) if now else real_now
+    if at > real_now and not dry_run:
+        raise CommandError(
+            _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
+            % {"now": at.isoformat()}, returncode=USAGE_ERROR,
+        )
+    return at

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management.base import CommandError
 
-from refunds.management.commands.sweep_deadlines import parse_now
+from refunds.management.options import parse_now
 from refunds.models import CaseState
 
 from .conftest import MINUTE, SHANGHAI, T0, refused, requested_refund

@@ -15,7 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from refunds.management.options import USAGE_ERROR, parse_now, warn_without_calendar
+from refunds.management.options import (
+    USAGE_ERROR,
+    add_sweep_arguments,
+    sweep_time,
+    warn_without_calendar,
+)
 from refunds.management.progress import Progress
 from refunds.services.sweep import CHUNK_SIZE, COMMIT_EVERY, FAILED, Outcome, sweep_deadlines
 
@@ -26,16 +31,7 @@ class Command(BaseCommand):
             "and warn the people of cases due soon. Safe to run again or twice at once.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true",
-                            help="report what would be done; write nothing")
-        parser.add_argument(
-            "--now", metavar="ISO-TIME",
-            help="sweep as of this time (default: now), e.g. 2026-11-22T02:00:00+08:00; "
-                 "without an offset it is read in TIME_ZONE; only --dry-run may look ahead",
-        )
-        parser.add_argument("--progress-every", type=int, default=1000, metavar="N",
-                            help="print a progress line every N cases when the output is "
-                                 "not a terminal (0: never)")
+        add_sweep_arguments(parser, items="cases", every=1000)
         parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
                             help="cases read per query")
         parser.add_argument("--commit-every", type=int, default=COMMIT_EVERY, metavar="N",
@@ -44,15 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run: bool, now: str | None, progress_every: int,
                chunk_size: int, commit_every: int, verbosity: int, **options):
-        real_now = timezone.now()
-        at = parse_now(now) if now else real_now
-        if at > real_now and not dry_run:
-            # Applying tomorrow's platform rules today would auto-agree or close cases the
-            # platform has not touched: only a dry run may look ahead.
-            raise CommandError(
-                _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
-                % {"now": at.isoformat()}, returncode=USAGE_ERROR,
-            )
+        at = sweep_time(now, dry_run=dry_run)
         if chunk_size < 1:
             raise CommandError(_("--chunk-size must be at least 1."), returncode=USAGE_ERROR)
         if commit_every < 1:

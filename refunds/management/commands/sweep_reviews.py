@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from refunds.management.options import USAGE_ERROR, parse_now
+from refunds.management.options import add_sweep_arguments, sweep_time
 from refunds.management.progress import Progress
 from refunds.services.review_sweep import sweep_reviews
 
@@ -23,24 +23,11 @@ class Command(BaseCommand):
             "and warn their assignees before it does. Safe to run again.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true",
-                            help="report what would be done; write nothing")
-        parser.add_argument("--now", metavar="ISO-TIME",
-                            help="sweep as of this time (default: now); only --dry-run may "
-                                 "look ahead")
-        parser.add_argument("--progress-every", type=int, default=1000, metavar="N",
-                            help="print a progress line every N follow-ups when the output "
-                                 "is not a terminal (0: never)")
+        add_sweep_arguments(parser, items="follow-ups", every=1000)
 
     def handle(self, *args, dry_run: bool, now: str | None, progress_every: int = 1000,
                **options):
-        real_now = timezone.now()
-        at = parse_now(now) if now else real_now
-        if at > real_now and not dry_run:
-            raise CommandError(
-                _("--now %(now)s is in the future: only --dry-run may sweep ahead of time.")
-                % {"now": at.isoformat()}, returncode=USAGE_ERROR,
-            )
+        at = sweep_time(now, dry_run=dry_run)
         progress = Progress(self.stdout, every=progress_every,
                             verbosity=options.get("verbosity", 1))
         result = sweep_reviews(now=at, dry_run=dry_run, on_progress=progress)
