@@ -2,7 +2,8 @@
 
 Nothing the uploader sent is stored as sent: the image is decoded by Pillow (which refuses
 anything that is not a JPEG, PNG or WebP picture), checked against the pixel limit before
-its pixels are decoded (decompression bombs), turned upright, shrunk to MAX_SIDE and written
+its pixels are decoded (decompression bombs), turned upright, shrunk (to MAX_SIDE; a
+screenshot to a legible size, `clean_photo`) and written
 again as a fresh JPEG — no EXIF (GPS), no trailing payload, a random file name.
 """
 
@@ -21,6 +22,11 @@ from .exceptions import DomainError
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # per photo, as uploaded
 MAX_PIXELS = 40_000_000  # width × height, before decoding
 MAX_SIDE = 2560  # longest side kept
+# A screenshot (a complaint's evidence) is read, not looked at: a long chat scrolled down
+# (1080 × 8000) keeps its text legible — its shorter side at most SCREENSHOT_SHORT_SIDE, its
+# longer at most SCREENSHOT_LONG_SIDE.
+SCREENSHOT_SHORT_SIDE = 1600
+SCREENSHOT_LONG_SIDE = 12000
 MAX_PHOTOS = 10  # per parcel
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP"}
 
@@ -29,8 +35,18 @@ class PhotoError(DomainError):
     default_message = gettext_lazy("This file is not a photo we can accept.")
 
 
-def clean_photo(upload) -> tuple[ContentFile, int, int]:
-    """(re-encoded JPEG, width, height) of an uploaded file, or PhotoError."""
+def _kept_size(width: int, height: int, screenshot: bool) -> tuple[int, int]:
+    """The largest box the image is shrunk into (`Image.thumbnail`, aspect kept)."""
+    if not screenshot:
+        return MAX_SIDE, MAX_SIDE
+    scale = min(1.0, SCREENSHOT_SHORT_SIDE / min(width, height),
+                SCREENSHOT_LONG_SIDE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def clean_photo(upload, screenshot: bool = False) -> tuple[ContentFile, int, int]:
+    """(re-encoded JPEG, width, height) of an uploaded file, or PhotoError. A `screenshot`
+    keeps its length (a long chat stays legible); a photo is shrunk to MAX_SIDE."""
     name = getattr(upload, "name", "") or _("photo")
     if upload.size > MAX_UPLOAD_BYTES:
         raise PhotoError(_("%(name)s is larger than %(limit)s MB.")
@@ -54,7 +70,7 @@ def clean_photo(upload) -> tuple[ContentFile, int, int]:
                 image.load()
                 image = ImageOps.exif_transpose(image)
                 image = image.convert("RGB")
-                image.thumbnail((MAX_SIDE, MAX_SIDE))
+                image.thumbnail(_kept_size(image.width, image.height, screenshot))
                 out = io.BytesIO()
                 image.save(out, format="JPEG", quality=85, optimize=True)
     except PhotoError:
@@ -66,11 +82,11 @@ def clean_photo(upload) -> tuple[ContentFile, int, int]:
     return ContentFile(out.getvalue(), name="photo.jpg"), image.width, image.height
 
 
-def clean_photos(uploads) -> list[tuple[ContentFile, int, int]]:
+def clean_photos(uploads, screenshots: bool = False) -> list[tuple[ContentFile, int, int]]:
     uploads = list(uploads or [])
     if len(uploads) > MAX_PHOTOS:
         raise PhotoError(_("At most %(limit)s photos at a time.") % {"limit": MAX_PHOTOS})
-    return [clean_photo(upload) for upload in uploads]
+    return [clean_photo(upload, screenshot=screenshots) for upload in uploads]
 
 
 def save_photos(photo_model, photos, *, actor, now, **owner) -> list[str]:

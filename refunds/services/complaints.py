@@ -229,7 +229,7 @@ def complaint_add_evidence(*, complaint: Complaint, actor: User, photos,
     now = now or timezone.now()
     if kind not in EvidenceKind.values:
         raise ActionNotAllowed(_("Choose what the screenshots show."))
-    cleaned = clean_photos(photos)
+    cleaned = clean_photos(photos, screenshots=True)
     if not cleaned:
         raise ActionNotAllowed(_("Choose at least one screenshot."))
     written: list[str] = []

@@ -279,3 +279,13 @@ def test_the_trade_date_must_be_a_date(order, agent):
     with pytest.raises(ActionNotAllowed, match="as a date"):
         record(order, agent, trade_succeeded_on=timezone.now())
     assert not Complaint.objects.exists()
+
+
+def test_a_long_chat_screenshot_stays_legible_and_a_wide_one_is_shrunk(order, agent):
+    complaint = record(order, agent)
+    svc.complaint_add_evidence(complaint=complaint, actor=agent, photos=[
+        image_upload("chat.png", fmt="PNG", size=(1080, 8000)),
+        image_upload("desk.png", fmt="PNG", size=(3200, 1800)),
+        image_upload("huge.png", fmt="PNG", size=(2000, 16000))])
+    sizes = list(ComplaintEvidence.objects.order_by("id").values_list("width", "height"))
+    assert sizes == [(1080, 8000), (2844, 1600), (1500, 12000)]
