@@ -65,6 +65,12 @@ def submit(request: HttpRequest, form, perform: Callable[[dict], Any], *, back,
     return attempt(request, lambda: perform(form.cleaned_data), back=back, done=done)
 
 
+def posted(request: HttpRequest):
+    """The data a create form is bound to: every POST, an empty one too (it then says what is
+    missing instead of a bare 400), never a GET."""
+    return request.POST if request.method == "POST" else None
+
+
 def expected_assignee(post) -> int | str | None:
     """The assignee the user saw when claiming: an id, None (nobody), or "any" for a value
     that is not an id (the service then refuses: the page was not ours)."""

@@ -39,7 +39,7 @@ from ..services import exchanges as exchange_services
 from ..services.contacts import can_override
 from ..services.money import money_breakdown
 from ..submissions import AlreadySent, once
-from .actions import attempt, expected_assignee, submit
+from .actions import attempt, expected_assignee, posted, submit
 from .compensation import compensation_context
 from .contacts import contact_context
 from .exchanges import after_inspection_context
@@ -253,7 +253,7 @@ def case_create(request):
     if not request.user.has_perm("refunds.add_case"):
         raise PermissionDenied
     shops = list(shops_for_user(request.user))
-    form = CaseCreateForm(request.POST or None, shops=shops_for_user(request.user))
+    form = CaseCreateForm(posted(request), shops=shops_for_user(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if not user_serves_shop(request.user, data["shop"].pk):

@@ -35,7 +35,7 @@ from ..selectors import (
     shops_for_user,
 )
 from ..services import claims as services
-from .actions import submit
+from .actions import posted, submit
 from .files import photo_response, register_download
 
 SERVICES = {
@@ -112,7 +112,7 @@ def claim_create(request):
         raise PermissionDenied
     shops = shops_for_user(request.user)
     initial = _initial_from_case(request) if request.method == "GET" else {}
-    form = ClaimCreateForm(request.POST or None, request.FILES or None, shops=shops,
+    form = ClaimCreateForm(posted(request), request.FILES or None, shops=shops,
                            initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -32,7 +32,7 @@ from ..selectors import (
 )
 from ..services import complaints as services
 from ..submissions import AlreadySent, once
-from .actions import submit
+from .actions import posted, submit
 from .files import photo_response, register_download
 
 SERVICES = {
@@ -110,9 +110,7 @@ def complaint_create(request):
         raise PermissionDenied
     shops = shops_for_user(request.user)
     initial = _initial(request) if request.method == "GET" else {}
-    # bound on every POST, an empty one too: it says what is missing
-    form = ComplaintCreateForm(request.POST if request.method == "POST" else None,
-                               shops=shops, initial=initial)
+    form = ComplaintCreateForm(posted(request), shops=shops, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if not user_serves_shop(request.user, data["shop"].pk):

@@ -33,7 +33,7 @@ from ..selectors import (
 )
 from ..services import followups as services
 from ..services.contacts import can_override
-from .actions import attempt, expected_assignee, submit
+from .actions import attempt, expected_assignee, posted, submit
 from .contacts import contact_context
 
 SERVICES = {
@@ -190,7 +190,7 @@ def followup_create(request):
     if not request.user.has_perm("refunds.add_reviewfollowup"):
         raise PermissionDenied
     shops = list(shops_for_user(request.user))
-    form = FollowUpCreateForm(request.POST or None, shops=shops_for_user(request.user))
+    form = FollowUpCreateForm(posted(request), shops=shops_for_user(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if not user_serves_shop(request.user, data["shop"].pk):

@@ -317,3 +317,11 @@ def test_the_list_downloads_every_row_its_filters_show(login, agent, agent_b, su
     assert client.get("/complaints/register.pdf").status_code == 404
     bad = client.get("/complaints/register.csv", {"due": "whenever"}, follow=True)
     assert "Please correct the filters first." in alert_texts(bad, "danger")
+
+
+@pytest.mark.parametrize("url", ["/complaints/new/", "/cases/new/", "/carrier-claims/new/",
+                                 "/reviews/new/"])
+def test_an_empty_post_to_a_create_form_says_what_is_missing(login, manager, url):
+    response = login(manager).post(url, {})
+    assert response.status_code == 400
+    assert "This field is required." in text(response)
