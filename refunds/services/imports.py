@@ -691,8 +691,9 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
         updates.append((pk, current, row, changes))
 
     # A lower paid amount may never fall below what is already committed on the order
-    # (refunds, compensation, reimbursements: the money rule's sums), read with those order
-    # rows locked so that nothing is approved on them between the check and the update.
+    # (refunds, compensation, reimbursements, complaint rulings: the money rule's sums), read
+    # with those order rows locked so that nothing is approved on them between the check and
+    # the update.
     lowered = [pk for pk, current, _row, changes in updates
                if changes.get("paid_amount", current["paid_amount"]) < current["paid_amount"]]
     if lowered:
@@ -710,7 +711,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
             tally.errors.append((row.line, _(
                 "Order %(order)s: the paid amount ¥%(paid)s is less than the ¥%(committed)s "
                 "already refunded or promised on it (refunds, compensation, "
-                "reimbursements).") % {
+                "reimbursements, complaint rulings).") % {
                     "order": row.order_id, "paid": changes["paid_amount"],
                     "committed": promised}))
             continue

@@ -246,3 +246,29 @@ def test_order_ids_a_spreadsheet_rounded_are_rejected_not_merged(shop_a, export,
     result = import_orders(shop=shop_a, path_or_file=path)
     assert result.rejected == 2 and not Order.objects.exists()
     assert "looks opened and saved in a spreadsheet" in result.errors[0][1]
+
+
+def test_a_lower_paid_amount_never_falls_below_what_a_complaint_ruling_paid(shop_a, export,
+                                                                           roles):
+    """The import's check counts every source of the money rule, a complaint's ruling too."""
+    from refunds.services.complaints import complaint_create, complaint_rule_for_buyer
+    from tests.factories import make_staff
+
+    agent = make_staff("agent", "agent", shop_a, staff_number="A1001")
+    boss = make_staff("boss", "supervisor", shop_a, staff_number="S3001")
+    import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
+        "订单编号": "5002"})]))
+    order = Order.objects.get()
+    complaint = complaint_create(shop=shop_a, order=order, actor=agent, kind="breach",
+                                 buyer_claim="承诺赠品未发")
+    complaint_rule_for_buyer(complaint=complaint, actor=boss, ruling="支持买家",
+                             refund_amount="150.00")
+
+    result = import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
+        "订单编号": "5002", "买家实际支付金额": "149.99"})]))
+
+    assert result.rejected == 1
+    assert "¥150.00 already refunded or promised" in result.errors[0][1]
+    assert "complaint rulings" in result.errors[0][1]
+    order.refresh_from_db()
+    assert order.paid_amount == Decimal("188.00")
