@@ -207,12 +207,16 @@ def complaint_register_sheet(complaints) -> tuple[list[str], list[list[Cell]]]:
     """The complaints (维权/投诉): what the buyer complained of, the deadline, the ruling, what
     it paid and the penalty — for the monthly review of what complaints cost the shop."""
     from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
+
+    from .models import ComplaintState
 
     headers = [_("Complaint no."), _("Complaint number (投诉编号)"), _("Opened"), _("Shop"),
-               _("Order no."), _("Buyer"), _("Kind"), _("What the buyer says"),
+               _("Order no."), _("Buyer"), pgettext("complaint", "Kind"),
+               _("What the buyer says"),
                _("Amount the buyer asks (¥)"), _("Evidence due"), _("Evidence submitted"),
                _("State"), _("Ruled"), _("The platform's ruling"),
-               _("Paid to the buyer by the ruling (¥)"), _("Penalty points"), _("Appealed"),
+               _("Paid to the buyer by the ruling (¥)"), _("Penalty points"), _("Appeal made"),
                _("Handled by")]
     rows = [[complaint.pk, complaint.platform_reference, complaint.opened_at,
              complaint.shop.name, complaint.order.platform_order_id,
@@ -220,7 +224,10 @@ def complaint_register_sheet(complaints) -> tuple[list[str], list[list[Cell]]]:
              complaint.amount_claimed, complaint.evidence_due_at,
              complaint.evidence_submitted_at, complaint.get_state_display(),
              complaint.ruled_at, words(complaint.ruling_data, complaint.ruling),
-             complaint.refund_amount, complaint.penalty_points, complaint.appealed_at,
+             complaint.refund_amount,
+             # points an upheld appeal lifted no longer stand: the column sums what does
+             None if complaint.state == ComplaintState.FOR_SHOP else complaint.penalty_points,
+             complaint.appealed_at,
              complaint.handler.get_username()]
             for complaint in complaints.iterator(chunk_size=500)]
     return headers, rows

@@ -238,7 +238,8 @@ class ComplaintFilter(QueueFilters, django_filters.FilterSet):
                                   help_text=_("Order id, complaint number or buyer nick"))
     state = django_filters.MultipleChoiceFilter(label=_("State"),
                                                 choices=ComplaintState.choices, distinct=False)
-    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=ComplaintKind.choices)
+    kind = django_filters.ChoiceFilter(label=pgettext_lazy("complaint", "Kind"),
+                                       choices=ComplaintKind.choices)
     shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
     due = django_filters.ChoiceFilter(
         label=_("Evidence"), method="filter_due",

@@ -1263,7 +1263,8 @@ class ComplaintCreateForm(forms.Form):
     trade_succeeded_on = forms.DateField(
         label=_("Trade succeeded on (交易成功)"), required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text=_("Complaints are accepted up to 15 days after it (the shop's policy)."))
+        help_text=_("Complaints are accepted for a number of days after it (the shop's "
+                    "policy; 15 by default)."))
     evidence_due_at = forms.DateTimeField(
         label=_("Evidence due"), widget=_local_input(), required=False,
         help_text=_("The deadline the seller centre shows. Empty: the shop policy's working "

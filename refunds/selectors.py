@@ -43,6 +43,7 @@ from .models import (
     Compensation,
     Complaint,
     ComplaintEvent,
+    ComplaintState,
     ContactLog,
     FollowUpEvent,
     ImportRun,
@@ -632,14 +633,16 @@ def complaints_for_user(user) -> QuerySet[Complaint]:
 
 
 def complaint_register(user) -> QuerySet:
-    """The complaints' rows, everything a row shows in one query: open ones first, the
-    soonest evidence deadline first; then the others, the latest opened first."""
+    """The complaints' rows, everything a row shows in one query: those waiting for the
+    shop's evidence first, the soonest deadline first; then those waiting for the platform
+    (evidence submitted, appealed); then the others; each the latest opened first."""
     return (complaints_for_user(user)
             .select_related("shop", "order", "order__buyer", "handler")
-            .annotate(closed_rank=Choose(When(state__in=OPEN_COMPLAINT_STATES, then=Value(0)),
-                                        default=Value(1), output_field=IntegerField()))
+            .annotate(closed_rank=Choose(When(state=ComplaintState.OPEN, then=Value(0)),
+                                        When(state__in=OPEN_COMPLAINT_STATES, then=Value(1)),
+                                        default=Value(2), output_field=IntegerField()))
             .order_by("closed_rank",
-                      Choose(When(state__in=OPEN_COMPLAINT_STATES, then=F("evidence_due_at")),
+                      Choose(When(state=ComplaintState.OPEN, then=F("evidence_due_at")),
                              default=None).asc(nulls_last=True),
                       "-opened_at", "-id"))
 

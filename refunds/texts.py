@@ -200,8 +200,11 @@ def complaint_ruled(*, id: int, kind: str, order: str, deadline: str) -> str:
         **_complaint(id, kind, order), "deadline": _local(deadline)}
 
 
-def complaint_unrecorded(*, id: int, kind: str, order: str, deadline: str,
-                         reason: str) -> str:
+def complaint_unrecorded(*, id: int, kind: str, order: str, deadline: str, amount: str,
+                         available: str, paid: str) -> str:
+    reason = _("¥%(amount)s is more than the ¥%(available)s still refundable on order "
+               "%(order)s (paid ¥%(paid)s).") % {"amount": amount, "available": available,
+                                                  "order": order, "paid": paid}
     return _("Complaint #%(id)s (%(kind)s, order %(order)s): the evidence deadline "
              "%(deadline)s passed, but the platform's ruling could not be recorded: "
              "%(reason)s Check the order's refunds with the seller centre.") % {

@@ -45,9 +45,9 @@ def warn_without_calendar(command, at) -> None:
     if missing:
         command.stderr.write(command.style.WARNING(
             _("The working-day calendar has no days entered for %(years)s: Kuaishou's "
-              "deadlines and disputes' evidence deadlines there count Monday to Friday "
-              "only. Enter the holidays and worked weekend days in the admin (Calendar "
-              "days).") % {"years": ", ".join(str(year) for year in missing)}))
+              "deadlines and the evidence deadlines of disputes and complaints there count "
+              "Monday to Friday only. Enter the holidays and worked weekend days in the admin "
+              "(Calendar days).") % {"years": ", ".join(str(year) for year in missing)}))
 
 
 def add_sweep_arguments(parser, *, items: str, every: int) -> None:

@@ -109,7 +109,7 @@ class Complaint(ConcurrentTransitionMixin, models.Model):
         _("amount the buyer asks (¥)"), max_digits=12, decimal_places=2, null=True, blank=True)
     trade_succeeded_on = models.DateField(
         _("trade succeeded on"), null=True, blank=True,
-        help_text=_("交易成功: complaints are accepted up to 15 days after it."))
+        help_text=_("交易成功: complaints are accepted for the shop policy's days after it."))
     opened_at = models.DateTimeField(_("opened by the platform"))
     evidence_due_at = models.DateTimeField(_("evidence due"))
     warned_due_at = models.DateTimeField(

@@ -35,7 +35,7 @@ from ..locks import try_lock_complaint
 from ..models import Complaint, ComplaintState, Notification, NotificationKind, Policy
 from ..permissions import user_serves_shop
 from .complaints import complaint_platform_ruling
-from .money import refundable_amounts
+from .money import refundable_amount, refundable_amounts
 from .notifications import shop_supervisors
 from .review_sweep import _send
 
@@ -118,8 +118,11 @@ def _rule(locked: Complaint, now: datetime, result: ComplaintSweepResult) -> boo
         result.refused += 1
         result.failures.append(_("Complaint #%(id)s: %(reason)s")
                                % {"id": locked.pk, "reason": error.message})
+        # the reason as figures, put into words in each reader's language
         _notify(locked, NotificationKind.COMPLAINT_UNRECORDED,
-                _said("complaint_unrecorded", locked, reason=error.message), result,
+                _said("complaint_unrecorded", locked, amount=str(locked.amount_claimed),
+                      available=str(refundable_amount(locked.order)),
+                      paid=str(locked.order.paid_amount)), result,
                 _("Complaint ruled by the platform: not recorded"))
         return False
     _notify(locked, NotificationKind.COMPLAINT_RULED, _said("complaint_ruled", locked),

@@ -57,6 +57,7 @@ from .money import clean_amount, ensure_refundable
 from .text import column_text, require_text
 
 MAX_EVIDENCE = 30  # screenshots per complaint
+MAX_EVIDENCE_WINDOW = timedelta(days=60)  # a deadline typed further out is a typo
 EVIDENCE_STATES = (ComplaintState.OPEN, ComplaintState.EVIDENCE_SUBMITTED,
                    ComplaintState.FOR_BUYER, ComplaintState.APPEALED)
 
@@ -176,6 +177,10 @@ def _cleaned(shop: Shop, order: Order, values: dict[str, Any], now: datetime) ->
         raise ActionNotAllowed(_("Enter the evidence deadline as a date and time."))
     elif due <= opened_at:
         raise ActionNotAllowed(_("The evidence deadline comes after the opening."))
+    elif due > opened_at + MAX_EVIDENCE_WINDOW:
+        raise ActionNotAllowed(_("The platform gives days, not months, for the evidence: check "
+                                 "the deadline (at most %(days)s days after the opening).")
+                               % {"days": MAX_EVIDENCE_WINDOW.days})
     cleaned["evidence_due_at"] = due
     return cleaned
 

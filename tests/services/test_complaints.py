@@ -77,6 +77,7 @@ def test_the_platforms_own_deadline_is_kept_when_given(order, agent):
     ({"trade_succeeded_on": timezone.localdate() - timedelta(days=8)},
      "cannot have succeeded before the order was paid"),
     ({"evidence_due_at": timezone.now() - timedelta(days=1)}, "comes after the opening"),
+    ({"evidence_due_at": timezone.now() + timedelta(days=90)}, "days, not months"),
     ({"platform_reference": "X" * 65}, ""),
 ])
 def test_bad_input_is_refused_with_a_message_and_records_nothing(order, agent, overrides,

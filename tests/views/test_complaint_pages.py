@@ -212,10 +212,15 @@ def test_the_list_filters_open_first_and_searches(login, agent, supervisor, shop
                    platform_reference="TS-LATER")
     done = svc.complaint_withdraw(complaint=record(OrderFactory(shop=shop), agent),
                                   actor=agent, note="撤诉")
+    # answered long ago, its old deadline the soonest: it waits for the platform, not us
+    waiting = with_evidence(record(OrderFactory(shop=shop), agent,
+                                   evidence_due_at=timezone.now() + timedelta(hours=1)), agent)
+    svc.complaint_submit_evidence(complaint=waiting, actor=agent)
     client = login(agent)
     page = text(client.get("/complaints/"))
-    positions = [page.index(f'data-complaint="{c.pk}"') for c in (soon, later, done)]
-    assert positions == sorted(positions)  # open first, the soonest deadline first
+    positions = [page.index(f'data-complaint="{c.pk}"') for c in (soon, later, waiting, done)]
+    # evidence due first, the soonest deadline first; then waiting for the platform; then done
+    assert positions == sorted(positions)
     due = text(client.get("/complaints/", {"due": "24h"}))
     assert f'data-complaint="{soon.pk}"' in due and f'data-complaint="{later.pk}"' not in due
     kind = text(client.get("/complaints/", {"kind": "breach"}))
