@@ -39,6 +39,7 @@ from .models import (
     RemedyKind,
     ReviewFollowUp,
     ReviewRating,
+    StockOutRemedy,
 )
 from .models.shops import DEDUCTION_LINES
 from .services.cases import DISPUTE_CLOSE_REASONS, action_label
@@ -49,6 +50,7 @@ from .services.compensation import action_label as compensation_action_label
 from .services.complaints import action_label as complaint_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
+from .services.stockouts import action_label as stockout_action_label
 from .submissions import submission_field
 
 
@@ -1401,3 +1403,87 @@ COMPLAINT_ACTION_FORMS = {form.action: form for form in (
     ComplaintSubmitEvidenceForm, ComplaintRuleForShopForm, ComplaintRuleForBuyerForm,
     ComplaintWithdrawForm, ComplaintAppealForm, ComplaintUpholdAppealForm,
     ComplaintRejectAppealForm)}
+
+
+# --- stock-outs (缺货) ------------------------------------------------------------------------
+
+
+class StockOutReportForm(forms.Form):
+    """Report an item of a paid order out of stock (the order is in the URL)."""
+
+    line = forms.ChoiceField(label=_("Item out of stock"))
+    quantity = forms.IntegerField(label=_("How many are missing"), min_value=1, initial=1,
+                                  max_value=100000)
+    restock_expected = forms.DateField(
+        label=_("Restock expected"), required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("If the warehouse knows when the goods come in: what the buyer is "
+                    "offered to wait for."))
+    note = note_field(_("Warehouse note"))
+
+    def __init__(self, *args, order: Order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.lines = {str(line.pk): line for line in order.lines.all()}
+        choices = [(pk, f"{line.title} × {line.quantity}") for pk, line in self.lines.items()]
+        self.fields["line"].choices = [*choices, ("", _("The whole order"))]
+        if len(choices) == 1:
+            self.fields["line"].initial = choices[0][0]
+        self.helper = FormHelper(self)
+        self.helper.form_id = "stockout-report"
+        self.helper.form_action = reverse("refunds:stockout_report", args=[order.pk])
+        self.helper.add_input(Submit("submit", _("Report out of stock"),
+                                     css_class="btn-warning"))
+
+    def clean_line(self):
+        value = self.cleaned_data["line"]
+        return self.lines.get(value) if value else None
+
+
+class StockOutActionForm(TransitionForm):
+    url_name = "refunds:stockout_action"
+
+    def __init__(self, *args, stockout, **kwargs):
+        self.stockout = stockout
+        super().__init__(*args, target=stockout, **kwargs)
+
+    def label(self) -> str:
+        return stockout_action_label(self.action)
+
+
+class StockOutAgreedForm(StockOutActionForm):
+    action = "buyer_agreed"
+    button_class = "btn-success"
+    remedy = forms.ChoiceField(label=_("The buyer"), choices=StockOutRemedy.choices,
+                               widget=forms.RadioSelect, initial=StockOutRemedy.WAIT)
+    agreed_ship_by = forms.DateField(label=_("Ship by (agreed with the buyer)"),
+                                     widget=forms.DateInput(attrs={"type": "date"}))
+    note = note_field(_("What was agreed (which item instead, for another item)"))
+
+    def __init__(self, *args, stockout, **kwargs):
+        if stockout.restock_expected:
+            kwargs.setdefault("initial", {}).setdefault("agreed_ship_by",
+                                                        stockout.restock_expected)
+        super().__init__(*args, stockout=stockout, **kwargs)
+
+
+class StockOutRefundForm(StockOutActionForm):
+    action = "refund"
+    button_class = "btn-danger"
+    note = note_field(_("What the buyer said"))
+
+
+class StockOutShipForm(StockOutActionForm):
+    action = "ship"
+    note = note_field()
+
+
+class StockOutWithdrawForm(StockOutActionForm):
+    action = "withdraw"
+    button_class = "btn-outline-secondary"
+    reason = forms.CharField(label=_("Where the stock was found"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+STOCKOUT_ACTION_FORMS = {form.action: form for form in (
+    StockOutAgreedForm, StockOutRefundForm, StockOutShipForm, StockOutWithdrawForm)}

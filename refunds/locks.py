@@ -186,3 +186,16 @@ def try_lock_complaint(complaint_id: int):
     if complaint is not None:
         complaint.order = order
     return complaint
+
+
+def lock_stockout(stockout_id: int):
+    """Lock a stock-out after its order row (the fixed order: a refund it opens locks the
+    order for the money rule)."""
+    from .models import StockOut
+
+    order_id = StockOut.objects.values_list("order_id", flat=True).get(pk=stockout_id)
+    order = lock_order(order_id)
+    stockout = (StockOut.objects.select_for_update(of=("self",))
+                .select_related("shop__policy", "line").get(pk=stockout_id))
+    stockout.order = order
+    return stockout

@@ -17,7 +17,8 @@ ROLE_LABELS = {
 _READ = ["view_case", "view_order", "view_orderline", "view_buyer", "view_shop",
          "view_caseevent", "view_contactlog", "view_refund", "view_returnparcel",
          "view_parcelphoto", "view_carrierclaim", "view_claimevent", "view_claimphoto",
-         "view_complaint", "view_complaintevent", "view_complaintevidence"]
+         "view_complaint", "view_complaintevent", "view_complaintevidence",
+         "view_stockout", "view_stockoutevent"]
 # compensation (补偿): agents propose, approve a colleague's within the limit, issue coupons
 _COMPENSATION = ["view_compensation", "propose_compensation", "approve_compensation",
                  "issue_compensation"]
@@ -34,7 +35,7 @@ _EXCHANGES = ["view_exchange", "choose_replacement", "ship_replacement", "comple
 _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
                   "record_return_shipment", "approve_refund", "close_case", "log_contact",
                   *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute",
-                  "handle_claim"]
+                  "handle_claim", "report_stockout", "handle_stockout"]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -43,7 +44,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                           "record_dispute_ruling", *_REVIEW_SUPERVISION,
                           "record_claim_compensation"],
     WAREHOUSE: _READ + ["record_return_shipment", "receive_return", "view_exchange",
-                        "ship_replacement", "handle_claim"],
+                        "ship_replacement", "handle_claim", "report_stockout"],
     FINANCE: _READ + _FINANCE + ["record_claim_compensation"],
     MANAGER: _AGENT + [
         "approve_over_limit", "reopen_case", "assign_case", "receive_return", *_FINANCE,

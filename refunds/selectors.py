@@ -33,6 +33,7 @@ from .models import (
     OPEN_CLAIM_STATES,
     OPEN_COMPLAINT_STATES,
     OPEN_FOLLOWUP_STATES,
+    OPEN_STOCKOUT_STATES,
     Buyer,
     CannedReply,
     CarrierClaim,
@@ -59,6 +60,8 @@ from .models import (
     ReviewFollowUp,
     ReviewRating,
     Shop,
+    StockOut,
+    StockOutEvent,
 )
 from .models.cases import OPEN_STATES
 from .models.compensation import COUNTED_STATES
@@ -85,17 +88,20 @@ def cases_for_user(user) -> QuerySet[Case]:
 
 # --- orders to ship (DOMAIN.md: "order paid, not shipped | shop ships | 72 hours") -----------
 
-SHIPPING_DUE = ("overdue", "24h")
+SHIPPING_DUE = ("overdue", "24h", "stockout")
 
 
 def unshipped_orders(user, now: datetime, due: str = "") -> QuerySet[Order]:
     """The user's shops' orders paid and not shipped yet, paid first first: each must ship
     within its shop's `ship_within_hours` of payment, or the buyer may complain of a late
     shipment (延迟发货). `due`: "overdue" (past that time), "24h" (within the next 24 hours),
-    else all of them."""
+    "stockout" (an item reported out of stock and not settled), else all of them."""
     orders = scope_to_user(Order.objects.filter(status=OrderStatus.PAID, shipped_at__isnull=True,
                                                 paid_at__isnull=False), user)
-    if due in SHIPPING_DUE:
+    if due == "stockout":
+        orders = orders.filter(Exists(StockOut.objects.filter(
+            order_id=OuterRef("pk"), state__in=OPEN_STOCKOUT_STATES)))
+    elif due in SHIPPING_DUE:
         windows: dict[int, list[int]] = {}
         for shop in shops_for_user(user):
             windows.setdefault(shop.policy.ship_within_hours, []).append(shop.pk)
@@ -667,3 +673,31 @@ def buyer_contacts_in_shop(complaint: Complaint, limit: int = 50) -> list[Contac
                                           | Q(follow_up__shop_id=shop),
                                           buyer_id=complaint.order.buyer_id)
                 .select_related("shop").order_by("-created_at", "-id")[:limit])
+
+
+# --- stock-outs (缺货) ------------------------------------------------------------------------
+
+
+def stockouts_for_user(user) -> QuerySet[StockOut]:
+    return scope_to_user(StockOut.objects.all(), user)
+
+
+def stockout_detail(user, pk: int) -> StockOut:
+    """A stock-out of the user's shops with all its page shows, or 404."""
+    queryset = stockouts_for_user(user).select_related(
+        "shop", "shop__policy", "order", "order__buyer", "line", "case", "reported_by",
+    ).prefetch_related(
+        "order__lines",
+        Prefetch("events", queryset=StockOutEvent.objects.select_related("actor")),
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def open_stockouts_of(orders) -> dict[int, list[StockOut]]:
+    """{order id: its open stock-outs}, for a page of orders: one query."""
+    found: dict[int, list[StockOut]] = {}
+    for stockout in (StockOut.objects.filter(order__in=[order.pk for order in orders],
+                                             state__in=OPEN_STOCKOUT_STATES)
+                     .select_related("line").order_by("id")):
+        found.setdefault(stockout.order_id, []).append(stockout)
+    return found

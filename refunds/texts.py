@@ -211,7 +211,17 @@ def complaint_unrecorded(*, id: int, kind: str, order: str, deadline: str, amoun
         **_complaint(id, kind, order), "deadline": _local(deadline), "reason": reason}
 
 
+def stockout_order_shipped() -> str:
+    return _("The order import shows the order shipped.")
+
+
+def stockout_order_closed() -> str:
+    return _("The order import shows the order closed on the platform.")
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "stockout_order_shipped": stockout_order_shipped,
+    "stockout_order_closed": stockout_order_closed,
     "complaint_warning": complaint_warning,
     "complaint_ruled": complaint_ruled,
     "complaint_no_evidence": complaint_no_evidence,

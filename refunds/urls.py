@@ -11,6 +11,7 @@ from .views import (
     imports,
     orders,
     reviews,
+    stockouts,
     warehouse,
 )
 from .views import notifications as notification_views
@@ -58,6 +59,11 @@ urlpatterns = [
     path("warehouse/photos/<int:pk>/", warehouse.parcel_photo, name="parcel_photo"),
     path("imports/", imports.import_upload, name="import_upload"),
     path("orders/unshipped/", orders.unshipped_order_list, name="unshipped_orders"),
+    path("orders/<int:pk>/stock-out/", stockouts.stockout_report, name="stockout_report"),
+    path("stock-outs/<int:pk>/", stockouts.stockout_detail_view, name="stockout_detail"),
+    path("stock-outs/<int:pk>/actions/<slug:action>/", stockouts.stockout_action,
+         name="stockout_action"),
+    path("stock-outs/<int:pk>/contact/", stockouts.stockout_contact, name="stockout_contact"),
     path("notifications/read/", notification_views.notifications_read,
          name="notifications_read"),
     path("reviews/", reviews.followup_list, name="followup_list"),

@@ -337,6 +337,7 @@ REASON_KEYWORDS: list[tuple[str, str]] = [
     ("七天无理由", CaseReason.NO_REASON), ("不想要", CaseReason.NO_REASON),
     ("拍错", CaseReason.NO_REASON), ("多拍", CaseReason.NO_REASON),
     ("质量", CaseReason.QUALITY),
+    ("缺货", CaseReason.OUT_OF_STOCK),
     ("发错", CaseReason.WRONG_ITEM), ("错发", CaseReason.WRONG_ITEM),
     ("漏发", CaseReason.WRONG_ITEM), ("少件", CaseReason.WRONG_ITEM),
     ("描述不符", CaseReason.NOT_AS_DESCRIBED), ("色差", CaseReason.NOT_AS_DESCRIBED),

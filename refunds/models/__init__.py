@@ -65,6 +65,14 @@ from .returns import ParcelCondition, ParcelPhoto, ReturnParcel
 from .reviews import Review, ReviewRating
 from .shops import Platform, Policy, Shop, ShopType
 from .staff import StaffProfile
+from .stockouts import (
+    OPEN_STOCKOUT_STATES,
+    StockOut,
+    StockOutEvent,
+    StockOutEventKind,
+    StockOutRemedy,
+    StockOutState,
+)
 from .submissions import FormSubmission
 
 __all__ = [
@@ -143,4 +151,10 @@ __all__ = [
     "Shop",
     "ShopType",
     "StaffProfile",
+    "OPEN_STOCKOUT_STATES",
+    "StockOut",
+    "StockOutEvent",
+    "StockOutEventKind",
+    "StockOutRemedy",
+    "StockOutState",
 ]

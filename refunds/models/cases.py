@@ -36,6 +36,7 @@ class CaseReason(models.TextChoices):
     DAMAGED = "damaged", _("Damaged in transit (运输破损)")
     NOT_RECEIVED = "not_received", _("Not received (未收到货)")
     SIZE = "size", _("Size or colour (尺码/颜色不合适)")
+    OUT_OF_STOCK = "out_of_stock", _("Out of stock (缺货)")
     OTHER = "other", _("Other (其他)")
 
 

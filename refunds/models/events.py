@@ -66,6 +66,9 @@ class ContactLog(models.Model):
     follow_up = models.ForeignKey("refunds.ReviewFollowUp", on_delete=models.PROTECT,
                                   null=True, blank=True, related_name="contacts",
                                   verbose_name=_("review follow-up"))
+    stockout = models.ForeignKey("refunds.StockOut", on_delete=models.PROTECT, null=True,
+                                 blank=True, related_name="contacts",
+                                 verbose_name=_("stock-out"))
     shop = models.ForeignKey("refunds.Shop", on_delete=models.PROTECT, null=True, blank=True,
                              related_name="+", verbose_name=_("shop"),
                              help_text=_("In whose name the buyer was contacted (the "

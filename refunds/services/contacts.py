@@ -139,12 +139,13 @@ def can_override(user: User) -> bool:
 
 def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, outcome: str,
                        note: str = "", case: Case | None = None,
-                       follow_up: ReviewFollowUp | None = None, override: bool = False,
-                       override_reason: str = "", now: datetime | None = None) -> ContactLog:
+                       follow_up: ReviewFollowUp | None = None, stockout=None,
+                       override: bool = False, override_reason: str = "",
+                       now: datetime | None = None) -> ContactLog:
     """Log one contact attempt after the guard allowed it (or a supervisor overrode it).
 
     The only code that writes ContactLog rows; callers add their own timeline row in the
-    same transaction (case, follow-up).
+    same transaction (case, follow-up, stock-out).
     """
     now = now or timezone.now()
     if not (actor.has_perm("refunds.log_contact") and user_serves_shop(actor, shop.pk)):
@@ -173,7 +174,8 @@ def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, o
             # every rule set aside, recorded (e.g. "hours,calls")
             overridden_rule = ",".join(block.rule for block in blocks)
         return ContactLog.objects.create(
-            shop=shop, buyer=buyer, case=case, follow_up=follow_up, channel=channel,
+            shop=shop, buyer=buyer, case=case, follow_up=follow_up, stockout=stockout,
+            channel=channel,
             outcome=outcome, note=(note or "").strip(), actor=actor,
             staff_number=staff_number_of(actor), created_at=now,
             overridden_rule=overridden_rule,

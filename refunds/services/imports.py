@@ -82,6 +82,7 @@ from ..models import (
     ImportRun,
     Order,
     OrderLine,
+    OrderStatus,
     Payout,
     Refund,
     RefundStatus,
@@ -105,12 +106,15 @@ from .money import (
     ensure_within,
     refundable_amounts,
 )
+from .stockouts import stockouts_follow_orders
 
 logger = logging.getLogger(__name__)
 
 PLATFORM_STATUS_TEXTS = {api: text for text, api in REFUND_STATUS_TEXTS.items()}
 CHUNK_SIZE = 5000  # rows per transaction: fewer commits and lookups (docs/PERFORMANCE.md)
 MAX_STORED_ISSUES = 1000  # per ImportRun; the counts stay exact
+# an order in one of these is no longer to be shipped: its open stock-outs follow it
+LEFT_TO_SHIP = (OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CLOSED)
 Progress = Callable[[int, int], None]
 
 
@@ -705,6 +709,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
         if updates else set()
 
     to_update, fields, new_lines = [], set(), []
+    moved_on: list[int] = []  # shipped or closed by this import: their stock-outs follow
     for pk, current, row, changes in updates:
         promised = committed.get(pk)
         if promised is not None and changes["paid_amount"] < promised:
@@ -725,6 +730,8 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
             to_update.append(Order(pk=pk, shop_id=shop.pk, platform_order_id=row.order_id,
                                    **merged))
             fields.update(changes)
+            if changes.get("shipped_at") or changes.get("status") in LEFT_TO_SHIP:
+                moved_on.append(pk)
         if changes or needs_line or row.buyer_nick in changed_buyers:
             tally.updated += 1
         else:
@@ -738,6 +745,8 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
                       for order, row in creates if row.item_title]
     if to_update:
         Order.objects.bulk_update(to_update, sorted(fields), batch_size=500)
+    if moved_on:
+        stockouts_follow_orders(moved_on)
     _insert_rows(OrderLine, new_lines)
     tally.imported += len(creates)
     return tally

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from ..pagination import CappedPaginator
-from ..selectors import SHIPPING_DUE, unshipped_orders
+from ..selectors import SHIPPING_DUE, open_stockouts_of, unshipped_orders
 
 ORDERS_PER_PAGE = 50
 
@@ -24,11 +24,12 @@ def unshipped_order_list(request):
     number = request.GET.get("page")
     page = CappedPaginator(unshipped_orders(request.user, now, due), ORDERS_PER_PAGE,
                            page=number).get_page(number)
+    stockouts = open_stockouts_of(page.object_list)
     rows = []
     for order in page.object_list:
         ship_by = order.paid_at + timedelta(hours=order.shop.policy.ship_within_hours)
         rows.append({"order": order, "ship_by": ship_by, "late": ship_by <= now,
-                     "left": ship_by - now})
+                     "left": ship_by - now, "stockouts": stockouts.get(order.pk, [])})
     return render(request, "refunds/orders_unshipped.html", {
         "page": page, "rows": rows, "due": due, "query": f"due={due}" if due else "",
     })

@@ -1,0 +1,189 @@
+"""Out of stock after payment (缺货): the buyer paid for goods the warehouse cannot ship.
+
+DOMAIN.md: out-of-stock after payment — tell the buyer, never silently cancel. The material
+(seeds/004): when the warehouse finds a paid item out of stock it tells customer service at
+once, and customer service talks to the buyer — not a bare "we have none", but a choice.
+
+So a stock-out is reported on an order to ship (the warehouse or an agent), and stays on the
+orders-to-ship page until the buyer has been told and has chosen:
+- to wait for the restock, or to take another item or colour, by a date agreed with them
+  (the buyer's agreement is the shop's answer to a late-shipment complaint);
+- a refund: a refund-only case on the order (the platform's own refund request, when it has
+  come in, is taken instead of opening a second one).
+Telling the buyer is a contact, logged through the harassment guard like every other.
+
+States: reported → agreed (again, when a new date is agreed) → shipped; reported or agreed →
+refund (the case takes over); reported → withdrawn (the stock was found before the buyer was
+told). The order import moves an open stock-out to shipped when the platform shows the order
+shipped, and to order closed when the platform closed it. Transitions only change the state
+and say whether they may run; `refunds.services.stockouts` locks, saves and writes the
+timeline around them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from ..permissions import user_serves_shop
+
+
+class StockOutState(models.TextChoices):
+    REPORTED = "reported", _("Out of stock: tell the buyer")
+    AGREED = "agreed", _("Buyer agreed to a later shipment")
+    REFUND = "refund", _("Buyer takes a refund")
+    SHIPPED = "shipped", _("Shipped")
+    WITHDRAWN = "withdrawn", _("Withdrawn: stock found")
+    ORDER_CLOSED = "order_closed", _("Order closed on the platform")
+
+
+OPEN_STOCKOUT_STATES = [StockOutState.REPORTED, StockOutState.AGREED]
+
+
+class StockOutRemedy(models.TextChoices):
+    WAIT = "wait", _("Waits for the restock (等待补货)")
+    SWAP = "swap", _("Takes another item or colour (换款)")
+
+
+def _role(codename: str):
+    def check(stockout: StockOut, user) -> bool:
+        return user.has_perm(f"refunds.{codename}") and user_serves_shop(user, stockout.shop_id)
+
+    check.__name__ = f"can_{codename}"
+    return check
+
+
+can_report = _role("report_stockout")
+can_handle = _role("handle_stockout")
+
+
+def can_report_or_handle(stockout: StockOut, user) -> bool:
+    """Whoever ships the order records that it shipped: the warehouse or after-sales."""
+    return can_report(stockout, user) or can_handle(stockout, user)
+
+
+class StockOut(ConcurrentTransitionMixin, models.Model):
+    """One item of a paid order the warehouse cannot ship (缺货登记)."""
+
+    shop = models.ForeignKey("refunds.Shop", on_delete=models.PROTECT,
+                             related_name="stockouts", verbose_name=_("shop"))
+    order = models.ForeignKey("refunds.Order", on_delete=models.PROTECT,
+                              related_name="stockouts", verbose_name=_("order"))
+    line = models.ForeignKey("refunds.OrderLine", on_delete=models.PROTECT, null=True,
+                             blank=True, related_name="+", verbose_name=_("item"),
+                             help_text=_("Empty: the whole order is out of stock."))
+    quantity = models.PositiveIntegerField(_("quantity out of stock"), default=1)
+    restock_expected = models.DateField(
+        _("restock expected"), null=True, blank=True,
+        help_text=_("When the warehouse expects the goods (a China date), if it knows."))
+    note = models.TextField(_("warehouse note"), blank=True)
+    state = FSMField(_("state"), max_length=12, choices=StockOutState.choices,
+                     default=StockOutState.REPORTED, protected=True)
+    remedy = models.CharField(_("buyer's choice"), max_length=8, blank=True,
+                              choices=StockOutRemedy.choices, editable=False)
+    agreed_ship_by = models.DateField(
+        _("ship by (agreed with the buyer)"), null=True, blank=True, editable=False)
+    buyer_told_at = models.DateTimeField(_("buyer told"), null=True, blank=True,
+                                         editable=False)
+    case = models.ForeignKey("refunds.Case", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="stockouts", verbose_name=_("refund case"),
+                             editable=False)
+    reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("reported by"))
+    reported_at = models.DateTimeField(_("reported"), default=timezone.now)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock-out (缺货)")
+        verbose_name_plural = _("stock-outs (缺货)")
+        ordering = ["reported_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="stockout_quantity_min"),
+        ]
+        indexes = [
+            models.Index(fields=["order", "state"], name="stockout_order_state_idx"),
+            models.Index(fields=["shop", "state"], name="stockout_shop_state_idx"),
+        ]
+        permissions = [
+            ("report_stockout", _("Can report a paid order out of stock")),
+            ("handle_stockout", _("Can tell the buyer of a stock-out and record their choice")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.order_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("refunds:stockout_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STOCKOUT_STATES
+
+    # --- transitions ---------------------------------------------------------------------
+
+    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.AGREED,
+                permission=can_handle,
+                custom={"label": _("The buyer agreed to a later shipment")})
+    def buyer_agreed(self):
+        """Again from agreed: a new date, when the restock is later than promised."""
+
+    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.REFUND,
+                permission=can_handle, custom={"label": _("The buyer takes a refund")})
+    def refund(self):
+        """The service opens (or takes) the refund-only case."""
+
+    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.SHIPPED,
+                permission=can_report_or_handle, custom={"label": _("Shipped")})
+    def ship(self):
+        """Also what the order import does when the platform shows the order shipped."""
+
+    @transition(field=state, source=StockOutState.REPORTED, target=StockOutState.WITHDRAWN,
+                permission=can_report_or_handle,
+                custom={"label": _("Withdraw: the stock was found")})
+    def withdraw(self):
+        """Only before the buyer was told: after that, the order ships or is refunded."""
+
+    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.ORDER_CLOSED,
+                custom={"label": _("Order closed on the platform")})
+    def order_closed(self):
+        """The order import, when the platform closed the order (no user runs this)."""
+
+
+class StockOutEventKind(models.TextChoices):
+    CREATED = "created", _("Reported")
+    TRANSITION = "transition", _("State change")
+    CONTACT = "contact", _("Contact")
+
+
+class StockOutEvent(models.Model):
+    """The stock-out's timeline, like CaseEvent: written by `refunds.services.stockouts`,
+    never edited. `actor` is empty for what the order import did (staff number SYSTEM)."""
+
+    stockout = models.ForeignKey(StockOut, on_delete=models.PROTECT, related_name="events",
+                                 verbose_name=_("stock-out"))
+    kind = models.CharField(_("kind"), max_length=12, choices=StockOutEventKind.choices)
+    transition = models.CharField(_("transition"), max_length=40, blank=True)
+    from_state = models.CharField(_("from"), max_length=12, blank=True)
+    to_state = models.CharField(_("to"), max_length=12, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
+                              blank=True, related_name="+", verbose_name=_("by"))
+    staff_number = models.CharField(_("staff number"), max_length=20)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("stock-out event")
+        verbose_name_plural = _("stock-out events")
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["stockout", "created_at"],
+                                name="stockoutevent_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.staff_number} {self.get_kind_display()}"

@@ -1,0 +1,349 @@
+"""Every change to a stock-out (缺货) goes through one of these functions.
+
+Like the case services: one transaction that locks the order and then the stock-out
+(`refunds.locks.lock_stockout`), re-checks on the locked row that the state is the one the
+user saw, that the transition is allowed and that the actor holds its permission (which
+includes serving the stock-out's shop), changes the state through django-fsm, saves with
+update_fields and writes the stock-out's timeline row.
+
+Rules (DOMAIN.md: out-of-stock after payment — tell the buyer, never silently cancel):
+- a stock-out is reported on a paid order not shipped yet, for one of its items (or the whole
+  order), at most once open per item;
+- the buyer is told first: the buyer's choice (wait, another item, a refund) is recorded only
+  after a contact that reached the buyer was logged on the stock-out — through the
+  harassment guard, like every contact;
+- a later shipment is agreed for a date from today to `MAX_AGREED_DAYS` ahead;
+- a refund opens a refund-only case for the missing goods (their share of what was paid, at
+  most what is still refundable: the money rule, checked with the order row locked), or takes
+  the open refund-only case the platform's own request already brought;
+- what the platform does to the order (shipped, closed) closes the stock-out from the order
+  import (`stockouts_follow_orders`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_fsm import can_proceed, has_transition_perm
+
+from .. import texts
+from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
+from ..locks import lock_order, lock_stockout
+from ..models import (
+    OPEN_STATES,
+    OPEN_STOCKOUT_STATES,
+    Case,
+    CaseKind,
+    CaseReason,
+    ContactLog,
+    ContactOutcome,
+    Order,
+    OrderLine,
+    OrderStatus,
+    StockOut,
+    StockOutEvent,
+    StockOutEventKind,
+    StockOutRemedy,
+)
+from ..permissions import staff_number_of, user_serves_shop
+from ..timezones import CHINA
+from .cases import case_create
+from .contacts import contact_log_record
+from .money import refundable_amount
+from .text import column_text
+
+MAX_AGREED_DAYS = 60  # a later date is a typo, or no longer a stock-out
+CENT = Decimal("0.01")
+# a contact in which the buyer heard of the stock-out
+REACHED_OUTCOMES = frozenset({ContactOutcome.REACHED, ContactOutcome.BUYER_AGREED,
+                              ContactOutcome.BUYER_REFUSED})
+
+
+class StockOutChanged(CaseChanged):
+    default_message = gettext_lazy("This stock-out changed while you were looking at it. "
+                                   "Reload and try again.")
+
+
+def action_label(name: str) -> str:
+    for transition in getattr(StockOut, name)._django_fsm.transitions.values():
+        return str(transition.custom.get("label", name))
+    return name
+
+
+def can_report_stockouts(user, shop_id: int) -> bool:
+    return user.has_perm("refunds.report_stockout") and user_serves_shop(user, shop_id)
+
+
+def ship_by(order: Order) -> datetime | None:
+    """When the platform expects the order shipped: the shop's hours from the payment."""
+    if order.paid_at is None:
+        return None
+    return order.paid_at + timedelta(hours=order.shop.policy.ship_within_hours)
+
+
+def china_today(now: datetime) -> date:
+    return now.astimezone(CHINA).date()
+
+
+def buyer_was_told(stockout: StockOut) -> bool:
+    return stockout.contacts.filter(outcome__in=REACHED_OUTCOMES).exists()
+
+
+def _event(stockout: StockOut, kind: str, actor: User | None, *, note: str = "",
+           data: dict | None = None, at: datetime | None = None, **fields) -> StockOutEvent:
+    return StockOutEvent.objects.create(stockout=stockout, kind=kind, actor=actor,
+                                        staff_number=staff_number_of(actor), note=note,
+                                        data=data or {}, created_at=at or timezone.now(),
+                                        **fields)
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def stockout_report(*, order: Order, actor: User, line: OrderLine | None = None,
+                    quantity: int = 1, restock_expected: date | None = None, note: str = "",
+                    now: datetime | None = None) -> StockOut:
+    """The warehouse (or an agent) reports an item of a paid order out of stock."""
+    now = now or timezone.now()
+    if not can_report_stockouts(actor, order.shop_id):
+        raise PermissionDeniedError()
+    note = column_text(note, StockOut, "note")
+    if line is not None and line.order_id != order.pk:
+        raise ActionNotAllowed(_("The item must be one of order %(order)s.")
+                               % {"order": order.platform_order_id})
+    if not isinstance(quantity, int) or quantity < 1:
+        raise ActionNotAllowed(_("Enter how many are out of stock: at least 1."))
+    if line is not None and quantity > line.quantity:
+        raise ActionNotAllowed(
+            _("The buyer ordered %(ordered)s of %(item)s: at most %(ordered)s can be out of "
+              "stock.") % {"ordered": line.quantity, "item": line.title})
+    if restock_expected is not None and restock_expected < china_today(now):
+        raise ActionNotAllowed(_("The restock date is in the past."))
+    with transaction.atomic():
+        order = lock_order(order.pk)
+        if order.status != OrderStatus.PAID or order.shipped_at is not None:
+            raise ActionNotAllowed(
+                _("Order %(order)s is “%(status)s”: only a paid order not shipped yet can be "
+                  "out of stock.") % {"order": order.platform_order_id,
+                                      "status": order.get_status_display()})
+        # one open stock-out per item; one for the whole order covers every item
+        same = StockOut.objects.filter(order=order, state__in=OPEN_STOCKOUT_STATES)
+        if line is not None:
+            same = same.filter(line__isnull=True) | same.filter(line=line)
+        earlier = same.order_by("id").first()
+        if earlier is not None:
+            raise ActionNotAllowed(
+                _("This is already reported out of stock: stock-out #%(id)s.")
+                % {"id": earlier.pk})
+        stockout = StockOut.objects.create(
+            shop_id=order.shop_id, order=order, line=line, quantity=quantity,
+            restock_expected=restock_expected, note=note, reported_by=actor, reported_at=now)
+        _event(stockout, StockOutEventKind.CREATED, actor, at=now, to_state=stockout.state,
+               note=note, data={"quantity": quantity,
+                                "restock_expected": restock_expected.isoformat()
+                                if restock_expected else ""})
+    return stockout
+
+
+def stockout_contact(*, stockout: StockOut, actor: User, channel: str, outcome: str,
+                     note: str = "", override: bool = False, override_reason: str = "",
+                     now: datetime | None = None) -> ContactLog:
+    """Log a contact with the buyer about the stock-out (the guard decides), on its
+    timeline too. Only while the stock-out is open."""
+    now = now or timezone.now()
+    if not (actor.has_perm("refunds.handle_stockout")
+            and user_serves_shop(actor, stockout.shop_id)):
+        raise PermissionDeniedError()
+    with transaction.atomic():
+        locked = lock_stockout(stockout.pk)
+        if not locked.is_open:
+            raise ActionNotAllowed(_("Stock-out #%(id)s is “%(state)s”: nothing to tell the "
+                                     "buyer about it now.")
+                                   % {"id": locked.pk, "state": locked.get_state_display()})
+        contact = contact_log_record(shop=locked.shop, buyer=locked.order.buyer, actor=actor,
+                                     channel=channel, outcome=outcome, note=note,
+                                     stockout=locked, override=override,
+                                     override_reason=override_reason, now=now)
+        _event(locked, StockOutEventKind.CONTACT, actor, at=now, note=contact.note,
+               data={"channel": contact.channel, "outcome": contact.outcome})
+    return contact
+
+
+# --- transitions ------------------------------------------------------------------------------
+
+Prepare = Callable[[StockOut], tuple[list[str], dict[str, Any]]]
+
+
+def _run(*, stockout: StockOut, actor: User | None, name: str, expected_state: str | None,
+         note: str = "", prepare: Prepare | None = None, now: datetime | None = None,
+         locked: StockOut | None = None) -> StockOut:
+    """`actor` None: the order import, which passes the row it locked."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locked or lock_stockout(stockout.pk)
+        if expected_state and locked.state != expected_state:
+            raise StockOutChanged()
+        method = getattr(locked, name)
+        if not can_proceed(method):
+            raise ActionNotAllowed(
+                _("“%(action)s” is not possible: the stock-out is now “%(state)s”.")
+                % {"action": action_label(name), "state": locked.get_state_display()})
+        if actor is not None and not has_transition_perm(method, actor):
+            raise PermissionDeniedError()
+        from_state = locked.state
+        fields, data = prepare(locked) if prepare else ([], {})
+        method()
+        if locked.state not in OPEN_STOCKOUT_STATES:
+            locked.resolved_at = now
+            fields = [*fields, "resolved_at"]
+        locked.save(update_fields=["state", *fields, "updated_at"])
+        _event(locked, StockOutEventKind.TRANSITION, actor, at=now, note=note.strip(),
+               transition=name, from_state=from_state, to_state=locked.state, data=data)
+    return locked
+
+
+def _require_told(stockout: StockOut) -> None:
+    if not buyer_was_told(stockout):
+        raise ActionNotAllowed(
+            _("Tell the buyer first: log the contact in which you reached them about the "
+              "missing goods (never cancel or refund without a word)."))
+
+
+def stockout_buyer_agreed(*, stockout: StockOut, actor: User, remedy: str,
+                          agreed_ship_by: date, note: str = "",
+                          expected_state: str | None = None,
+                          now: datetime | None = None) -> StockOut:
+    """The buyer agreed to wait for the restock, or to take another item, shipped by
+    `agreed_ship_by` (a China date)."""
+    now = now or timezone.now()
+    if remedy not in StockOutRemedy.values:
+        raise ActionNotAllowed(_("Choose what the buyer agreed to."))
+    if not isinstance(agreed_ship_by, date) or isinstance(agreed_ship_by, datetime):
+        raise ActionNotAllowed(_("Enter the day agreed with the buyer as a date."))
+    today = china_today(now)
+    if agreed_ship_by < today:
+        raise ActionNotAllowed(_("The day agreed with the buyer is in the past."))
+    if agreed_ship_by > today + timedelta(days=MAX_AGREED_DAYS):
+        raise ActionNotAllowed(
+            _("A shipment more than %(days)s days away is not a stock-out to wait for: offer "
+              "the buyer a refund.") % {"days": MAX_AGREED_DAYS})
+    note = (note or "").strip()
+    if remedy == StockOutRemedy.SWAP and not note:
+        raise ActionNotAllowed(_("Say which item or colour the buyer takes instead."))
+
+    def prepare(locked: StockOut):
+        _require_told(locked)
+        locked.remedy, locked.agreed_ship_by = remedy, agreed_ship_by
+        locked.buyer_told_at = locked.buyer_told_at or now
+        return (["remedy", "agreed_ship_by", "buyer_told_at"],
+                {"remedy": remedy, "agreed_ship_by": agreed_ship_by.isoformat()})
+
+    return _run(stockout=stockout, actor=actor, name="buyer_agreed",
+                expected_state=expected_state, note=note, prepare=prepare, now=now)
+
+
+def refund_share(stockout: StockOut, order: Order) -> Decimal:
+    """What the missing goods cost the buyer: the whole payment for the whole order (or its
+    only item, all of it), else the item's paid amount for the missing quantity."""
+    line = stockout.line
+    lines = list(order.lines.all())
+    if line is None or (len(lines) == 1 and stockout.quantity >= line.quantity):
+        return order.paid_amount
+    share = line.paid_amount * stockout.quantity / line.quantity
+    return share.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
+                    expected_state: str | None = None,
+                    now: datetime | None = None) -> StockOut:
+    """The buyer takes a refund for the missing goods: a refund-only case (reason 缺货),
+    or the open refund-only case of the order when the platform's request brought one."""
+    now = now or timezone.now()
+
+    def prepare(locked: StockOut):
+        _require_told(locked)
+        order = locked.order
+        case = (Case.objects.filter(order=order, kind=CaseKind.REFUND_ONLY,
+                                    state__in=OPEN_STATES).order_by("id").first())
+        data: dict[str, Any] = {}
+        if case is None:
+            left = refundable_amount(order)
+            if left <= 0:
+                raise ActionNotAllowed(
+                    _("Nothing is left to refund on order %(order)s: everything the buyer "
+                      "paid is already refunded or promised.")
+                    % {"order": order.platform_order_id})
+            amount = min(refund_share(locked, order), left)
+            case = case_create(
+                shop=locked.shop, order=order, kind=CaseKind.REFUND_ONLY,
+                reason=CaseReason.OUT_OF_STOCK, requested_amount=amount, actor=actor,
+                description=_("Out of stock (stock-out #%(id)s).") % {"id": locked.pk},
+                lines=[locked.line] if locked.line else (), source="stockout", now=now)
+            data["opened_case"] = True
+        locked.case = case
+        locked.buyer_told_at = locked.buyer_told_at or now
+        return ["case", "buyer_told_at"], {**data, "case": case.pk,
+                                           "amount": str(case.requested_amount)}
+
+    return _run(stockout=stockout, actor=actor, name="refund", expected_state=expected_state,
+                note=note, prepare=prepare, now=now)
+
+
+def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",
+                  expected_state: str | None = None, now: datetime | None = None) -> StockOut:
+    """The goods came in and the order shipped (before the next order import shows it)."""
+    return _run(stockout=stockout, actor=actor, name="ship", expected_state=expected_state,
+                note=note, now=now)
+
+
+def stockout_withdraw(*, stockout: StockOut, actor: User, reason: str,
+                      expected_state: str | None = None,
+                      now: datetime | None = None) -> StockOut:
+    """The stock was found before the buyer was told: the report was a mistake."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ActionNotAllowed(_("Say where the stock was found."))
+    return _run(stockout=stockout, actor=actor, name="withdraw",
+                expected_state=expected_state, note=reason, now=now)
+
+
+# --- the order import -------------------------------------------------------------------------
+
+
+def stockouts_follow_orders(order_ids: Iterable[int], now: datetime | None = None) -> int:
+    """The open stock-outs of `order_ids` follow what the platform did to their orders:
+    shipped → shipped, closed → order closed. Called by the order import, inside its
+    transaction, for the orders whose status it just changed. Returns how many moved."""
+    now = now or timezone.now()
+    order_ids = list(order_ids)
+    if not order_ids:
+        return 0
+    moved = 0
+    with transaction.atomic():
+        open_ones = list(StockOut.objects.select_for_update(of=("self",))
+                         .select_related("order")
+                         .filter(order_id__in=order_ids, state__in=OPEN_STOCKOUT_STATES)
+                         .order_by("pk"))
+        for stockout in open_ones:
+            order = stockout.order
+            if order.is_shipped:
+                name, code = "ship", "stockout_order_shipped"
+            elif order.status == OrderStatus.CLOSED:
+                name, code = "order_closed", "stockout_order_closed"
+            else:
+                continue
+            text = texts.said(code)
+            _run(stockout=stockout, actor=None, name=name, expected_state=None,
+                 note=texts.words({texts.TEXT: text}), now=now, locked=stockout,
+                 prepare=lambda _locked, text=text: ([], {texts.TEXT: text}))
+            moved += 1
+    return moved
+

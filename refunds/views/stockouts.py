@@ -1,0 +1,145 @@
+"""Stock-out pages (缺货): reporting one on an order to ship, the stock-out page.
+Thin: parse the form, call `refunds.services.stockouts`, turn a domain error into a message."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from ..exceptions import DomainError
+from ..forms import STOCKOUT_ACTION_FORMS, ContactForm, StockOutReportForm
+from ..models import OPEN_STOCKOUT_STATES, Order, StockOut
+from ..selectors import scope_to_user, stockout_detail, stockouts_for_user
+from ..services import stockouts as services
+from ..services.contacts import can_override
+from .actions import posted, submit
+
+SERVICES = {
+    "buyer_agreed": services.stockout_buyer_agreed,
+    "refund": services.stockout_refund,
+    "ship": services.stockout_ship,
+    "withdraw": services.stockout_withdraw,
+}
+CHANGED = services.StockOutChanged.default_message  # lazy: in the language of each request
+
+
+def _contact_url(stockout: StockOut) -> str:
+    return reverse("refunds:stockout_contact", args=[stockout.pk])
+
+
+def _require_view(request) -> None:
+    if not request.user.has_perm("refunds.view_stockout"):
+        raise PermissionDenied
+
+
+def stockout_report(request, pk: int):
+    """Report an item of a paid order out of stock; GET shows the order and the form."""
+    if not request.user.has_perm("refunds.report_stockout"):
+        raise PermissionDenied
+    order = get_object_or_404(
+        scope_to_user(Order.objects.select_related("shop__policy", "buyer")
+                      .prefetch_related("lines"), request.user), pk=pk)
+    form = StockOutReportForm(posted(request), order=order)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            stockout = services.stockout_report(
+                order=order, actor=request.user, line=data["line"], quantity=data["quantity"],
+                restock_expected=data["restock_expected"], note=data["note"])
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Stock-out #%(id)s reported: now tell the buyer.")
+                             % {"id": stockout.pk})
+            return redirect(stockout)
+    return render(request, "refunds/stockout_form.html", {
+        "form": form, "order": order, "ship_by": services.ship_by(order),
+        "open_stockouts": list(order.stockouts.filter(state__in=OPEN_STOCKOUT_STATES)
+                               .select_related("line")),
+    }, status=400 if request.method == "POST" else 200)
+
+
+def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> dict:
+    bound = bound or {}
+    user, now = request.user, timezone.now()
+    actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
+               for t in stockout.get_available_user_state_transitions(user)
+               if t.name in STOCKOUT_ACTION_FORMS]
+    may_contact = stockout.is_open and user.has_perm("refunds.handle_stockout")
+    contact_form = bound.get("contact") or (ContactForm(
+        case=None, can_override=can_override(user),
+        action=_contact_url(stockout)) if may_contact else None)
+    contacts = list(stockout.contacts.select_related("shop").order_by("-created_at", "-id"))
+    return {
+        "stockout": stockout,
+        "order": stockout.order,
+        "ship_by": services.ship_by(stockout.order),
+        "events": stockout.events.all(),
+        "contacts": contacts,
+        "told": any(c.outcome in services.REACHED_OUTCOMES for c in contacts),
+        "action_forms": actions,
+        "contact_form": contact_form,
+        "refund_share": services.refund_share(stockout, stockout.order),
+        "now": now,
+        "agreed_late": bool(stockout.agreed_ship_by)
+        and stockout.agreed_ship_by < services.china_today(now),
+    }
+
+
+def stockout_detail_view(request, pk: int):
+    _require_view(request)
+    stockout = stockout_detail(request.user, pk)
+    return render(request, "refunds/stockout_detail.html", _detail_context(request, stockout))
+
+
+def _render_invalid(request, stockout: StockOut, name: str, form):
+    context = _detail_context(request, stockout_detail(request.user, stockout.pk),
+                              {name: form})
+    context["open_form"] = name
+    messages.error(request, _("Please correct the errors below."))
+    return render(request, "refunds/stockout_detail.html", context, status=400)
+
+
+def _stockout_or_404(request, pk: int) -> StockOut:
+    _require_view(request)
+    return get_object_or_404(
+        stockouts_for_user(request.user).select_related("shop", "order__buyer"), pk=pk)
+
+
+@require_POST
+def stockout_action(request, pk: int, action: str):
+    stockout = _stockout_or_404(request, pk)
+    form_class = STOCKOUT_ACTION_FORMS.get(action)
+    if form_class is None:
+        raise Http404
+    form = form_class(request.POST, stockout=stockout)
+    if request.POST.get(f"{action}-expected_state") != stockout.state:
+        messages.error(request, str(CHANGED))
+        return redirect(stockout)
+    return submit(
+        request, form,
+        lambda data: SERVICES[action](stockout=stockout, actor=request.user,
+                                      expected_state=data["expected_state"],
+                                      **form.service_kwargs()),
+        back=stockout,
+        done=_("Done: %(action)s.") % {"action": services.action_label(action)},
+        invalid=lambda form: _render_invalid(request, stockout, action, form),
+        changed=str(CHANGED))
+
+
+@require_POST
+def stockout_contact(request, pk: int):
+    stockout = _stockout_or_404(request, pk)
+    form = ContactForm(request.POST, case=None, can_override=can_override(request.user),
+                       action=_contact_url(stockout))
+    return submit(
+        request, form,
+        lambda data: services.stockout_contact(stockout=stockout, actor=request.user, **data),
+        back=stockout, done=_("Contact logged."),
+        invalid=lambda form: _render_invalid(request, stockout, "contact", form))

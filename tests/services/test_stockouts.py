@@ -1,0 +1,304 @@
+"""Out of stock after payment (缺货): tell the buyer, never silently cancel (DOMAIN.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from refunds.exceptions import ActionNotAllowed, AmountError, PermissionDeniedError
+from refunds.models import (
+    Case,
+    CaseKind,
+    CaseReason,
+    CaseState,
+    ContactChannel,
+    ContactLog,
+    ContactOutcome,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    StockOut,
+    StockOutEvent,
+    StockOutRemedy,
+    StockOutState,
+)
+from refunds.services import stockouts as services
+from refunds.services.compensation import compensation_propose
+from refunds.services.contacts import ContactBlocked
+from refunds.timezones import CHINA
+from tests.factories import OrderFactory, OrderLineFactory, make_case, make_staff
+
+
+def _today():
+    return timezone.now().astimezone(CHINA).date()
+
+
+@pytest.fixture
+def paid_order(shop):
+    return OrderFactory(shop=shop, unshipped=True, paid_at=timezone.now() - timedelta(hours=3))
+
+
+def _report(order, actor, **kwargs):
+    return services.stockout_report(order=order, actor=actor, **kwargs)
+
+
+def _tell(stockout, agent, outcome=ContactOutcome.REACHED):
+    return services.stockout_contact(stockout=stockout, actor=agent,
+                                     channel=ContactChannel.PHONE, outcome=outcome,
+                                     note="告知缺货，补货约 5 天")
+
+
+def test_the_warehouse_reports_and_the_timeline_says_so(paid_order, warehouse):
+    line = paid_order.lines.get()
+    stockout = _report(paid_order, warehouse, line=line, quantity=1,
+                       restock_expected=_today() + timedelta(days=5), note="库存盘点为 0")
+    assert stockout.state == StockOutState.REPORTED
+    assert stockout.shop_id == paid_order.shop_id and stockout.reported_by == warehouse
+    event = StockOutEvent.objects.get(stockout=stockout)
+    assert (event.kind, event.staff_number, event.to_state) == ("created", "W4001", "reported")
+
+
+def test_only_a_paid_order_not_shipped_yet(order, paid_order, warehouse):
+    with pytest.raises(ActionNotAllowed, match="only a paid order not shipped"):
+        _report(order, warehouse)  # shipped
+    paid_order.status = OrderStatus.CLOSED
+    paid_order.save()
+    with pytest.raises(ActionNotAllowed):
+        _report(paid_order, warehouse)
+    assert not StockOut.objects.exists()
+
+
+def test_bad_reports_change_nothing(paid_order, warehouse, shop):
+    line = paid_order.lines.get()
+    other_line = OrderFactory(shop=shop, unshipped=True).lines.get()
+    with pytest.raises(ActionNotAllowed, match="at most 1"):
+        _report(paid_order, warehouse, line=line, quantity=2)
+    with pytest.raises(ActionNotAllowed, match="at least 1"):
+        _report(paid_order, warehouse, line=line, quantity=0)
+    with pytest.raises(ActionNotAllowed, match="must be one of order"):
+        _report(paid_order, warehouse, line=other_line)
+    with pytest.raises(ActionNotAllowed, match="in the past"):
+        _report(paid_order, warehouse, restock_expected=_today() - timedelta(days=1))
+    assert not StockOut.objects.exists() and not StockOutEvent.objects.exists()
+
+
+def test_one_open_report_per_item(paid_order, warehouse, agent):
+    line = paid_order.lines.get()
+    first = _report(paid_order, warehouse, line=line)
+    with pytest.raises(ActionNotAllowed, match=f"#{first.pk}"):
+        _report(paid_order, agent, line=line)
+    with pytest.raises(ActionNotAllowed, match=f"#{first.pk}"):
+        _report(paid_order, agent)  # the whole order covers the item already reported
+    services.stockout_withdraw(stockout=first, actor=warehouse, reason="在 B 区找到了")
+    again = _report(paid_order, agent, line=line)  # the first is settled: a new one is fine
+    assert again.pk != first.pk
+
+
+def test_permissions_and_shops(paid_order, finance, agent_b, warehouse):
+    with pytest.raises(PermissionDeniedError):
+        _report(paid_order, finance)  # finance reports nothing
+    with pytest.raises(PermissionDeniedError):
+        _report(paid_order, agent_b)  # another shop's agent
+    stockout = _report(paid_order, warehouse)
+    # the warehouse reports; telling the buyer is after-sales' work
+    with pytest.raises(PermissionDeniedError):
+        _tell(stockout, warehouse)
+    with pytest.raises(PermissionDeniedError):
+        _tell(stockout, agent_b)
+
+
+def test_the_buyer_is_told_before_their_choice_is_recorded(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse)
+    with pytest.raises(ActionNotAllowed, match="Tell the buyer first"):
+        services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                       remedy=StockOutRemedy.WAIT,
+                                       agreed_ship_by=_today() + timedelta(days=5))
+    with pytest.raises(ActionNotAllowed, match="Tell the buyer first"):
+        services.stockout_refund(stockout=stockout, actor=agent)
+    _tell(stockout, agent, outcome=ContactOutcome.NO_ANSWER)  # an attempt is not telling
+    with pytest.raises(ActionNotAllowed, match="Tell the buyer first"):
+        services.stockout_refund(stockout=stockout, actor=agent)
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.REPORTED and not Case.objects.exists()
+
+
+def test_wait_for_the_restock(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse)
+    contact = _tell(stockout, agent)
+    assert (contact.stockout_id, contact.shop_id, contact.buyer_id) == (
+        stockout.pk, paid_order.shop_id, paid_order.buyer_id)
+    day = _today() + timedelta(days=5)
+    agreed = services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                            remedy=StockOutRemedy.WAIT, agreed_ship_by=day,
+                                            expected_state=StockOutState.REPORTED)
+    assert (agreed.state, agreed.remedy, agreed.agreed_ship_by) == ("agreed", "wait", day)
+    assert agreed.buyer_told_at is not None
+    # the restock slips: the buyer is told again and a new date agreed
+    later = day + timedelta(days=3)
+    again = services.stockout_buyer_agreed(stockout=agreed, actor=agent,
+                                           remedy=StockOutRemedy.WAIT, agreed_ship_by=later)
+    assert again.agreed_ship_by == later
+    kinds = list(StockOutEvent.objects.filter(stockout=stockout)
+                 .values_list("kind", "to_state"))
+    assert kinds == [("created", "reported"), ("contact", ""), ("transition", "agreed"),
+                     ("transition", "agreed")]
+
+
+def test_the_agreed_date_and_choice_are_checked(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent)
+    for remedy, day, message in [
+        (StockOutRemedy.WAIT, _today() - timedelta(days=1), "in the past"),
+        (StockOutRemedy.WAIT, _today() + timedelta(days=61), "more than 60 days"),
+        ("cancel", _today(), "Choose what the buyer agreed"),
+        (StockOutRemedy.SWAP, _today(), "which item or colour"),  # a swap says which
+    ]:
+        with pytest.raises(ActionNotAllowed, match=message):
+            services.stockout_buyer_agreed(stockout=stockout, actor=agent, remedy=remedy,
+                                           agreed_ship_by=day)
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.REPORTED and stockout.remedy == ""
+    swapped = services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                             remedy=StockOutRemedy.SWAP, agreed_ship_by=_today(),
+                                             note="换成白色 L 码")
+    assert swapped.remedy == "swap"
+
+
+def test_a_refund_opens_a_refund_only_case_for_the_whole_payment(paid_order, warehouse, agent,
+                                                                  shop):
+    shop.policy.instant_refund_limit = Decimal("0")  # no 极速退款: the case waits for a decision
+    shop.policy.save()
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent, outcome=ContactOutcome.BUYER_AGREED)
+    refunded = services.stockout_refund(stockout=stockout, actor=agent, note="买家选择退款")
+    case = refunded.case
+    assert refunded.state == StockOutState.REFUND and refunded.resolved_at is not None
+    assert (case.kind, case.reason, case.state) == (
+        CaseKind.REFUND_ONLY, CaseReason.OUT_OF_STOCK, CaseState.REQUESTED)
+    # its only item, all of it: everything the buyer paid, postage too
+    assert case.requested_amount == paid_order.paid_amount == Decimal("188.00")
+    assert list(case.lines.all()) == [stockout.line]
+    assert case.events.filter(kind="created").exists()
+
+
+def test_a_refund_for_part_of_an_item_is_its_share(paid_order, warehouse, agent):
+    line = paid_order.lines.get()
+    OrderLine.objects.filter(pk=line.pk).update(quantity=3, paid_amount=Decimal("100.00"))
+    OrderLineFactory(order=paid_order, title="袜子", paid_amount=Decimal("80.00"))
+    line.refresh_from_db()
+    stockout = _report(paid_order, warehouse, line=line, quantity=1)
+    _tell(stockout, agent)
+    case = services.stockout_refund(stockout=stockout, actor=agent).case
+    assert case.requested_amount == Decimal("33.33")
+
+
+def test_a_refund_takes_the_platforms_request_instead_of_a_second_case(paid_order, warehouse,
+                                                                       agent):
+    platform_case = make_case(order=paid_order, amount="188.00", reason=CaseReason.OTHER,
+                              platform_refund_id="R-1")
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent)
+    refunded = services.stockout_refund(stockout=stockout, actor=agent)
+    assert refunded.case == platform_case
+    assert Case.objects.count() == 1
+
+
+def test_a_refund_never_passes_what_the_buyer_paid(paid_order, warehouse, agent, shop):
+    # ¥150 already promised to the buyer on this order: ¥38 is left, not the ¥188 paid
+    compensation_propose(case=make_case(order=paid_order, amount="150.00"), actor=agent,
+                         kind="partial_refund", amount=Decimal("150.00"),
+                         reason="Late delivery")
+    Case.objects.update(state=CaseState.CLOSED)  # the case is over; its money is committed
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent)
+    case = services.stockout_refund(stockout=stockout, actor=agent).case
+    assert case.requested_amount == Decimal("38.00")
+
+
+def test_nothing_left_to_refund_is_refused(paid_order, warehouse, agent):
+    case = make_case(order=paid_order, amount="188.00")
+    Refund.objects.create(case=case, order=paid_order, amount=Decimal("188.00"))
+    Case.objects.update(state=CaseState.CLOSED)  # refunded in full, and over
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent)
+    with pytest.raises((ActionNotAllowed, AmountError)):
+        services.stockout_refund(stockout=stockout, actor=agent)
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.REPORTED and stockout.case_id is None
+
+
+def test_a_stale_page_is_refused(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent)
+    services.stockout_ship(stockout=stockout, actor=warehouse)
+    with pytest.raises(services.StockOutChanged):
+        services.stockout_refund(stockout=stockout, actor=agent,
+                                 expected_state=StockOutState.REPORTED)
+    with pytest.raises(ActionNotAllowed, match="now “Shipped”"):
+        services.stockout_refund(stockout=stockout, actor=agent)
+    with pytest.raises(ActionNotAllowed, match="nothing to tell"):
+        _tell(stockout, agent)
+
+
+def test_withdraw_only_before_the_buyer_was_told_and_with_a_reason(paid_order, warehouse,
+                                                                    agent):
+    stockout = _report(paid_order, warehouse)
+    with pytest.raises(ActionNotAllowed, match="where the stock was found"):
+        services.stockout_withdraw(stockout=stockout, actor=warehouse, reason=" ")
+    _tell(stockout, agent)
+    services.stockout_buyer_agreed(stockout=stockout, actor=agent, remedy=StockOutRemedy.WAIT,
+                                   agreed_ship_by=_today())
+    with pytest.raises(ActionNotAllowed, match="not possible"):
+        services.stockout_withdraw(stockout=stockout, actor=warehouse, reason="找到了")
+
+
+def test_the_harassment_guard_applies(paid_order, warehouse, agent, shop):
+    shop.policy.max_calls_per_day = 0
+    shop.policy.save()
+    stockout = _report(paid_order, warehouse)
+    with pytest.raises(ContactBlocked):
+        _tell(stockout, agent)
+    assert not ContactLog.objects.exists()
+    assert not StockOutEvent.objects.filter(kind="contact").exists()
+
+
+def test_a_supervisor_may_override_the_guard_with_a_reason(paid_order, warehouse, supervisor,
+                                                           shop):
+    shop.policy.max_calls_per_day = 0
+    shop.policy.save()
+    stockout = _report(paid_order, warehouse)
+    contact = services.stockout_contact(stockout=stockout, actor=supervisor,
+                                        channel=ContactChannel.PHONE,
+                                        outcome=ContactOutcome.REACHED, override=True,
+                                        override_reason="买家要求今天回电")
+    assert contact.overridden_rule == "calls"
+
+
+def test_the_order_import_settles_open_stockouts(paid_order, warehouse, agent, shop):
+    shipped = _report(paid_order, warehouse)
+    closed_order = OrderFactory(shop=shop, unshipped=True)
+    closed = _report(closed_order, warehouse)
+    waiting_order = OrderFactory(shop=shop, unshipped=True)
+    waiting = _report(waiting_order, warehouse)
+    paid_order.status, paid_order.shipped_at = OrderStatus.SHIPPED, timezone.now()
+    paid_order.save()
+    closed_order.status = OrderStatus.CLOSED
+    closed_order.save()
+    moved = services.stockouts_follow_orders([paid_order.pk, closed_order.pk,
+                                              waiting_order.pk])
+    assert moved == 2
+    states = dict(StockOut.objects.values_list("pk", "state"))
+    assert states == {shipped.pk: "shipped", closed.pk: "order_closed",
+                      waiting.pk: "reported"}
+    event = StockOutEvent.objects.get(stockout=shipped, kind="transition")
+    assert event.staff_number == "SYSTEM" and event.actor is None
+    assert event.data["text"]["code"] == "stockout_order_shipped"
+
+
+def test_roles(roles, shop):
+    clerk = make_staff("clerk", "warehouse", shop)
+    assert clerk.has_perm("refunds.report_stockout")
+    assert not clerk.has_perm("refunds.handle_stockout")
