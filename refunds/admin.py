@@ -54,6 +54,8 @@ from .models import (
     ReviewFollowUp,
     Shop,
     StaffProfile,
+    StockOut,
+    StockOutEvent,
 )
 from .pagination import CappedPaginator
 from .permissions import user_shop_ids
@@ -903,6 +905,25 @@ class ComplaintAdmin(ReadOnlyAdmin):
     search_fields = ["=order__platform_order_id", "=platform_reference"]
     list_select_related = ["shop"]
     inlines = [ComplaintEventInline]
+
+
+# --- out of stock (缺货) -----------------------------------------------------------------------
+
+
+class StockOutEventInline(TimelineInline):
+    model = StockOutEvent
+
+
+@admin.register(StockOut)
+class StockOutAdmin(ReadOnlyAdmin):
+    """Read-only: stock-outs change through their page (services, timeline)."""
+
+    list_display = ["id", "reported_at", "shop", "order", "line", "quantity", "state", "remedy",
+                    "agreed_ship_by", "case"]
+    list_filter = ["state", "remedy", SHOP_FILTER]
+    search_fields = ["=order__platform_order_id"]
+    list_select_related = ["shop", "order", "line"]
+    inlines = [StockOutEventInline]
 
 
 # --- staff accounts ---------------------------------------------------------------------------

@@ -1411,7 +1411,7 @@ COMPLAINT_ACTION_FORMS = {form.action: form for form in (
 class StockOutReportForm(forms.Form):
     """Report an item of a paid order out of stock (the order is in the URL)."""
 
-    line = forms.ChoiceField(label=_("Item out of stock"))
+    line = forms.ChoiceField(label=_("Item out of stock"), required=False)
     quantity = forms.IntegerField(label=_("How many are missing"), min_value=1, initial=1,
                                   max_value=100000)
     restock_expected = forms.DateField(

@@ -36,11 +36,14 @@ from refunds.models import (
     Shop,
     ShopType,
     StaffProfile,
+    StockOut,
+    StockOutRemedy,
 )
 from refunds.services import cases as svc
 from refunds.services import claims as claim_svc
 from refunds.services import complaints as complaint_svc
 from refunds.services import exchanges as exchange_svc
+from refunds.services import stockouts as stockout_svc
 from refunds.services.contacts import BUYER_TIMEZONE
 from refunds.services.money import refundable_amount
 
@@ -132,6 +135,7 @@ class Command(BaseCommand):
             created += self._cases(shop, users, rng)
             self._claims(shop, users)
             self._complaints(shop, users)
+            self._stockouts(shop, users, rng)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(shops)} shops, {len(users)} users, {created} new cases "
             f"({Case.objects.count()} in all)."
@@ -248,6 +252,29 @@ class Command(BaseCommand):
                     complaint=complaint, actor=users["supervisor"],
                     ruling="商家未能提供已发赠品的凭证，支持买家", refund_amount=Decimal("10.00"),
                     penalty_points=1)
+
+    def _stockouts(self, shop: Shop, users: dict[str, User], rng: random.Random) -> None:
+        """Two orders to ship out of stock (缺货) per shop: one just reported, the buyer not
+        told yet, and one whose buyer agreed on the phone to wait three more days. Once: not
+        again on a second run."""
+        if StockOut.objects.filter(shop=shop).exists():
+            return
+        agent = users["agent"] if shop.code == "tmall-flagship" else users["agent_b"]
+        told_at = _within_contact_hours(timezone.now())
+        for number in range(2):
+            order = self._order(shop, f"{shop.pk}8800000000{number:02d}", False,
+                                told_at - timedelta(hours=2), number + 1, rng)
+            stockout = stockout_svc.stockout_report(
+                order=order, actor=users["warehouse"], line=order.lines.all()[0], quantity=1,
+                restock_expected=told_at.astimezone(BUYER_TIMEZONE).date() + timedelta(days=3),
+                note="库存盘点为 0，供应商三天后到货", now=told_at - timedelta(hours=1))
+            if number == 1:
+                stockout_svc.stockout_contact(
+                    stockout=stockout, actor=agent, channel=ContactChannel.PHONE,
+                    outcome=ContactOutcome.REACHED, note="告知缺货，买家愿意等三天", now=told_at)
+                stockout_svc.stockout_buyer_agreed(
+                    stockout=stockout, actor=agent, remedy=StockOutRemedy.WAIT,
+                    agreed_ship_by=stockout.restock_expected, now=told_at)
 
     def _walk(self, case, steps, users, agent, start) -> None:
         at = start
