@@ -370,15 +370,16 @@ def in_deadline_chunks(queryset: QuerySet[Case], size: int) -> Iterator[list[tup
 
 def visible_unread_notifications(user) -> QuerySet[Notification]:
     """The user's unread notifications about the shops they serve (and those about no case
-    follow-up or complaint): what the list shows and what "Mark all as read" marks."""
+    follow-up, complaint or stock-out): what the list shows and what "Mark all as read" marks."""
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     shop_ids = user_shop_ids(user)
     if shop_ids is not None:
         unread = unread.filter(Q(case__shop_id__in=shop_ids)
                                | Q(follow_up__shop_id__in=shop_ids)
                                | Q(complaint__shop_id__in=shop_ids)
+                               | Q(stockout__shop_id__in=shop_ids)
                                | Q(case__isnull=True, follow_up__isnull=True,
-                                   complaint__isnull=True))
+                                   complaint__isnull=True, stockout__isnull=True))
     return unread
 
 

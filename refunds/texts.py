@@ -219,7 +219,26 @@ def stockout_order_closed() -> str:
     return _("The order import shows the order closed on the platform.")
 
 
+def stockout_due(*, id: int, order: str, deadline: str, told: bool) -> str:
+    if told:
+        return _("Stock-out #%(id)s (order %(order)s): the platform expects the order shipped "
+                 "by %(deadline)s and the buyer's choice is not recorded yet: record it, or "
+                 "ask the buyer again.") % {"id": id, "order": order,
+                                            "deadline": _local(deadline)}
+    return _("Stock-out #%(id)s (order %(order)s): the platform expects the order shipped by "
+             "%(deadline)s and nobody has told the buyer yet: tell them now and offer a "
+             "choice.") % {"id": id, "order": order, "deadline": _local(deadline)}
+
+
+def stockout_late(*, id: int, order: str, day: str) -> str:
+    return _("Stock-out #%(id)s (order %(order)s): the buyer was promised a shipment by "
+             "%(day)s and the order has not shipped: tell the buyer again and agree a new date "
+             "or a refund.") % {"id": id, "order": order, "day": day}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "stockout_due": stockout_due,
+    "stockout_late": stockout_late,
     "stockout_order_shipped": stockout_order_shipped,
     "stockout_order_closed": stockout_order_closed,
     "complaint_warning": complaint_warning,

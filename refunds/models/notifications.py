@@ -16,6 +16,8 @@ class NotificationKind(models.TextChoices):
         "Complaint ruled by the platform: not recorded (money rule)")
     PAID_BY_PLATFORM_IN_BATCH = "platform_paid_batch", _(
         "Refunded by the platform while in a bank batch")
+    STOCKOUT_DUE = "stockout_due", _("Out of stock: the buyer's choice is not recorded")
+    STOCKOUT_LATE = "stockout_late", _("Out of stock: the date agreed with the buyer passed")
 
 
 class Notification(models.Model):
@@ -31,6 +33,9 @@ class Notification(models.Model):
     complaint = models.ForeignKey("refunds.Complaint", on_delete=models.PROTECT, null=True,
                                   blank=True, related_name="notifications",
                                   verbose_name=_("complaint"))
+    stockout = models.ForeignKey("refunds.StockOut", on_delete=models.PROTECT, null=True,
+                                 blank=True, related_name="notifications",
+                                 verbose_name=_("stock-out"))
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     message = models.TextField(_("message"))
     # the message as code + parameters, put into words in the reader's language
@@ -54,6 +59,9 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "complaint", "kind", "deadline_at"],
                                     condition=models.Q(complaint__isnull=False),
                                     name="notification_once_per_complaint_deadline"),
+            models.UniqueConstraint(fields=["user", "stockout", "kind", "deadline_at"],
+                                    condition=models.Q(stockout__isnull=False),
+                                    name="notification_once_per_stockout_deadline"),
         ]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
 

@@ -1,0 +1,53 @@
+"""Nightly: warn about open stock-outs (缺货) before the platform's ship-by passes with the
+buyer's choice unrecorded, and when the date agreed with the buyer has passed unshipped.
+
+    python manage.py sweep_stockouts [--dry-run] [--now 2026-11-22T02:00:00+08:00]
+
+The work is `refunds.services.stockout_sweep.sweep_stockouts`; this command parses the
+options and prints the summary line. It changes no stock-out. Exit 1 when a stock-out failed,
+had nobody to tell, or a warning email could not be sent (after handling all the others),
+2 when the options are wrong, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from refunds.management.options import add_sweep_arguments, sweep_time
+from refunds.management.progress import Progress
+from refunds.services.stockout_sweep import sweep_stockouts
+
+
+class Command(BaseCommand):
+    help = ("Warn about stock-outs (缺货) whose ship-by is near with the buyer's choice not "
+            "recorded, or whose date agreed with the buyer passed. Safe to run again.")
+
+    def add_arguments(self, parser):
+        add_sweep_arguments(parser, items="stock-outs", every=100)
+
+    def handle(self, *args, dry_run: bool, now: str | None, progress_every: int = 100,
+               **options):
+        at = sweep_time(now, dry_run=dry_run)
+        progress = Progress(self.stdout, every=progress_every,
+                            verbosity=options.get("verbosity", 1))
+        result = sweep_stockouts(now=at, dry_run=dry_run, on_progress=progress)
+        progress.end()
+        for failure in result.failures:
+            self.stderr.write(failure)
+        summary = _(
+            "Stock-out sweep as of %(now)s%(dry)s: %(due)s near their ship-by, %(late)s past "
+            "the agreed date, %(notified)s notifications, %(unheard)s with nobody to tell, "
+            "%(failed)s failed."
+        ) % {"now": timezone.localtime(at).isoformat(timespec="minutes"),
+             "dry": _(" (dry run, nothing written)") if dry_run else "",
+             "due": result.due, "late": result.late, "notified": result.notified,
+             "unheard": result.unheard, "failed": result.failed}
+        if result.email_failures:
+            self.stderr.write(self.style.WARNING(
+                _("Could not send the email to %(addresses)s: their notifications are on the "
+                  "queue page.") % {"addresses": ", ".join(result.email_failures)}))
+        if result.failed or result.unheard or result.email_failures:
+            raise CommandError(summary, returncode=1)
+        self.stdout.write(summary)
