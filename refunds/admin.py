@@ -922,7 +922,7 @@ class StockOutAdmin(ReadOnlyAdmin):
                     "agreed_ship_by", "case"]
     list_filter = ["state", "remedy", SHOP_FILTER]
     search_fields = ["=order__platform_order_id"]
-    list_select_related = ["shop", "order", "line"]
+    list_select_related = ["shop", "order", "line", "case__order"]
     inlines = [StockOutEventInline]
 
 

@@ -9,6 +9,7 @@ from crispy_forms.layout import Hidden, Submit
 from django import forms
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -51,6 +52,7 @@ from .services.complaints import action_label as complaint_action_label
 from .services.followups import action_label as followup_action_label
 from .services.payouts import action_label as payout_action_label
 from .services.stockouts import action_label as stockout_action_label
+from .services.stockouts import china_today
 from .submissions import submission_field
 
 
@@ -1461,7 +1463,9 @@ class StockOutAgreedForm(StockOutActionForm):
     note = note_field(_("What was agreed (which item instead, for another item)"))
 
     def __init__(self, *args, stockout, **kwargs):
-        if stockout.restock_expected:
+        # the restock date, unless it has passed (then the day must be agreed anew)
+        if stockout.restock_expected and stockout.restock_expected >= china_today(
+                timezone.now()):
             kwargs.setdefault("initial", {}).setdefault("agreed_ship_by",
                                                         stockout.restock_expected)
         super().__init__(*args, stockout=stockout, **kwargs)

@@ -33,7 +33,7 @@ from .models import (
     OPEN_CLAIM_STATES,
     OPEN_COMPLAINT_STATES,
     OPEN_FOLLOWUP_STATES,
-    OPEN_STOCKOUT_STATES,
+    OUTSTANDING_STOCKOUT,
     Buyer,
     CannedReply,
     CarrierClaim,
@@ -100,7 +100,7 @@ def unshipped_orders(user, now: datetime, due: str = "") -> QuerySet[Order]:
                                                 paid_at__isnull=False), user)
     if due == "stockout":
         orders = orders.filter(Exists(StockOut.objects.filter(
-            order_id=OuterRef("pk"), state__in=OPEN_STOCKOUT_STATES)))
+            OUTSTANDING_STOCKOUT, order_id=OuterRef("pk"))))
     elif due in SHIPPING_DUE:
         windows: dict[int, list[int]] = {}
         for shop in shops_for_user(user):
@@ -695,10 +695,11 @@ def stockout_detail(user, pk: int) -> StockOut:
 
 
 def open_stockouts_of(orders) -> dict[int, list[StockOut]]:
-    """{order id: its open stock-outs}, for a page of orders: one query."""
+    """{order id: the stock-outs it carries (OUTSTANDING_STOCKOUT)}, for a page of orders:
+    one query."""
     found: dict[int, list[StockOut]] = {}
-    for stockout in (StockOut.objects.filter(order__in=[order.pk for order in orders],
-                                             state__in=OPEN_STOCKOUT_STATES)
-                     .select_related("line").order_by("id")):
+    for stockout in (StockOut.objects.filter(OUTSTANDING_STOCKOUT,
+                                             order__in=[order.pk for order in orders])
+                     .select_related("line", "case").order_by("id")):
         found.setdefault(stockout.order_id, []).append(stockout)
     return found

@@ -67,6 +67,7 @@ from .shops import Platform, Policy, Shop, ShopType
 from .staff import StaffProfile
 from .stockouts import (
     OPEN_STOCKOUT_STATES,
+    OUTSTANDING_STOCKOUT,
     StockOut,
     StockOutEvent,
     StockOutEventKind,
@@ -152,6 +153,7 @@ __all__ = [
     "ShopType",
     "StaffProfile",
     "OPEN_STOCKOUT_STATES",
+    "OUTSTANDING_STOCKOUT",
     "StockOut",
     "StockOutEvent",
     "StockOutEventKind",

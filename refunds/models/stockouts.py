@@ -43,6 +43,11 @@ class StockOutState(models.TextChoices):
 
 
 OPEN_STOCKOUT_STATES = [StockOutState.REPORTED, StockOutState.AGREED]
+# What an unshipped order still carries: an open stock-out, or one the buyer takes a refund
+# for while that refund is pending or paid (its case not closed without a refund). The orders
+# to ship show these, and a second report of the same item is refused while one stands.
+OUTSTANDING_STOCKOUT = (Q(state__in=OPEN_STOCKOUT_STATES)
+                        | (Q(state=StockOutState.REFUND) & ~Q(case__state="closed")))
 
 
 class StockOutRemedy(models.TextChoices):
@@ -116,7 +121,7 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.order_id}"
+        return f"#{self.pk} {self.order.platform_order_id}"
 
     def get_absolute_url(self) -> str:
         return reverse("refunds:stockout_detail", args=[self.pk])

@@ -40,9 +40,11 @@ from ..locks import lock_order, lock_stockout
 from ..models import (
     OPEN_STATES,
     OPEN_STOCKOUT_STATES,
+    OUTSTANDING_STOCKOUT,
     Case,
     CaseKind,
     CaseReason,
+    CaseState,
     ContactLog,
     ContactOutcome,
     Order,
@@ -52,6 +54,7 @@ from ..models import (
     StockOutEvent,
     StockOutEventKind,
     StockOutRemedy,
+    StockOutState,
 )
 from ..permissions import staff_number_of, user_serves_shop
 from ..timezones import CHINA
@@ -93,8 +96,18 @@ def china_today(now: datetime) -> date:
     return now.astimezone(CHINA).date()
 
 
-def buyer_was_told(stockout: StockOut) -> bool:
-    return stockout.contacts.filter(outcome__in=REACHED_OUTCOMES).exists()
+def buyer_was_told(stockout: StockOut, since: datetime | None = None) -> bool:
+    """A contact that reached the buyer is logged on the stock-out (after `since`)."""
+    reached = stockout.contacts.filter(outcome__in=REACHED_OUTCOMES)
+    if since is not None:
+        reached = reached.filter(created_at__gt=since)
+    return reached.exists()
+
+
+def last_choice_at(stockout: StockOut) -> datetime | None:
+    """When the buyer's last choice was recorded (the latest transition of the stock-out)."""
+    return (stockout.events.filter(kind=StockOutEventKind.TRANSITION)
+            .order_by("-created_at", "-id").values_list("created_at", flat=True).first())
 
 
 def _event(stockout: StockOut, kind: str, actor: User | None, *, note: str = "",
@@ -134,8 +147,14 @@ def stockout_report(*, order: Order, actor: User, line: OrderLine | None = None,
                 _("Order %(order)s is “%(status)s”: only a paid order not shipped yet can be "
                   "out of stock.") % {"order": order.platform_order_id,
                                       "status": order.get_status_display()})
-        # one open stock-out per item; one for the whole order covers every item
-        same = StockOut.objects.filter(order=order, state__in=OPEN_STOCKOUT_STATES)
+        if refundable_amount(order) <= 0:
+            raise ActionNotAllowed(
+                _("Everything the buyer paid on order %(order)s is already refunded or "
+                  "promised: there is nothing to ship, so nothing is out of stock.")
+                % {"order": order.platform_order_id})
+        # one stock-out per item at a time (open, or its refund pending or paid); one for the
+        # whole order covers every item
+        same = StockOut.objects.filter(OUTSTANDING_STOCKOUT, order=order)
         if line is not None:
             same = same.filter(line__isnull=True) | same.filter(line=line)
         earlier = same.order_by("id").first()
@@ -211,7 +230,14 @@ def _run(*, stockout: StockOut, actor: User | None, name: str, expected_state: s
 
 
 def _require_told(stockout: StockOut) -> None:
-    if not buyer_was_told(stockout):
+    """The buyer was reached about the stock-out; about the change, once a choice of theirs
+    is recorded (a new date, or a refund after all, is agreed with them, not assumed)."""
+    if stockout.state == StockOutState.AGREED:
+        if not buyer_was_told(stockout, since=last_choice_at(stockout)):
+            raise ActionNotAllowed(
+                _("Tell the buyer again first: log the contact in which you reached them "
+                  "about the new date or the refund, after the date they agreed to."))
+    elif not buyer_was_told(stockout):
         raise ActionNotAllowed(
             _("Tell the buyer first: log the contact in which you reached them about the "
               "missing goods (never cancel or refund without a word)."))
@@ -257,8 +283,31 @@ def refund_share(stockout: StockOut, order: Order) -> Decimal:
     lines = list(order.lines.all())
     if line is None or (len(lines) == 1 and stockout.quantity >= line.quantity):
         return order.paid_amount
+    if line.quantity <= 0:  # a line the admin left without a quantity: all of its amount
+        return line.paid_amount
     share = line.paid_amount * stockout.quantity / line.quantity
     return share.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# a refund request in one of these is on its way to paying the buyer: a refund for the missing
+# goods takes it rather than opening a second one
+TAKEN_REQUEST_STATES = [CaseState.REQUESTED, CaseState.REFUND_PENDING, CaseState.REFUND_FAILED]
+
+
+def pending_refund_request(order: Order) -> Case | None:
+    """The order's open refund-only case no other stock-out took (the buyer's request the
+    platform import brought, or one opened on the desk), which a refund for the missing goods
+    takes instead of opening a second one. One refused or in dispute is not taken: the
+    refund raises `ActionNotAllowed` naming it (its case page is where it is settled)."""
+    case = (Case.objects.filter(order=order, kind=CaseKind.REFUND_ONLY, state__in=OPEN_STATES)
+            .exclude(stockouts__isnull=False).order_by("id").first())
+    if case is not None and case.state not in TAKEN_REQUEST_STATES:
+        raise ActionNotAllowed(
+            _("The buyer's refund request #%(id)s on this order is “%(state)s”: settle it on "
+              "its case page (the buyer may modify it, or the platform decides) before the "
+              "refund for the missing goods is recorded.")
+            % {"id": case.pk, "state": case.get_state_display()})
+    return case
 
 
 def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
@@ -271,8 +320,7 @@ def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
     def prepare(locked: StockOut):
         _require_told(locked)
         order = locked.order
-        case = (Case.objects.filter(order=order, kind=CaseKind.REFUND_ONLY,
-                                    state__in=OPEN_STATES).order_by("id").first())
+        case = pending_refund_request(order)
         data: dict[str, Any] = {}
         if case is None:
             left = refundable_amount(order)
@@ -290,8 +338,10 @@ def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
             data["opened_case"] = True
         locked.case = case
         locked.buyer_told_at = locked.buyer_told_at or now
-        return ["case", "buyer_told_at"], {**data, "case": case.pk,
-                                           "amount": str(case.requested_amount)}
+        # the refund is the buyer's choice now: a wait agreed earlier stays on the timeline
+        locked.remedy, locked.agreed_ship_by = "", None
+        return (["case", "buyer_told_at", "remedy", "agreed_ship_by"],
+                {**data, "case": case.pk, "amount": str(case.requested_amount)})
 
     return _run(stockout=stockout, actor=actor, name="refund", expected_state=expected_state,
                 note=note, prepare=prepare, now=now)
@@ -304,6 +354,12 @@ def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",
                 note=note, now=now)
 
 
+WITHDRAW_TOO_LATE = gettext_lazy(
+    "The buyer has been told the goods are missing: a withdrawn report would leave them "
+    "believing it. Ship the order, mark the stock-out shipped and tell the buyer it is on "
+    "its way.")
+
+
 def stockout_withdraw(*, stockout: StockOut, actor: User, reason: str,
                       expected_state: str | None = None,
                       now: datetime | None = None) -> StockOut:
@@ -311,8 +367,14 @@ def stockout_withdraw(*, stockout: StockOut, actor: User, reason: str,
     reason = (reason or "").strip()
     if not reason:
         raise ActionNotAllowed(_("Say where the stock was found."))
+
+    def prepare(locked: StockOut):
+        if buyer_was_told(locked):
+            raise ActionNotAllowed(WITHDRAW_TOO_LATE)
+        return [], {}
+
     return _run(stockout=stockout, actor=actor, name="withdraw",
-                expected_state=expected_state, note=reason, now=now)
+                expected_state=expected_state, note=reason, prepare=prepare, now=now)
 
 
 # --- the order import -------------------------------------------------------------------------

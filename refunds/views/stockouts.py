@@ -14,10 +14,11 @@ from django.views.decorators.http import require_POST
 
 from ..exceptions import DomainError
 from ..forms import STOCKOUT_ACTION_FORMS, ContactForm, StockOutReportForm
-from ..models import OPEN_STOCKOUT_STATES, Order, StockOut
+from ..models import OUTSTANDING_STOCKOUT, Order, StockOut
 from ..selectors import scope_to_user, stockout_detail, stockouts_for_user
 from ..services import stockouts as services
 from ..services.contacts import can_override
+from ..services.money import refundable_amount
 from .actions import posted, submit
 
 SERVICES = {
@@ -60,7 +61,7 @@ def stockout_report(request, pk: int):
             return redirect(stockout)
     return render(request, "refunds/stockout_form.html", {
         "form": form, "order": order, "ship_by": services.ship_by(order),
-        "open_stockouts": list(order.stockouts.filter(state__in=OPEN_STOCKOUT_STATES)
+        "open_stockouts": list(order.stockouts.filter(OUTSTANDING_STOCKOUT)
                                .select_related("line")),
     }, status=400 if request.method == "POST" else 200)
 
@@ -68,24 +69,37 @@ def stockout_report(request, pk: int):
 def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> dict:
     bound = bound or {}
     user, now = request.user, timezone.now()
+    contacts = list(stockout.contacts.select_related("shop").order_by("-created_at", "-id"))
+    told = any(c.outcome in services.REACHED_OUTCOMES for c in contacts)
+    # once the buyer was told, the report cannot be withdrawn (the service says why)
     actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
                for t in stockout.get_available_user_state_transitions(user)
-               if t.name in STOCKOUT_ACTION_FORMS]
+               if t.name in STOCKOUT_ACTION_FORMS and not (told and t.name == "withdraw")]
     may_contact = stockout.is_open and user.has_perm("refunds.handle_stockout")
     contact_form = bound.get("contact") or (ContactForm(
         case=None, can_override=can_override(user),
         action=_contact_url(stockout)) if may_contact else None)
-    contacts = list(stockout.contacts.select_related("shop").order_by("-created_at", "-id"))
+    pending = refund = blocked = None
+    if stockout.is_open and not stockout.case_id:
+        try:
+            pending = services.pending_refund_request(stockout.order)
+        except DomainError as error:
+            blocked = error.message  # a request refused or in dispute: the refund says so
+        else:
+            refund = min(services.refund_share(stockout, stockout.order),
+                         refundable_amount(stockout.order))
     return {
         "stockout": stockout,
         "order": stockout.order,
         "ship_by": services.ship_by(stockout.order),
         "events": stockout.events.all(),
         "contacts": contacts,
-        "told": any(c.outcome in services.REACHED_OUTCOMES for c in contacts),
+        "told": told,
+        "pending_request": pending,
         "action_forms": actions,
         "contact_form": contact_form,
-        "refund_share": services.refund_share(stockout, stockout.order),
+        "refund_share": refund,
+        "refund_blocked": blocked,
         "now": now,
         "agreed_late": bool(stockout.agreed_ship_by)
         and stockout.agreed_ship_by < services.china_today(now),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from refunds.exceptions import ActionNotAllowed, AmountError, PermissionDeniedError
+from refunds.exceptions import ActionNotAllowed, PermissionDeniedError
 from refunds.models import (
     Case,
     CaseKind,
@@ -136,15 +136,19 @@ def test_wait_for_the_restock(paid_order, warehouse, agent):
                                             expected_state=StockOutState.REPORTED)
     assert (agreed.state, agreed.remedy, agreed.agreed_ship_by) == ("agreed", "wait", day)
     assert agreed.buyer_told_at is not None
-    # the restock slips: the buyer is told again and a new date agreed
+    # the restock slips: a new date is agreed only with the buyer told again
     later = day + timedelta(days=3)
+    with pytest.raises(ActionNotAllowed, match="Tell the buyer again first"):
+        services.stockout_buyer_agreed(stockout=agreed, actor=agent,
+                                       remedy=StockOutRemedy.WAIT, agreed_ship_by=later)
+    _tell(stockout, agent)
     again = services.stockout_buyer_agreed(stockout=agreed, actor=agent,
                                            remedy=StockOutRemedy.WAIT, agreed_ship_by=later)
     assert again.agreed_ship_by == later
     kinds = list(StockOutEvent.objects.filter(stockout=stockout)
                  .values_list("kind", "to_state"))
     assert kinds == [("created", "reported"), ("contact", ""), ("transition", "agreed"),
-                     ("transition", "agreed")]
+                     ("contact", ""), ("transition", "agreed")]
 
 
 def test_the_agreed_date_and_choice_are_checked(paid_order, warehouse, agent):
@@ -219,15 +223,20 @@ def test_a_refund_never_passes_what_the_buyer_paid(paid_order, warehouse, agent,
 
 
 def test_nothing_left_to_refund_is_refused(paid_order, warehouse, agent):
-    case = make_case(order=paid_order, amount="188.00")
-    Refund.objects.create(case=case, order=paid_order, amount=Decimal("188.00"))
-    Case.objects.update(state=CaseState.CLOSED)  # refunded in full, and over
     stockout = _report(paid_order, warehouse)
     _tell(stockout, agent)
-    with pytest.raises((ActionNotAllowed, AmountError)):
+    case = make_case(order=paid_order, amount="188.00")
+    Refund.objects.create(case=case, order=paid_order, amount=Decimal("188.00"))
+    Case.objects.update(state=CaseState.CLOSED)  # refunded in full meanwhile, and over
+    with pytest.raises(ActionNotAllowed, match="Nothing is left to refund"):
         services.stockout_refund(stockout=stockout, actor=agent)
     stockout.refresh_from_db()
-    assert stockout.state == StockOutState.REPORTED and stockout.case_id is None
+    assert stockout.state == StockOutState.REPORTED and Case.objects.count() == 1
+    # and an order refunded in full is not reported out of stock at all
+    StockOut.objects.filter(pk=stockout.pk).update(state=StockOutState.WITHDRAWN)
+    with pytest.raises(ActionNotAllowed, match="nothing to ship"):
+        _report(paid_order, warehouse)
+    assert StockOut.objects.count() == 1
 
 
 def test_a_stale_page_is_refused(paid_order, warehouse, agent):
@@ -248,7 +257,13 @@ def test_withdraw_only_before_the_buyer_was_told_and_with_a_reason(paid_order, w
     stockout = _report(paid_order, warehouse)
     with pytest.raises(ActionNotAllowed, match="where the stock was found"):
         services.stockout_withdraw(stockout=stockout, actor=warehouse, reason=" ")
+    _tell(stockout, agent, outcome=ContactOutcome.NO_ANSWER)  # not told yet: still possible
     _tell(stockout, agent)
+    with pytest.raises(ActionNotAllowed, match="has been told the goods are missing"):
+        services.stockout_withdraw(stockout=stockout, actor=warehouse, reason="找到了")
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.REPORTED
+    assert not StockOutEvent.objects.filter(stockout=stockout, kind="transition").exists()
     services.stockout_buyer_agreed(stockout=stockout, actor=agent, remedy=StockOutRemedy.WAIT,
                                    agreed_ship_by=_today())
     with pytest.raises(ActionNotAllowed, match="not possible"):
@@ -302,3 +317,22 @@ def test_roles(roles, shop):
     clerk = make_staff("clerk", "warehouse", shop)
     assert clerk.has_perm("refunds.report_stockout")
     assert not clerk.has_perm("refunds.handle_stockout")
+
+
+def test_withdrawn_before_the_buyer_was_reached(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse)
+    _tell(stockout, agent, outcome=ContactOutcome.NO_ANSWER)
+    withdrawn = services.stockout_withdraw(stockout=stockout, actor=warehouse, reason="B 区找到")
+    assert withdrawn.state == StockOutState.WITHDRAWN and withdrawn.resolved_at is not None
+
+
+def test_a_refund_stockout_stands_against_a_second_report_until_its_case_closes(
+        paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent)
+    case = services.stockout_refund(stockout=stockout, actor=agent).case
+    with pytest.raises(ActionNotAllowed, match=f"stock-out #{stockout.pk}"):
+        _report(paid_order, warehouse, line=paid_order.lines.get())
+    Case.objects.filter(pk=case.pk).update(state=CaseState.CLOSED)  # the buyer withdrew it
+    again = _report(paid_order, warehouse, line=paid_order.lines.get())
+    assert again.pk != stockout.pk and again.state == StockOutState.REPORTED

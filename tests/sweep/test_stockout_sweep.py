@@ -116,6 +116,7 @@ def test_the_agreed_date_passed_warns_once_per_date(shop_policy, shop, warehouse
     assert "0 past the agreed date" in run()
     # the buyer agrees to a new date, which passes too: warned again
     stockout.refresh_from_db()
+    _tell(stockout, agent)
     services.stockout_buyer_agreed(stockout=stockout, actor=agent, remedy="wait",
                                    agreed_ship_by=today, note="再等一天")
     StockOut.objects.filter(pk=stockout.pk).update(agreed_ship_by=today - timedelta(days=2))

@@ -21,8 +21,9 @@ from refunds.models import (
     StockOutState,
 )
 from refunds.services import stockouts as services
+from refunds.services.cases import case_refuse
 from refunds.timezones import CHINA
-from tests.factories import OrderFactory, OrderLineFactory, make_staff
+from tests.factories import OrderFactory, OrderLineFactory, make_case, make_staff
 
 from .helpers import alert_texts, text
 
@@ -272,3 +273,64 @@ def test_the_buyers_contacts_elsewhere_link_to_the_stockout(login, agent, stocko
     _contact(client, stockout)
     page = text(client.get(f"/buyers/{paid_order.buyer_id}/"))
     assert f'href="/stock-outs/{stockout.pk}/">stock-out #{stockout.pk}</a>' in page
+
+
+def test_once_the_buyer_was_told_withdraw_is_not_offered(login, warehouse, agent, stockout):
+    assert 'id="action-withdraw"' in text(login(warehouse).get(f"/stock-outs/{stockout.pk}/"))
+    _contact(login(agent), stockout)
+    page = text(login(warehouse).get(f"/stock-outs/{stockout.pk}/"))
+    assert 'id="action-withdraw"' not in page and 'id="action-ship"' in page
+    client = login(warehouse)
+    response = _act(client, stockout, "withdraw", reason="找到了")
+    assert "has been told the goods are missing" in alert_texts(
+        client.get(response["Location"]), "danger")
+    assert StockOut.objects.get().state == StockOutState.REPORTED
+
+
+def test_a_refund_shows_on_the_orders_to_ship_until_its_case_is_closed(login, agent,
+                                                                        stockout):
+    client = login(agent)
+    _contact(client, stockout)
+    _act(client, stockout, "refund")
+    case = Case.objects.get()
+    row = text(client.get("/orders/unshipped/", {"due": "stockout"}))
+    assert f'data-stockout="{stockout.pk}"' in row
+    assert f"refund: case #{case.pk} Requested" in row
+    Case.objects.filter(pk=case.pk).update(state="closed")
+    assert f'data-stockout="{stockout.pk}"' not in text(client.get("/orders/unshipped/"))
+
+
+def test_the_refund_shown_is_the_buyers_open_request_when_there_is_one(login, agent, stockout,
+                                                                       paid_order):
+    request = make_case(order=paid_order, amount="50.00", platform_refund_id="R-9")
+    page = text(login(agent).get(f"/stock-outs/{stockout.pk}/"))
+    share = page.split('id="stockout-share">')[1].split("</dd>")[0]
+    assert f'href="/cases/{request.pk}/">#{request.pk}</a> for ¥50.00' in share
+    assert str(paid_order.paid_amount) not in share
+
+
+def test_a_passed_restock_date_is_not_offered_as_the_agreed_day(login, agent, stockout):
+    client = login(agent)
+    _contact(client, stockout)
+    restock = stockout.restock_expected
+    form = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    assert f'value="{restock.isoformat()}"' in form
+    StockOut.objects.filter(pk=stockout.pk).update(restock_expected=_today() - timedelta(days=1))
+    form = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    assert f'value="{(_today() - timedelta(days=1)).isoformat()}"' not in form
+
+
+def test_a_refused_request_on_the_order_is_named_instead_of_a_refund(login, agent, supervisor,
+                                                                     stockout, paid_order):
+    paid_order.shop.policy.instant_refund_limit = Decimal("0")
+    paid_order.shop.policy.save()
+    request = make_case(order=paid_order, platform_refund_id="R-7")
+    case_refuse(case=request, actor=supervisor, reason="已安排发货")
+    client = login(agent)
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    share = page.split('id="stockout-share">')[1].split("</dd>")[0]
+    assert f"refund request #{request.pk}" in share and "settle it on its case page" in share
+    _contact(client, stockout)
+    response = _act(client, stockout, "refund")
+    assert "settle it on its case page" in alert_texts(client.get(response["Location"]))
+    assert StockOut.objects.get().state == StockOutState.REPORTED
