@@ -14,7 +14,7 @@ from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models
+from django.db import connections, models, transaction
 from django.db.models import Count, Exists, F, Func, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import In
@@ -63,6 +63,7 @@ from .roles import ROLE_PERMISSIONS
 from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
 from .services.cases import normalize_tracking_no
+from .services.stockouts import stockouts_follow_orders
 
 
 class Unindexed(Func):
@@ -469,6 +470,19 @@ class OrderAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
         if obj is not None and obj.has_after_sales():
             return [*super().get_readonly_fields(request, obj), *self.money_fields]
         return super().get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        """An order a manager marks shipped or closed here settles its open stock-outs, as
+        the order import does (the same service, a timeline row each)."""
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if change and {"status", "shipped_at"} & set(form.changed_data):
+                settled = stockouts_follow_orders([obj.pk])
+                if settled:
+                    self.message_user(request, ngettext(
+                        "%(count)s stock-out of this order follows it (shipped or closed).",
+                        "%(count)s stock-outs of this order follow it (shipped or closed).",
+                        settled) % {"count": settled})
 
 
 @admin.register(OrderLine)

@@ -9,6 +9,7 @@ from django.utils import timezone
 from refunds.models import StockOut, StockOutEvent, StockOutState
 from refunds.services import stockouts as services
 from tests.factories import OrderFactory, make_staff
+from tests.test_admin import _change_form_data
 
 
 def _report(shop, warehouse):
@@ -44,3 +45,19 @@ def test_nothing_in_the_admin_changes_or_deletes_a_stockout(manager_client, shop
     assert manager_client.get("/admin/refunds/stockout/add/").status_code == 403
     assert StockOut.objects.get().state == StockOutState.REPORTED
     assert StockOutEvent.objects.count() == 1
+
+
+def test_an_order_marked_shipped_in_the_admin_settles_its_stockouts(manager_client, shop,
+                                                                    warehouse):
+    stockout = _report(shop, warehouse)
+    url = f"/admin/refunds/order/{stockout.order_id}/change/"
+    data = _change_form_data(manager_client, url)
+    assert data["status"] == "paid"
+    data.update({"status": "shipped", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
+                 "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000"})
+    response = manager_client.post(url, data, follow=True)
+    assert "1 stock-out of this order follows it" in response.content.decode()
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.SHIPPED
+    event = StockOutEvent.objects.filter(stockout=stockout).latest("id")
+    assert (event.from_state, event.to_state) == ("reported", "shipped")

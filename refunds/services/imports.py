@@ -153,6 +153,7 @@ class ImportResult:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
+    stockouts_settled: int = 0  # open stock-outs of orders the export shows shipped or closed
     errors: list[tuple[int, str]] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     run: ImportRun | None = None
@@ -170,6 +171,7 @@ class ImportResult:
         self.imported += other.imported
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.stockouts_settled += other.stockouts_settled
         self.errors.extend(other.errors)
         self.conflicts.extend(other.conflicts)
 
@@ -179,6 +181,8 @@ class ImportResult:
                 f"unchanged {self.unchanged}, rejected {self.rejected}")
         if self.conflicts:
             line += f", conflicts {len(self.conflicts)}"
+        if self.stockouts_settled:
+            line += f", stock-outs settled {self.stockouts_settled}"
         return line
 
 
@@ -597,12 +601,14 @@ class _Tally:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
+    stockouts_settled: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
 
     def add_to(self, result: ImportResult) -> None:
         result.imported += self.imported
         result.updated += self.updated
         result.unchanged += self.unchanged
+        result.stockouts_settled += self.stockouts_settled
         result.errors.extend(self.errors)
 
 
@@ -746,7 +752,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
     if to_update:
         Order.objects.bulk_update(to_update, sorted(fields), batch_size=500)
     if moved_on:
-        stockouts_follow_orders(moved_on)
+        tally.stockouts_settled = stockouts_follow_orders(moved_on)
     _insert_rows(OrderLine, new_lines)
     tally.imported += len(creates)
     return tally

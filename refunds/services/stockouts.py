@@ -29,6 +29,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -289,6 +290,17 @@ def refund_share(stockout: StockOut, order: Order) -> Decimal:
     return share.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def refund_offer(stockout: StockOut, order: Order) -> Decimal:
+    """What a refund case for the missing goods would ask: their share, no more than is still
+    refundable less what requests not decided yet ask (another item's stock-out refund, a
+    request from the platform): two items refunded one after the other never ask together
+    more than the buyer paid. With the order row locked, the figure the refund uses."""
+    asked = (Case.objects.filter(order=order, state=CaseState.REQUESTED)
+             .aggregate(total=Sum("requested_amount"))["total"]) or Decimal("0")
+    return max(min(refund_share(stockout, order), refundable_amount(order) - asked),
+               Decimal("0.00"))
+
+
 # a refund request in one of these is on its way to paying the buyer: a refund for the missing
 # goods takes it rather than opening a second one
 TAKEN_REQUEST_STATES = [CaseState.REQUESTED, CaseState.REFUND_PENDING, CaseState.REFUND_FAILED]
@@ -323,13 +335,12 @@ def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
         case = pending_refund_request(order)
         data: dict[str, Any] = {}
         if case is None:
-            left = refundable_amount(order)
-            if left <= 0:
+            amount = refund_offer(locked, order)
+            if amount <= 0:
                 raise ActionNotAllowed(
                     _("Nothing is left to refund on order %(order)s: everything the buyer "
-                      "paid is already refunded or promised.")
+                      "paid is already refunded, promised or requested.")
                     % {"order": order.platform_order_id})
-            amount = min(refund_share(locked, order), left)
             case = case_create(
                 shop=locked.shop, order=order, kind=CaseKind.REFUND_ONLY,
                 reason=CaseReason.OUT_OF_STOCK, requested_amount=amount, actor=actor,

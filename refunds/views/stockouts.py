@@ -18,7 +18,6 @@ from ..models import OUTSTANDING_STOCKOUT, Order, StockOut
 from ..selectors import scope_to_user, stockout_detail, stockouts_for_user
 from ..services import stockouts as services
 from ..services.contacts import can_override
-from ..services.money import refundable_amount
 from .actions import posted, submit
 
 SERVICES = {
@@ -86,8 +85,7 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
         except DomainError as error:
             blocked = error.message  # a request refused or in dispute: the refund says so
         else:
-            refund = min(services.refund_share(stockout, stockout.order),
-                         refundable_amount(stockout.order))
+            refund = services.refund_offer(stockout, stockout.order)
     return {
         "stockout": stockout,
         "order": stockout.order,

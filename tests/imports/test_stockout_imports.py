@@ -48,9 +48,11 @@ def test_the_order_shipped_in_the_next_export_settles_the_stockout(roles, shop_a
         stockout=stockout, actor=agent, remedy="wait",
         agreed_ship_by=timezone.now().astimezone(CHINA).date() + timedelta(days=3), note="")
 
-    import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
+    result = import_orders(shop=shop_a, path_or_file=export(ORDER_HEADER, [order_row(**{
         "订单编号": ORDER_ID, "物流单号": "SF777"})]))
 
+    assert result.stockouts_settled == 1
+    assert result.summary().endswith(", stock-outs settled 1")
     stockout.refresh_from_db()
     assert stockout.state == StockOutState.SHIPPED and stockout.resolved_at is not None
     event = StockOutEvent.objects.filter(stockout=stockout).latest("id")
@@ -73,7 +75,7 @@ def test_the_same_export_again_or_a_dry_run_moves_nothing(roles, shop_a, export)
     stockout = _paid_and_reported(shop_a, export)
     same = export(ORDER_HEADER, [order_row(**{
         "订单编号": ORDER_ID, "订单状态": WAITING, "物流单号": "", "物流公司": ""})])
-    import_orders(shop=shop_a, path_or_file=same)
+    assert "stock-outs" not in import_orders(shop=shop_a, path_or_file=same).summary()
     shipped = export(ORDER_HEADER, [order_row(**{"订单编号": ORDER_ID})])
     import_orders(shop=shop_a, path_or_file=shipped, dry_run=True)
     stockout.refresh_from_db()

@@ -336,3 +336,21 @@ def test_a_refund_stockout_stands_against_a_second_report_until_its_case_closes(
     Case.objects.filter(pk=case.pk).update(state=CaseState.CLOSED)  # the buyer withdrew it
     again = _report(paid_order, warehouse, line=paid_order.lines.get())
     assert again.pk != stockout.pk and again.state == StockOutState.REPORTED
+
+
+def test_two_items_refunded_one_after_the_other_ask_no_more_than_was_paid(shop, warehouse,
+                                                                          agent):
+    """¥150 paid for two ¥100 items (a discount): the second refund asks what is left."""
+    shop.policy.instant_refund_limit = Decimal("0")
+    shop.policy.save()
+    order = OrderFactory(shop=shop, unshipped=True, paid_amount=Decimal("150.00"),
+                         goods_amount=Decimal("150.00"), postage=Decimal("0.00"))
+    order.lines.update(paid_amount=Decimal("100.00"), quantity=1)
+    OrderLineFactory(order=order, quantity=1, paid_amount=Decimal("100.00"))
+    cases = []
+    for line in order.lines.order_by("id"):
+        stockout = _report(order, warehouse, line=line)
+        _tell(stockout, agent)
+        cases.append(services.stockout_refund(stockout=stockout, actor=agent).case)
+    assert [case.requested_amount for case in cases] == [Decimal("100.00"), Decimal("50.00")]
+    assert cases[0] != cases[1]

@@ -1,0 +1,95 @@
+"""Stock-outs when two people act at once (PostgreSQL's row locks): one wins, the other is
+told; one item is reported once; two refunds on one order never pass what the buyer paid."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from refunds.exceptions import ActionNotAllowed, DomainError
+from refunds.models import Case, ContactChannel, ContactOutcome, StockOut, StockOutEvent
+from refunds.services import stockouts as services
+from refunds.services.money import refundable_amount
+from refunds.timezones import CHINA
+from tests.factories import OrderFactory, OrderLineFactory, make_staff
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL's row locks"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _paid(shop, **kwargs):
+    return OrderFactory(shop=shop, unshipped=True, paid_at=timezone.now() - timedelta(hours=2),
+                        **kwargs)
+
+
+def _told(stockout, agent):
+    services.stockout_contact(stockout=stockout, actor=agent, channel=ContactChannel.PHONE,
+                              outcome=ContactOutcome.REACHED, note="告知缺货")
+
+
+def test_a_refund_and_an_agreed_wait_at_once_one_wins_the_other_is_told(shop, warehouse,
+                                                                       agent, supervisor):
+    from tests.services.race import describe, race
+
+    order = _paid(shop)
+    stockout = services.stockout_report(order=order, actor=warehouse, line=order.lines.get())
+    _told(stockout, agent)
+    day = timezone.now().astimezone(CHINA).date() + timedelta(days=3)
+    outcomes = race([
+        lambda: services.stockout_refund(stockout=stockout, actor=agent,
+                                         expected_state="reported"),
+        lambda: services.stockout_buyer_agreed(stockout=stockout, actor=supervisor,
+                                               remedy="wait", agreed_ship_by=day,
+                                               expected_state="reported"),
+    ])
+    assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
+    assert isinstance(next(o.error for o in outcomes if not o.ok), services.StockOutChanged)
+    assert StockOutEvent.objects.filter(stockout=stockout, kind="transition").count() == 1
+    assert Case.objects.count() == (1 if outcomes[0].ok else 0)
+
+
+def test_one_item_reported_twice_at_once_is_reported_once(shop, warehouse, agent):
+    from tests.services.race import describe, race
+
+    order = _paid(shop)
+    line = order.lines.get()
+    outcomes = race([
+        lambda: services.stockout_report(order=order, actor=warehouse, line=line),
+        lambda: services.stockout_report(order=order, actor=agent, line=line),
+    ])
+    assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
+    error = next(o.error for o in outcomes if not o.ok)
+    assert isinstance(error, ActionNotAllowed) and "already reported" in str(error)
+    assert StockOut.objects.count() == 1
+
+
+def test_two_items_refunded_at_once_never_pass_what_was_paid(shop, warehouse, agent):
+    """¥150 paid for two items of ¥100 each (a discount): both refunds cannot be whole."""
+    from tests.services.race import describe, race
+
+    order = _paid(shop, paid_amount=Decimal("150.00"), goods_amount=Decimal("150.00"),
+                  postage=Decimal("0.00"))
+    order.lines.update(paid_amount=Decimal("100.00"), quantity=1)
+    OrderLineFactory(order=order, quantity=1, paid_amount=Decimal("100.00"))
+    shop.policy.instant_refund_limit = Decimal("0")
+    shop.policy.save()
+    first, second = order.lines.order_by("id")
+    stockouts = [services.stockout_report(order=order, actor=warehouse, line=line)
+                 for line in (first, second)]
+    for stockout in stockouts:
+        _told(stockout, make_staff(f"ag{stockout.pk}", "agent", shop))
+    outcomes = race([
+        lambda: services.stockout_refund(stockout=stockouts[0], actor=agent),
+        lambda: services.stockout_refund(stockout=stockouts[1], actor=agent),
+    ])
+    assert all(o.ok or isinstance(o.error, DomainError) for o in outcomes), describe(outcomes)
+    amounts = sorted(Case.objects.values_list("requested_amount", flat=True))
+    assert sum(amounts) <= Decimal("150.00")
+    assert amounts == [Decimal("50.00"), Decimal("100.00")]  # the second gets what is left
+    assert refundable_amount(order) == Decimal("150.00")  # requested, nothing committed yet
