@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from ..exceptions import DomainError
@@ -63,6 +63,25 @@ def submit(request: HttpRequest, form, perform: Callable[[dict], Any], *, back,
         messages.error(request, invalid)
         return _back(back)
     return attempt(request, lambda: perform(form.cleaned_data), back=back, done=done)
+
+
+def submit_transition(request: HttpRequest, target, action: str, form_classes: dict, *,
+                      perform: Callable[[Any, dict], Any], done: Callable[[Any], str],
+                      invalid: Callable[[Any], HttpResponse], changed: str) -> HttpResponse:
+    """The POST of one of `target`'s transition forms (`form_classes[action]`, a
+    TransitionForm taking `target` by its model's name): 404 for an action it has not; a page
+    older than `target`'s state says `changed` and goes back — its form's errors would be
+    beside the point (the form may be gone) — else `submit`, `perform(form, data)` calling the
+    service."""
+    form_class = form_classes.get(action)
+    if form_class is None:
+        raise Http404
+    form = form_class(request.POST, **{target._meta.model_name: target})
+    if request.POST.get(f"{action}-expected_state") != target.state:
+        messages.error(request, changed)
+        return redirect(target)
+    return submit(request, form, lambda data: perform(form, data), back=target, done=done,
+                  invalid=invalid, changed=changed)
 
 
 def posted(request: HttpRequest):

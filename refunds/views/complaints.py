@@ -32,7 +32,7 @@ from ..selectors import (
 )
 from ..services import complaints as services
 from ..submissions import AlreadySent, once
-from .actions import posted, submit
+from .actions import posted, submit, submit_transition
 from .files import photo_response, register_download
 
 SERVICES = {
@@ -186,22 +186,13 @@ CHANGED = services.ComplaintChanged.default_message  # lazy: in the language of 
 @require_POST
 def complaint_action(request, pk: int, action: str):
     complaint = _complaint_or_404(request, pk)
-    form_class = COMPLAINT_ACTION_FORMS.get(action)
-    if form_class is None:
-        raise Http404
-    form = form_class(request.POST, complaint=complaint)
-    if request.POST.get(f"{action}-expected_state") != complaint.state:
-        # the complaint moved on since the page was shown: its errors would be beside the
-        # point (the form may be gone), so say that first, whatever else is wrong
-        messages.error(request, str(CHANGED))
-        return redirect(complaint)
-    return submit(
-        request, form,
-        lambda data: SERVICES[action](complaint=complaint, actor=request.user,
-                                      expected_state=data["expected_state"],
-                                      **form.service_kwargs()),
-        back=complaint,
-        done=_("Done: %(action)s.") % {"action": services.action_label(action)},
+    return submit_transition(
+        request, complaint, action, COMPLAINT_ACTION_FORMS,
+        perform=lambda form, data: SERVICES[action](
+            complaint=complaint, actor=request.user, expected_state=data["expected_state"],
+            **form.service_kwargs()),
+        done=lambda _result: _("Done: %(action)s.") % {
+            "action": services.action_label(action)},
         invalid=lambda form: _render_invalid(request, complaint, action, form),
         changed=str(CHANGED))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +17,7 @@ from ..models import OUTSTANDING_STOCKOUT, Order, StockOut
 from ..selectors import scope_to_user, stockout_detail, stockouts_for_user
 from ..services import stockouts as services
 from ..services.contacts import can_override
-from .actions import posted, submit
+from .actions import posted, submit, submit_transition
 
 SERVICES = {
     "buyer_agreed": services.stockout_buyer_agreed,
@@ -127,20 +126,13 @@ def _stockout_or_404(request, pk: int) -> StockOut:
 @require_POST
 def stockout_action(request, pk: int, action: str):
     stockout = _stockout_or_404(request, pk)
-    form_class = STOCKOUT_ACTION_FORMS.get(action)
-    if form_class is None:
-        raise Http404
-    form = form_class(request.POST, stockout=stockout)
-    if request.POST.get(f"{action}-expected_state") != stockout.state:
-        messages.error(request, str(CHANGED))
-        return redirect(stockout)
-    return submit(
-        request, form,
-        lambda data: SERVICES[action](stockout=stockout, actor=request.user,
-                                      expected_state=data["expected_state"],
-                                      **form.service_kwargs()),
-        back=stockout,
-        done=_("Done: %(action)s.") % {"action": services.action_label(action)},
+    return submit_transition(
+        request, stockout, action, STOCKOUT_ACTION_FORMS,
+        perform=lambda form, data: SERVICES[action](
+            stockout=stockout, actor=request.user, expected_state=data["expected_state"],
+            **form.service_kwargs()),
+        done=lambda _result: _("Done: %(action)s.") % {
+            "action": services.action_label(action)},
         invalid=lambda form: _render_invalid(request, stockout, action, form),
         changed=str(CHANGED))
 
