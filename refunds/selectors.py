@@ -546,9 +546,11 @@ def buyer_contacts(user, buyer_id: int, limit: int = 50) -> list:
 
 
 def buyer_orders(user, buyer_id: int) -> list:
-    """The buyer's orders in the user's shops, with their cases and follow-ups."""
+    """The buyer's orders in the user's shops, with their cases, follow-ups, complaints and
+    stock-outs (one query each, whatever the number of orders)."""
     orders = scope_to_user(Order.objects.filter(buyer_id=buyer_id), user)
-    return list(orders.select_related("shop").prefetch_related("cases", "review_follow_ups")
+    return list(orders.select_related("shop")
+                .prefetch_related("cases", "review_follow_ups", "complaints", "stockouts")
                 .order_by("-paid_at", "-id"))
 
 

@@ -278,6 +278,13 @@ def test_the_buyers_contacts_are_on_the_complaint_page(login, agent, order):
     assert "电话说明换货安排" in page  # the record a harassment complaint is answered with
 
 
+def test_the_buyer_page_lists_the_orders_complaints(login, agent, order):
+    complaint = record(order, agent)
+    page = text(login(agent).get(f"/buyers/{order.buyer_id}/"))
+    row = page.split(f'<tr data-order="{order.pk}">')[1].split("</tr>")[0]
+    assert f'data-complaint="{complaint.pk}">complaint #{complaint.pk}</a>' in row
+
+
 def test_the_navbar_the_notifications_and_the_admin_show_complaints(login, agent, manager,
                                                                    order):
     complaint = record(order, agent)

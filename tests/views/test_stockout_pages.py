@@ -334,3 +334,32 @@ def test_a_refused_request_on_the_order_is_named_instead_of_a_refund(login, agen
     response = _act(client, stockout, "refund")
     assert "settle it on its case page" in alert_texts(client.get(response["Location"]))
     assert StockOut.objects.get().state == StockOutState.REPORTED
+
+
+def test_the_buyer_page_lists_the_orders_stockouts(login, agent, stockout, paid_order):
+    page = text(login(agent).get(f"/buyers/{paid_order.buyer_id}/"))
+    row = page.split(f'<tr data-order="{paid_order.pk}">')[1].split("</tr>")[0]
+    assert f'href="/stock-outs/{stockout.pk}/" data-stockout="{stockout.pk}">stock-out ' \
+        f'#{stockout.pk}</a>' in row
+    assert "Out of stock: tell the buyer" in row
+
+
+def test_the_buyer_page_query_count_does_not_grow_with_stockouts(login, agent, warehouse,
+                                                                  paid_order):
+    client = login(agent)
+
+    def add(count):
+        for _ in range(count):
+            order = OrderFactory(shop=paid_order.shop, buyer=paid_order.buyer, unshipped=True,
+                                 paid_at=timezone.now() - timedelta(hours=1))
+            services.stockout_report(order=order, actor=warehouse, line=order.lines.get())
+
+    add(1)
+    url = f"/buyers/{paid_order.buyer_id}/"
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    add(5)
+    with CaptureQueriesContext(connection) as many:
+        page = text(client.get(url))
+    assert page.count("data-stockout=") == 6
+    assert len(many) == len(few)
