@@ -235,3 +235,29 @@ def complaint_register_sheet(complaints) -> tuple[list[str], list[list[Cell]]]:
 
 def complaint_register_file(complaints, fmt: str, now: datetime) -> tuple[bytes, str, str]:
     return _register_file("complaints", complaint_register_sheet(complaints), fmt, now)
+
+
+def stockout_register_sheet(stockouts) -> tuple[list[str], list[list[Cell]]]:
+    """The stock-outs (缺货): what was missing, when the buyer was told, what they chose and
+    how it ended — for the warehouse's review of what its stock counts miss."""
+    from django.utils.translation import gettext as _
+
+    headers = [_("Stock-out no."), _("Reported"), _("Shop"), _("Order no."), _("Buyer"),
+               _("Item"), _("SKU"), _("Quantity missing"), _("Restock expected"),
+               _("Reported by"), _("Buyer told"), _("The buyer's choice"),
+               _("Ship by (agreed with the buyer)"), _("State"), _("Refund case"),
+               _("Refund asked (¥)"), _("Resolved")]
+    rows = [[stockout.pk, stockout.reported_at, stockout.shop.name,
+             stockout.order.platform_order_id, stockout.order.buyer.nick,
+             stockout.line.title if stockout.line else _("The whole order"),
+             stockout.line.sku if stockout.line else "", stockout.quantity,
+             stockout.restock_expected, stockout.reported_by.get_username(),
+             stockout.buyer_told_at, stockout.get_remedy_display(), stockout.agreed_ship_by,
+             stockout.get_state_display(), stockout.case_id,
+             stockout.case.requested_amount if stockout.case else None, stockout.resolved_at]
+            for stockout in stockouts.iterator(chunk_size=500)]
+    return headers, rows
+
+
+def stockout_register_file(stockouts, fmt: str, now: datetime) -> tuple[bytes, str, str]:
+    return _register_file("stock-outs", stockout_register_sheet(stockouts), fmt, now)

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import django_filters
 from django import forms
@@ -20,6 +20,8 @@ from .models import (
     ComplaintState,
     FollowUpState,
     ReviewRating,
+    StockOutRemedy,
+    StockOutState,
 )
 from .selectors import (
     NICK_FRAGMENT_CAP,
@@ -31,6 +33,7 @@ from .selectors import (
     shops_for_user,
 )
 from .services.cases import normalize_tracking_no
+from .timezones import CHINA
 
 
 def too_broad_notice(term: str, cap: int) -> str:
@@ -268,3 +271,46 @@ class ComplaintFilter(QueueFilters, django_filters.FilterSet):
             return awaited.filter(evidence_due_at__gte=now,
                                   evidence_due_at__lt=now + timedelta(hours=24))
         return queryset
+
+
+def _china_day_start(day):
+    return datetime.combine(day, time(0), tzinfo=CHINA)
+
+
+class StockOutFilter(QueueFilters, django_filters.FilterSet):
+    """The stock-outs (缺货): search, state, the buyer's choice, shop, report dates (China
+    days, as the warehouse counts them)."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search",
+                                  help_text=_("Order id, buyer nick, or part of the item"))
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=StockOutState.choices,
+                                                distinct=False)
+    remedy = django_filters.ChoiceFilter(label=_("The buyer"), choices=StockOutRemedy.choices)
+    shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
+    reported_from = django_filters.DateFilter(
+        label=_("Reported from"), method="filter_reported_from",
+        widget=forms.DateInput(attrs={"type": "date"}))
+    reported_until = django_filters.DateFilter(
+        label=_("Reported until"), method="filter_reported_until",
+        widget=forms.DateInput(attrs={"type": "date"}))
+
+    columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-2", "remedy": "col-6 col-lg-2",
+               "shop": "col-6 col-lg-1", "reported_from": "col-6 col-lg-2",
+               "reported_until": "col-6 col-lg-2"}
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
+
+    def filter_search(self, queryset, name, value):
+        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        if not term:
+            return queryset
+        return queryset.filter(Q(order__platform_order_id=term) | Q(order__buyer__nick=term)
+                               | Q(line__title__icontains=term))
+
+    def filter_reported_from(self, queryset, name, value):
+        return queryset.filter(reported_at__gte=_china_day_start(value))
+
+    def filter_reported_until(self, queryset, name, value):
+        return queryset.filter(reported_at__lt=_china_day_start(value + timedelta(days=1)))

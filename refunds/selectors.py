@@ -62,6 +62,7 @@ from .models import (
     Shop,
     StockOut,
     StockOutEvent,
+    StockOutState,
 )
 from .models.cases import OPEN_STATES
 from .models.compensation import COUNTED_STATES
@@ -683,6 +684,28 @@ def buyer_contacts_in_shop(complaint: Complaint, limit: int = 50) -> list[Contac
 
 def stockouts_for_user(user) -> QuerySet[StockOut]:
     return scope_to_user(StockOut.objects.all(), user)
+
+
+def stockout_register(user) -> QuerySet[StockOut]:
+    """The stock-outs' rows, everything a row shows in one query: the open ones first (the
+    buyer to be told, then those waiting for the goods, the soonest agreed day first), then
+    the others, the latest reported first."""
+    return (stockouts_for_user(user)
+            .select_related("shop", "order", "order__buyer", "line", "case", "reported_by")
+            .annotate(open_rank=Choose(When(state=StockOutState.REPORTED, then=Value(0)),
+                                       When(state=StockOutState.AGREED, then=Value(1)),
+                                       default=Value(2), output_field=IntegerField()))
+            .order_by("open_rank", F("agreed_ship_by").asc(nulls_last=True), "-reported_at",
+                      "-id"))
+
+
+def stockouts_by_item(stockouts, limit: int = 5) -> list[dict]:
+    """The items most often out of stock among `stockouts` (a filtered register): title, SKU,
+    how many times, how many pieces. One query."""
+    return list(stockouts.order_by().filter(line__isnull=False)
+                .values("line__title", "line__sku")
+                .annotate(times=Count("id"), pieces=Sum("quantity"))
+                .order_by("-times", "-pieces", "line__title")[:limit])
 
 
 def stockout_detail(user, pk: int) -> StockOut:

@@ -1,10 +1,12 @@
-"""Stock-out pages (缺货): reporting one on an order to ship, the stock-out page.
+"""Stock-out pages (缺货): the list, reporting one on an order to ship, the stock-out page.
 Thin: parse the form, call `refunds.services.stockouts`, turn a domain error into a message."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -12,12 +14,21 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..exceptions import DomainError
+from ..exports import stockout_register_file
+from ..filters import StockOutFilter
 from ..forms import STOCKOUT_ACTION_FORMS, ContactForm, StockOutReportForm
 from ..models import OUTSTANDING_STOCKOUT, Order, StockOut
-from ..selectors import scope_to_user, stockout_detail, stockouts_for_user
+from ..selectors import (
+    scope_to_user,
+    stockout_detail,
+    stockout_register,
+    stockouts_by_item,
+    stockouts_for_user,
+)
 from ..services import stockouts as services
 from ..services.contacts import can_override
 from .actions import posted, submit, submit_transition
+from .files import register_download
 
 SERVICES = {
     "buyer_agreed": services.stockout_buyer_agreed,
@@ -35,6 +46,33 @@ def _contact_url(stockout: StockOut) -> str:
 def _require_view(request) -> None:
     if not request.user.has_perm("refunds.view_stockout"):
         raise PermissionDenied
+
+
+def _filtered(request) -> StockOutFilter:
+    return StockOutFilter(request.GET or None, queryset=stockout_register(request.user),
+                          request=request)
+
+
+def stockout_list(request):
+    """Every stock-out of the user's shops (open ones first), filtered, with the items most
+    often out of stock among them."""
+    _require_view(request)
+    register = _filtered(request)
+    rows = register.qs
+    page = Paginator(rows, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "refunds/stockout_list.html", {
+        "filter": register, "page": page, "query": query.urlencode(),
+        "by_item": stockouts_by_item(rows), "today": services.china_today(timezone.now()),
+    })
+
+
+def stockout_register_download(request, fmt: str):
+    """The stock-outs as the filters show them, every row (not one page)."""
+    _require_view(request)
+    return register_download(request, fmt, _filtered(request), stockout_register_file,
+                             back="refunds:stockout_list")
 
 
 def stockout_report(request, pk: int):
