@@ -1,9 +1,11 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import F, Q
+from django.db.models.functions import TruncDate
+from django.db.models.lookups import GreaterThanOrEqual, LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -273,8 +275,10 @@ class ComplaintFilter(QueueFilters, django_filters.FilterSet):
         return queryset
 
 
-def _china_day_start(day):
-    return datetime.combine(day, time(0), tzinfo=CHINA)
+def _china_day(field: str) -> TruncDate:
+    """The China day of a moment, compared in the database with the date given: no moment
+    is built from the date, so the first or last day a date field takes is no overflow."""
+    return TruncDate(field, tzinfo=CHINA)
 
 
 class StockOutFilter(QueueFilters, django_filters.FilterSet):
@@ -310,7 +314,7 @@ class StockOutFilter(QueueFilters, django_filters.FilterSet):
                                | Q(line__title__icontains=term))
 
     def filter_reported_from(self, queryset, name, value):
-        return queryset.filter(reported_at__gte=_china_day_start(value))
+        return queryset.filter(GreaterThanOrEqual(_china_day("reported_at"), value))
 
     def filter_reported_until(self, queryset, name, value):
-        return queryset.filter(reported_at__lt=_china_day_start(value + timedelta(days=1)))
+        return queryset.filter(LessThanOrEqual(_china_day("reported_at"), value))

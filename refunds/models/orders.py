@@ -117,10 +117,12 @@ class Order(models.Model):
         return self.platform_order_id
 
     def has_after_sales(self) -> bool:
-        """A case, refund, compensation or complaint hangs on this order (its paid amount
-        bounds them: a complaint's ruling may pay the buyer)."""
+        """A case, refund, compensation, complaint or stock-out hangs on this order (its paid
+        amount bounds them: a complaint's ruling may pay the buyer, a stock-out's refund asks
+        its share; and they belong to its shop)."""
         return (self.cases.exists() or self.refunds.exists()
-                or self.compensations.exists() or self.complaints.exists())
+                or self.compensations.exists() or self.complaints.exists()
+                or self.stockouts.exists())
 
     @property
     def is_shipped(self) -> bool:

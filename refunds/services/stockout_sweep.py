@@ -34,6 +34,7 @@ from ..models import (
     ContactLog,
     Notification,
     NotificationKind,
+    OrderStatus,
     StockOut,
     StockOutState,
 )
@@ -62,6 +63,11 @@ class StockOutSweepResult:
         logger.exception("stock-out sweep: %s failed", what, exc_info=error)
 
 
+# the order as the last import (or the admin) left it: still paid and not shipped. Every path
+# that ships or closes an order settles its stock-outs; this is the sweep's own check.
+STILL_TO_SHIP = {"order__status": OrderStatus.PAID, "order__shipped_at__isnull": True}
+
+
 def _reached():
     return ContactLog.objects.filter(stockout=OuterRef("pk"), outcome__in=REACHED_OUTCOMES)
 
@@ -70,7 +76,8 @@ def stockouts_due(now: datetime) -> list[tuple[StockOut, datetime]]:
     """(stock-out, ship-by) of those waiting for the buyer's choice whose ship-by is within
     their shop's warning window or passed. Reported stock-outs are few (a handful a day per
     shop): they are read with their order and policy and each window checked in Python."""
-    rows = (StockOut.objects.filter(state=StockOutState.REPORTED, order__paid_at__isnull=False)
+    rows = (StockOut.objects.filter(state=StockOutState.REPORTED, order__paid_at__isnull=False,
+                                    **STILL_TO_SHIP)
             .select_related("order__shop__policy", "shop")
             .annotate(told=Exists(_reached())).order_by("pk"))
     found = []
@@ -89,7 +96,7 @@ def agreed_deadline(stockout: StockOut) -> datetime:
 
 def stockouts_late(now: datetime):
     return (StockOut.objects.filter(state=StockOutState.AGREED,
-                                    agreed_ship_by__lt=china_today(now))
+                                    agreed_ship_by__lt=china_today(now), **STILL_TO_SHIP)
             .select_related("order", "shop").order_by("agreed_ship_by", "pk"))
 
 
