@@ -26,6 +26,9 @@ class ImportRun(models.Model):
     updated = models.PositiveIntegerField(_("updated"), default=0)
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    stockouts_settled = models.PositiveIntegerField(
+        _("stock-outs settled"), default=0,
+        help_text=_("Open stock-outs of orders this order export showed shipped or closed."))
     errors = models.JSONField(_("errors"), default=list, blank=True)
     conflicts = models.JSONField(_("conflicts"), default=list, blank=True)
     refused = models.TextField(

@@ -260,7 +260,7 @@ def _record_run(result: ImportResult, shop: Shop, actor: User | None) -> ImportR
         shop=shop, kind=result.kind, filename=result.filename[:255],
         encoding=result.encoding[:20], dry_run=result.dry_run, started_by=actor,
         imported=result.imported, updated=result.updated, unchanged=result.unchanged,
-        rejected=result.rejected,
+        rejected=result.rejected, stockouts_settled=result.stockouts_settled,
         errors=[[line, reason] for line, reason in result.errors[:MAX_STORED_ISSUES]],
         conflicts=[conflict.as_dict() for conflict in result.conflicts[:MAX_STORED_ISSUES]],
         failure=result.failure,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from refunds.models import (
@@ -14,6 +15,7 @@ from refunds.models import (
     CaseReason,
     ContactChannel,
     ContactOutcome,
+    ImportRun,
     Order,
     StockOutEvent,
     StockOutState,
@@ -23,7 +25,13 @@ from refunds.services.imports import import_orders, import_refunds
 from refunds.templatetags.refunds_tags import in_words
 from refunds.timezones import CHINA
 from tests.factories import make_staff
-from tests.imports.conftest import ORDER_HEADER, REFUND_HEADER, order_row, refund_row
+from tests.imports.conftest import (
+    ORDER_HEADER,
+    REFUND_HEADER,
+    csv_text,
+    order_row,
+    refund_row,
+)
 
 ORDER_ID = "3900000000099000001"
 WAITING = "买家已付款，等待卖家发货"
@@ -97,3 +105,18 @@ def test_a_platform_refund_for_out_of_stock_is_a_case_of_that_reason(roles, shop
     services.stockout_refund(stockout=stockout, actor=agent)
     stockout.refresh_from_db()
     assert stockout.case == case and Case.objects.count() == 1  # the same request, not a second
+
+
+def test_the_upload_page_and_the_history_count_the_stockouts_settled(roles, shop_a, export,
+                                                                    client, manager):
+    _paid_and_reported(shop_a, export)
+    client.force_login(manager)
+    data = csv_text(ORDER_HEADER, [order_row(**{"订单编号": ORDER_ID, "物流单号": "SF777"})])
+    response = client.post("/imports/", {
+        "shop": shop_a.pk, "kind": "orders",
+        "file": SimpleUploadedFile("orders.csv", data.encode("gbk"), content_type="text/csv")})
+    page = response.content.decode()
+    assert 'data-count="stockouts_settled">1<' in page
+    assert ImportRun.objects.latest("id").stockouts_settled == 1
+    history = client.get("/imports/").content.decode()
+    assert 'data-stockouts-settled="1">1 stock-out settled<' in history
