@@ -7,17 +7,20 @@ includes serving the stock-out's shop), changes the state through django-fsm, sa
 update_fields and writes the stock-out's timeline row.
 
 Rules (DOMAIN.md: out-of-stock after payment — tell the buyer, never silently cancel):
-- a stock-out is reported on a paid order not shipped yet, for one of its items (or the whole
-  order), at most once open per item;
+- a stock-out is reported on a paid order not shipped yet with money left on it, for one of
+  its items (or the whole order), one per item at a time (OUTSTANDING_STOCKOUT: open, or its
+  refund pending or paid);
 - the buyer is told first: the buyer's choice (wait, another item, a refund) is recorded only
   after a contact that reached the buyer was logged on the stock-out — through the
-  harassment guard, like every contact;
+  harassment guard, like every contact; a new choice after an agreed one, only after the
+  buyer was reached again; withdrawing the report, only before anyone reached them;
 - a later shipment is agreed for a date from today to `MAX_AGREED_DAYS` ahead;
-- a refund opens a refund-only case for the missing goods (their share of what was paid, at
-  most what is still refundable: the money rule, checked with the order row locked), or takes
-  the open refund-only case the platform's own request already brought;
+- a refund takes the order's open refund-only request no other stock-out took (one refused or
+  in dispute is named, not taken), else opens a refund-only case for the missing goods
+  (`refund_offer`: their share of what was paid, at most what is still refundable less what
+  undecided requests ask — the money rule, checked with the order row locked);
 - what the platform does to the order (shipped, closed) closes the stock-out from the order
-  import (`stockouts_follow_orders`).
+  import (`stockouts_follow_orders`), as a manager's change in the admin does.
 """
 
 from __future__ import annotations
