@@ -203,7 +203,21 @@ class FollowUpFilter(QueueFilters, django_filters.FilterSet):
         return queryset
 
 
-class ClaimFilter(QueueFilters, django_filters.FilterSet):
+def search_term(value: str | None) -> str:
+    """A register's search box, as a spreadsheet's cell may hold an id: '="3900…"' is 3900…."""
+    return (value or "").strip().removeprefix('="').removesuffix('"')
+
+
+class RegisterFilters(QueueFilters):
+    """The registers' filters (claims, complaints, stock-outs): a shop choice limited to the
+    user's shops (their names only)."""
+
+    def __init__(self, *args, request, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
+
+
+class ClaimFilter(RegisterFilters, django_filters.FilterSet):
     """The damage register (报损登记): search, state, kind, shop, report dates."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search",
@@ -223,12 +237,8 @@ class ClaimFilter(QueueFilters, django_filters.FilterSet):
                "shop": "col-6 col-lg-1", "reported_from": "col-6 col-lg-2",
                "reported_until": "col-6 col-lg-2"}
 
-    def __init__(self, *args, request, **kwargs):
-        super().__init__(*args, request=request, **kwargs)
-        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
-
     def filter_search(self, queryset, name, value):
-        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        term = search_term(value)
         if not term:
             return queryset
         # the waybill as claims store it (and the warehouse reads it): "No: sf 12" is SF12
@@ -236,7 +246,7 @@ class ClaimFilter(QueueFilters, django_filters.FilterSet):
                                | Q(order__platform_order_id=term))
 
 
-class ComplaintFilter(QueueFilters, django_filters.FilterSet):
+class ComplaintFilter(RegisterFilters, django_filters.FilterSet):
     """The complaints (维权/投诉): search, state, kind, shop, deadline."""
 
     q = django_filters.CharFilter(label=_("Search"), method="filter_search",
@@ -253,12 +263,8 @@ class ComplaintFilter(QueueFilters, django_filters.FilterSet):
     columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-3", "kind": "col-6 col-lg-2",
                "shop": "col-6 col-lg-2", "due": "col-6 col-lg-2"}
 
-    def __init__(self, *args, request, **kwargs):
-        super().__init__(*args, request=request, **kwargs)
-        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
-
     def filter_search(self, queryset, name, value):
-        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        term = search_term(value)
         if not term:
             return queryset
         return queryset.filter(Q(order__platform_order_id=term) | Q(platform_reference=term)
@@ -281,7 +287,7 @@ def _china_day(field: str) -> TruncDate:
     return TruncDate(field, tzinfo=CHINA)
 
 
-class StockOutFilter(QueueFilters, django_filters.FilterSet):
+class StockOutFilter(RegisterFilters, django_filters.FilterSet):
     """The stock-outs (缺货): search, state, the buyer's choice, shop, report dates (China
     days, as the warehouse counts them)."""
 
@@ -302,12 +308,8 @@ class StockOutFilter(QueueFilters, django_filters.FilterSet):
                "shop": "col-6 col-lg-1", "reported_from": "col-6 col-lg-2",
                "reported_until": "col-6 col-lg-2"}
 
-    def __init__(self, *args, request, **kwargs):
-        super().__init__(*args, request=request, **kwargs)
-        self.filters["shop"].queryset = shops_for_user(request.user).select_related(None)
-
     def filter_search(self, queryset, name, value):
-        term = (value or "").strip().removeprefix('="').removesuffix('"')
+        term = search_term(value)
         if not term:
             return queryset
         return queryset.filter(Q(order__platform_order_id=term) | Q(order__buyer__nick=term)
