@@ -7,6 +7,9 @@ service functions as the staff pages, which check state, permission and shop.
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
@@ -732,12 +735,32 @@ class ImportRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
+    """A notification is about a case, a review follow-up, a complaint or a stock-out: a
+    manager reads those about any of their shops' (before, only those about a case)."""
+
     shop_field = "case__shop_id"
-    list_display = ["created_at", "user", "kind", "case", "deadline_at", "read_at"]
+    about_fields = ("case", "follow_up", "complaint", "stockout")
+    list_display = ["created_at", "user", "kind", "about", "deadline_at", "read_at"]
     list_filter = ["kind"]
     search_fields = ["user__username", "message"]
-    list_select_related = ["user", "case", "case__order"]
+    list_select_related = ["user", "case", "follow_up", "complaint", "stockout"]
     ordering = NEWEST_FIRST
+
+    def get_queryset(self, request):
+        queryset = super(ShopScopedAdmin, self).get_queryset(request)
+        shop_ids = user_shop_ids(request.user)
+        if shop_ids is None:
+            return queryset
+        return queryset.filter(reduce(or_, (Q(**{f"{name}__shop_id__in": shop_ids})
+                                            for name in self.about_fields)))
+
+    @admin.display(description=_("about"))
+    def about(self, notification) -> str:
+        for name in self.about_fields:
+            if getattr(notification, f"{name}_id"):
+                model = notification._meta.get_field(name).related_model
+                return f"{model._meta.verbose_name} #{getattr(notification, f'{name}_id')}"
+        return "—"
 
 
 # --- compensation and payouts: money records, read-only (the services change them) -----------

@@ -4,9 +4,10 @@ changes or deletes them (they change through the stock-out page)."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from refunds.models import StockOut, StockOutEvent, StockOutState
+from refunds.models import Notification, StockOut, StockOutEvent, StockOutState
 from refunds.services import stockouts as services
 from tests.factories import OrderFactory, make_staff
 from tests.test_admin import _change_form_data
@@ -61,3 +62,22 @@ def test_an_order_marked_shipped_in_the_admin_settles_its_stockouts(manager_clie
     assert stockout.state == StockOutState.SHIPPED
     event = StockOutEvent.objects.filter(stockout=stockout).latest("id")
     assert (event.from_state, event.to_state) == ("reported", "shipped")
+
+
+def test_the_notifications_admin_lists_those_about_the_managers_shops_stockouts(
+        manager_client, manager, shop, other_shop, warehouse, supervisor, roles):
+    """The roles give no notification admin; a manager a superuser lets read it reads those
+    of their shops only — about a stock-out too, not only about a case."""
+    manager.user_permissions.add(Permission.objects.get(codename="view_notification"))
+    mine = _report(shop, warehouse)
+    theirs = _report(other_shop, make_staff("wh_c", "warehouse", other_shop))
+    about_mine = Notification.objects.create(user=supervisor, stockout=mine,
+                                             kind="stockout_due", message="mine")
+    about_theirs = Notification.objects.create(user=supervisor, stockout=theirs,
+                                               kind="stockout_due", message="theirs")
+    page = manager_client.get("/admin/refunds/notification/").content.decode()
+    assert f"/admin/refunds/notification/{about_mine.pk}/change/" in page
+    assert f"/admin/refunds/notification/{about_theirs.pk}/change/" not in page
+    assert f"stock-out (缺货) #{mine.pk}" in page
+    assert manager_client.get(
+        f"/admin/refunds/notification/{about_theirs.pk}/change/").status_code == 302
