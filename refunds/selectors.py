@@ -560,11 +560,12 @@ class OrderItem:
     url: str
 
 
-# what the buyer page lists of an order besides its cases: model, URL name, its states
+# what the buyer page lists of an order besides its cases: model, URL name, its states, the
+# moment each is listed by (a follow-up's deadline first, as its model orders them)
 _ORDER_ITEMS = {
-    "follow_ups": (ReviewFollowUp, "refunds:followup_detail", FollowUpState),
-    "complaints": (Complaint, "refunds:complaint_detail", ComplaintState),
-    "stockouts": (StockOut, "refunds:stockout_detail", StockOutState),
+    "follow_ups": (ReviewFollowUp, "refunds:followup_detail", FollowUpState, "deadline_at"),
+    "complaints": (Complaint, "refunds:complaint_detail", ComplaintState, "opened_at"),
+    "stockouts": (StockOut, "refunds:stockout_detail", StockOutState, "reported_at"),
 }
 
 
@@ -582,13 +583,15 @@ def buyer_orders(user, buyer_id: int) -> list:
     if not orders:
         return orders
     parts = [model.objects.filter(order_id__in=list(by_id))
-             .annotate(item=Value(name, output_field=CharField()))
-             .values_list("order_id", "item", "pk", "state").order_by()
-             for name, (model, _url, _states) in _ORDER_ITEMS.items()]
-    for order_id, name, pk, state in parts[0].union(*parts[1:], all=True).order_by("pk"):
-        _model, url_name, states = _ORDER_ITEMS[name]
+             .annotate(item=Value(name, output_field=CharField()), at=F(moment))
+             .values_list("order_id", "item", "pk", "state", "at").order_by()
+             for name, (model, _url, _states, moment) in _ORDER_ITEMS.items()]
+    for order_id, name, pk, state, _at in (parts[0].union(*parts[1:], all=True)
+                                           .order_by("at", "pk")):
+        _model, url_name, states, _moment = _ORDER_ITEMS[name]
+        label = states(state).label if state in states.values else state
         by_id[order_id].items[name].append(OrderItem(
-            pk=pk, state=state, label=states(state).label, url=reverse(url_name, args=[pk])))
+            pk=pk, state=state, label=label, url=reverse(url_name, args=[pk])))
     return orders
 
 
