@@ -7,11 +7,12 @@ stays as it is, for staff to complete before sending.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import Buyer, Case, ReplyCategory, ReviewFollowUp
+from .models import Buyer, Case, ReplyCategory, ReviewFollowUp, StockOut
 from .selectors import canned_replies
 from .services.contacts import BUYER_TIMEZONE
 
@@ -62,6 +63,21 @@ def values_for_followup(follow_up: ReviewFollowUp) -> dict[str, str]:
     }
 
 
+def values_for_stockout(stockout: StockOut, refund: Decimal | None) -> dict[str, str]:
+    """{deadline}: the day agreed with the buyer, else the restock expected; {amount}: what a
+    refund would be."""
+    order = stockout.order
+    day = stockout.agreed_ship_by or stockout.restock_expected
+    return {
+        "buyer": order.buyer.nick,
+        "order": order.platform_order_id,
+        "tracking": order.tracking_no,
+        "shop": stockout.shop.name,
+        "amount": str(refund) if refund is not None else "",
+        "deadline": day.isoformat() if day else "",
+    }
+
+
 def values_for_buyer(buyer: Buyer, shop=None) -> dict[str, str]:
     return {"buyer": buyer.nick, "shop": shop.name if shop is not None else ""}
 
@@ -74,5 +90,7 @@ def offered_replies(categories, values: dict[str, str]) -> list[OfferedReply]:
 
 CASE_REPLY_CATEGORIES = (ReplyCategory.AFTER_SALES, ReplyCategory.LOGISTICS)
 FOLLOWUP_REPLY_CATEGORIES = (ReplyCategory.REVIEW, ReplyCategory.AFTER_SALES,
+                             ReplyCategory.LOGISTICS)
+STOCKOUT_REPLY_CATEGORIES = (ReplyCategory.STOCKOUT, ReplyCategory.AFTER_SALES,
                              ReplyCategory.LOGISTICS)
 BUYER_REPLY_CATEGORIES = tuple(ReplyCategory.values)

@@ -60,6 +60,7 @@ class ReplyCategory(models.TextChoices):
     LOGISTICS = "logistics", _("Logistics (物流)")
     AFTER_SALES = "after_sales", _("After-sales (售后)")
     REVIEW = "review", _("Review follow-up (中差评)")
+    STOCKOUT = "stockout", _("Out of stock (缺货)")
 
 
 class CannedReply(models.Model):

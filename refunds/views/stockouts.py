@@ -18,6 +18,7 @@ from ..exports import stockout_register_file
 from ..filters import StockOutFilter
 from ..forms import STOCKOUT_ACTION_FORMS, ContactForm, StockOutReportForm
 from ..models import OUTSTANDING_STOCKOUT, Order, StockOut
+from ..replies import STOCKOUT_REPLY_CATEGORIES, values_for_stockout
 from ..selectors import (
     scope_to_user,
     stockout_detail,
@@ -28,6 +29,7 @@ from ..selectors import (
 from ..services import stockouts as services
 from ..services.contacts import can_override
 from .actions import posted, submit, submit_transition
+from .contacts import contact_context
 from .files import register_download
 
 SERVICES = {
@@ -105,8 +107,7 @@ def stockout_report(request, pk: int):
 def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> dict:
     bound = bound or {}
     user, now = request.user, timezone.now()
-    contacts = list(stockout.contacts.select_related("shop").order_by("-created_at", "-id"))
-    told = any(c.outcome in services.REACHED_OUTCOMES for c in contacts)
+    told = services.buyer_was_told(stockout)
     # once the buyer was told, the report cannot be withdrawn (the service says why)
     actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
                for t in stockout.get_available_user_state_transitions(user)
@@ -128,16 +129,20 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
         "order": stockout.order,
         "ship_by": services.ship_by(stockout.order),
         "events": stockout.events.all(),
-        "contacts": contacts,
         "told": told,
         "pending_request": pending,
         "action_forms": actions,
-        "contact_form": contact_form,
         "refund_share": refund,
         "refund_blocked": blocked,
         "now": now,
         "agreed_late": bool(stockout.agreed_ship_by)
         and stockout.agreed_ship_by < services.china_today(now),
+        # the contact card of the case and follow-up pages: canned replies (缺货 first),
+        # the guard's rules, do-not-contact, every contact with the buyer in the user's shops
+        **contact_context(request, buyer=stockout.order.buyer, contact_form=contact_form,
+                          replies_for=STOCKOUT_REPLY_CATEGORIES,
+                          values=values_for_stockout(stockout, refund),
+                          policy=stockout.shop.policy),
     }
 
 

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from refunds.models import (
+    CannedReply,
     Case,
     CaseReason,
     ContactLog,
@@ -363,3 +364,35 @@ def test_the_buyer_page_query_count_does_not_grow_with_stockouts(login, agent, w
         page = text(client.get(url))
     assert page.count("data-stockout=") == 6
     assert len(many) == len(few)
+
+
+def test_the_contact_card_offers_the_stockout_canned_replies_filled_in(login, agent, stockout,
+                                                                       paid_order):
+    reply = CannedReply.objects.create(
+        title="缺货通知", category="stockout", language="zh-hans",
+        text="亲，您的订单 {order} 暂时缺货，预计 {deadline} 到货，也可退款 ¥{amount}。")
+    CannedReply.objects.create(title="好评返现", category="review", language="zh-hans",
+                               text="感谢您的评价")
+    client = login(agent)
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    card = page.split('id="canned-replies"')[1].split("<form")[0]
+    assert "缺货通知" in card and "好评返现" not in card
+    filled = (f"亲，您的订单 {paid_order.platform_order_id} 暂时缺货，预计 "
+              f"{stockout.restock_expected.isoformat()} 到货，也可退款 ¥{paid_order.paid_amount}。")
+    assert f'data-text="{filled}"' in card
+    prefilled = text(client.get(f"/stock-outs/{stockout.pk}/", {"reply": reply.pk}))
+    assert f'id="id_contact-note">\n{filled}</textarea>' in prefilled
+
+
+def test_a_buyer_who_asked_not_to_be_contacted_is_flagged_and_not_contacted(login, agent,
+                                                                            stockout,
+                                                                            paid_order):
+    buyer = paid_order.buyer
+    buyer.do_not_contact, buyer.do_not_contact_reason = True, "投诉骚扰"
+    buyer.save()
+    client = login(agent)
+    assert 'id="do-not-contact"' in text(client.get(f"/stock-outs/{stockout.pk}/"))
+    response = _contact(client, stockout)
+    assert response.status_code == 302
+    assert "asked not to be contacted" in alert_texts(client.get(response["Location"]))
+    assert not ContactLog.objects.exists()

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from refunds.models import (
     Buyer,
+    CannedReply,
     CarrierClaim,
     Case,
     CaseReason,
@@ -33,6 +34,7 @@ from refunds.models import (
     OrderStatus,
     Platform,
     Policy,
+    ReplyCategory,
     Shop,
     ShopType,
     StaffProfile,
@@ -257,6 +259,10 @@ class Command(BaseCommand):
         """Two orders to ship out of stock (缺货) per shop: one just reported, the buyer not
         told yet, and one whose buyer agreed on the phone to wait three more days. Once: not
         again on a second run."""
+        CannedReply.objects.get_or_create(
+            category=ReplyCategory.STOCKOUT, language="zh-hans", title="缺货通知",
+            defaults={"text": "亲，非常抱歉，您订单 {order} 的宝贝暂时缺货，预计 {deadline} 到货后"
+                              "立即为您发出。您也可以换款，或申请退款 ¥{amount}，您看怎么方便？"})
         if StockOut.objects.filter(shop=shop).exists():
             return
         agent = users["agent"] if shop.code == "tmall-flagship" else users["agent_b"]
