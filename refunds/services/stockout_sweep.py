@@ -113,11 +113,11 @@ def recipients(stockout: StockOut) -> list[User]:
     return people
 
 
-def _notify(stockout: StockOut, kind: str, deadline: datetime, said: dict, subject: str,
-            result: StockOutSweepResult) -> int:
+def _notify(stockout: StockOut, people: list[User], kind: str, deadline: datetime, said: dict,
+            subject: str, result: StockOutSweepResult) -> int:
     message = texts.words({texts.TEXT: said})
     created = []
-    for user in recipients(stockout):
+    for user in people:
         notification, is_new = Notification.objects.get_or_create(
             user=user, stockout=stockout, kind=kind, deadline_at=deadline,
             defaults={"message": message, "data": {texts.TEXT: said}})
@@ -159,7 +159,8 @@ def sweep_stockouts(*, now: datetime | None = None, dry_run: bool = False,
                                  (_("stock-outs past the agreed date"), late, "late")):
         for count, (stockout, kind, deadline, said, subject) in enumerate(rows, 1):
             try:
-                if not recipients(stockout):
+                people = recipients(stockout)
+                if not people:
                     result.unheard += 1
                     result.failures.append(
                         _("Stock-out #%(id)s (order %(order)s): nobody to tell — the shop has "
@@ -170,7 +171,8 @@ def sweep_stockouts(*, now: datetime | None = None, dry_run: bool = False,
                     warned = not _already_warned(stockout, kind, deadline)
                 else:
                     with transaction.atomic():
-                        written = _notify(stockout, kind, deadline, said, subject, result)
+                        written = _notify(stockout, people, kind, deadline, said, subject,
+                                          result)
                     result.notified += written
                     warned = written > 0
             except Exception as error:  # noqa: BLE001 - one stock-out must not stop the rest
