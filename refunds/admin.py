@@ -51,6 +51,7 @@ from .models import (
     Payout,
     PayoutBatch,
     Policy,
+    ReceiptWindowChange,
     Refund,
     ReturnParcel,
     Review,
@@ -66,6 +67,7 @@ from .roles import ROLE_PERMISSIONS
 from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
 from .services.cases import normalize_tracking_no
+from .services.receipts import start_window
 from .services.stockouts import stockouts_follow_orders
 
 
@@ -455,6 +457,7 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
     list_display = ["platform_order_id", "shop", "buyer", "paid_amount", "postage", "status",
                     "shipped_at"]
+    readonly_fields = ["confirm_receipt_by", "confirm_receipt_estimated", "receipt_extensions"]
     # a date filter, not date_hierarchy: the hierarchy's month links are a DISTINCT over the
     # month of every order (2.9 s at 1,000,000 orders on SQLite, on every list load)
     list_filter = [SHOP_FILTER, "status", ("paid_at", admin.DateFieldListFilter)]
@@ -476,8 +479,11 @@ class OrderAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         """An order a manager marks shipped or closed here settles its open stock-outs, as
-        the order import does (the same service, a timeline row each)."""
+        the order import does (the same service, a timeline row each), and a shipped one
+        starts its confirm-receipt window as the import would."""
         with transaction.atomic():
+            if {"status", "shipped_at", "paid_at"} & set(form.changed_data):
+                start_window(obj, Policy.objects.get_or_create(shop_id=obj.shop_id)[0])
             super().save_model(request, obj, form, change)
             if change and {"status", "shipped_at"} & set(form.changed_data):
                 settled = stockouts_follow_orders([obj.pk])
@@ -961,6 +967,18 @@ class StockOutAdmin(ReadOnlyAdmin):
     search_fields = ["=order__platform_order_id"]
     list_select_related = ["shop", "order", "line", "case__order"]
     inlines = [StockOutEventInline]
+
+
+@admin.register(ReceiptWindowChange)
+class ReceiptWindowChangeAdmin(ReadOnlyAdmin):
+    """Read-only: recorded from the order's confirm-receipt page (services.receipts)."""
+
+    list_display = ["created_at", "shop", "order", "kind", "days", "previous_confirm_by",
+                    "confirm_by", "staff_number", "case"]
+    list_filter = ["kind", SHOP_FILTER]
+    search_fields = ["=order__platform_order_id"]
+    list_select_related = ["shop", "order", "case__order"]
+    ordering = NEWEST_FIRST
 
 
 # --- staff accounts ---------------------------------------------------------------------------

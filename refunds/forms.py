@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from crispy_forms.helper import FormHelper
@@ -10,10 +11,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 
 from .models import (
+    EXTENSION_DAYS,
     Buyer,
     CarrierClaim,
     Case,
@@ -1491,3 +1494,81 @@ class StockOutWithdrawForm(StockOutActionForm):
 
 STOCKOUT_ACTION_FORMS = {form.action: form for form in (
     StockOutAgreedForm, StockOutRefundForm, StockOutShipForm, StockOutWithdrawForm)}
+
+
+# --- the buyer's confirm-receipt window (延长收货) ---------------------------------------------
+
+
+def _days_label_now(days: int) -> str:
+    return ngettext("%(days)s day", "%(days)s days", days) % {"days": days}
+
+
+_days_label = lazy(_days_label_now, str)  # in the language of each request
+
+
+class ReceiptChangeForm(forms.Form):
+    """Base of the two records of the seller centre: carries the date the user saw (the
+    stale-page guard) and the case the user came from."""
+
+    expected_confirm_by = forms.CharField(widget=forms.HiddenInput, required=False)
+    case = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    url_name = ""
+    form_id = ""
+    button = ""
+    button_class = "btn-primary"
+
+    def __init__(self, *args, order: Order, cases=(), case_id: int | None = None, **kwargs):
+        seen = order.confirm_receipt_by
+        initial = kwargs.setdefault("initial", {})
+        initial.setdefault("expected_confirm_by", seen.isoformat() if seen else "")
+        initial.setdefault("case", case_id)
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.cases = {case.pk: case for case in cases}  # the order's open cases
+        self.helper = FormHelper(self)
+        self.helper.form_id = self.form_id
+        self.helper.form_action = reverse(self.url_name, args=[order.pk])
+        self.helper.add_input(Submit("submit", self.button, css_class=self.button_class))
+
+    def clean_expected_confirm_by(self):
+        value = self.cleaned_data["expected_confirm_by"]
+        if not value:
+            return None
+        try:
+            seen = datetime.fromisoformat(value)
+        except ValueError:
+            raise forms.ValidationError(_("The page was changed: reload it.")) from None
+        if timezone.is_naive(seen):
+            raise forms.ValidationError(_("The page was changed: reload it."))
+        return seen
+
+    def clean_case(self):
+        value = self.cleaned_data["case"]
+        if value is None:
+            return None
+        if value not in self.cases:
+            raise forms.ValidationError(_("That case is not an open case of this order."))
+        return self.cases[value]
+
+
+class ReceiptExtendForm(ReceiptChangeForm):
+    url_name = "refunds:receipt_extend"
+    form_id = "receipt-extend"
+    button = _("Record the extension")
+    days = forms.TypedChoiceField(
+        label=_("Extended in the seller centre by"), coerce=int, initial=EXTENSION_DAYS[1],
+        choices=[(days, _days_label(days)) for days in EXTENSION_DAYS],
+        help_text=_("Extend it on the platform first (已卖出的宝贝 → 延长收货时间), then record "
+                    "it here."))
+    note = note_field()
+
+
+class ReceiptReadForm(ReceiptChangeForm):
+    url_name = "refunds:receipt_read"
+    form_id = "receipt-read"
+    button = _("Record the date")
+    button_class = "btn-outline-primary"
+    confirm_by = forms.DateTimeField(
+        label=_("The seller centre says it confirms receipt at"), widget=_local_input(),
+        help_text=_("China time, as the order's page in the seller centre shows it."))
+    note = note_field()

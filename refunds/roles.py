@@ -35,7 +35,9 @@ _EXCHANGES = ["view_exchange", "choose_replacement", "ship_replacement", "comple
 _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
                   "record_return_shipment", "approve_refund", "close_case", "log_contact",
                   *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute",
-                  "handle_claim", "report_stockout", "handle_stockout"]
+                  "handle_claim", "report_stockout", "handle_stockout",
+                  # the buyer's confirm-receipt window (延长收货)
+                  "view_receiptwindowchange", "extend_receipt"]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -772,3 +772,51 @@ def open_stockouts_of(orders) -> dict[int, list[StockOut]]:
                      .select_related("line", "case").order_by("id")):
         found.setdefault(stockout.order_id, []).append(stockout)
     return found
+
+
+# --- the buyer's confirm-receipt window (延长收货) ---------------------------------------------
+
+RECEIPT_FILTERS = ("warn", "estimated", "unknown")
+
+
+def receipt_windows(user, now: datetime, due: str = "") -> QuerySet[Order]:
+    """The user's shops' shipped orders (awaiting the buyer's confirmation) with an open case,
+    the soonest to confirm receipt by itself first. `due`: "warn" (within their shop's
+    `receipt_warning_days`, or passed), "estimated" (the date counted from the payment),
+    "unknown" (no date at all: neither ship nor payment time); else every one with a date."""
+    open_case = Case.objects.filter(order_id=OuterRef("pk"), state__in=OPEN_STATES)
+    orders = scope_to_user(Order.objects.filter(status=OrderStatus.SHIPPED)
+                           .filter(Exists(open_case)), user)
+    if due == "unknown":
+        orders = orders.filter(confirm_receipt_by__isnull=True)
+    else:
+        orders = orders.filter(confirm_receipt_by__isnull=False)
+    if due == "estimated":
+        orders = orders.filter(confirm_receipt_estimated=True)
+    elif due == "warn":
+        windows: dict[int, list[int]] = {}
+        for shop in shops_for_user(user):
+            windows.setdefault(shop.policy.receipt_warning_days, []).append(shop.pk)
+        if not windows:
+            return orders.none()
+        orders = orders.filter(reduce(or_, [
+            Q(shop_id__in=shop_ids, confirm_receipt_by__lte=now + timedelta(days=days))
+            for days, shop_ids in windows.items()]))
+    return (orders.select_related("shop__policy", "buyer")
+            .only("id", "platform_order_id", "paid_at", "shipped_at", "status", "carrier",
+                  "tracking_no", "confirm_receipt_by", "confirm_receipt_estimated",
+                  "receipt_extensions", "shop__id", "shop__name", "shop__policy__id",
+                  "shop__policy__receipt_warning_days", "shop__policy__receipt_extension_limit",
+                  "buyer__id", "buyer__nick")
+            .order_by("confirm_receipt_by", "id"))
+
+
+def open_cases_of(orders) -> dict[int, list[Case]]:
+    """{order id: its open cases}, for a page of orders: one query."""
+    found: dict[int, list[Case]] = {}
+    for case in (Case.objects.filter(order__in=[order.pk for order in orders],
+                                     state__in=OPEN_STATES)
+                 .only("id", "order_id", "shop_id", "kind", "state", "deadline_at")
+                 .order_by("id")):
+        found.setdefault(case.order_id, []).append(case)
+    return found

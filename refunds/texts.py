@@ -236,7 +236,55 @@ def stockout_late(*, id: int, order: str, day: str) -> str:
              "or a refund.") % {"id": id, "order": order, "day": day}
 
 
+def _with_note(text: str, note: str) -> str:
+    return f"{text}\n{note}" if note else text
+
+
+def receipt_extended(*, days: int, confirm_by: str, estimated: bool = False,
+                     note: str = "") -> str:
+    if estimated:
+        text = _("Confirm-receipt window extended by %(days)s days in the seller centre "
+                 "(延长收货): the order confirms receipt by itself not before %(confirm_by)s "
+                 "(estimated).") % {"days": days, "confirm_by": _local(confirm_by)}
+    else:
+        text = _("Confirm-receipt window extended by %(days)s days in the seller centre "
+                 "(延长收货): the order confirms receipt by itself at %(confirm_by)s.") % {
+            "days": days, "confirm_by": _local(confirm_by)}
+    return _with_note(text, note)
+
+
+def receipt_read(*, confirm_by: str, note: str = "") -> str:
+    return _with_note(_("Confirm-receipt date read from the seller centre: the order confirms "
+                        "receipt by itself at %(confirm_by)s.") % {
+        "confirm_by": _local(confirm_by)}, note)
+
+
+def receipt_due(*, order: str, confirm_by: str, estimated: bool, extensions_left: int,
+                passed: bool = False) -> str:
+    when = _local(confirm_by)
+    if passed:
+        return _("Order %(order)s has an open case and its confirm-receipt date (%(when)s) has "
+                 "passed: the platform has probably completed the trade. Check the seller "
+                 "centre; if it shows a later date, record that date on the order.") % {
+            "order": order, "when": when}
+    if extensions_left > 0:
+        advice = _("Extend it in the seller centre (延长收货) and record it, or settle the "
+                   "case first.")
+    else:
+        advice = _("The shop may not extend it again: settle the case before then.")
+    if estimated:
+        return _("Order %(order)s has an open case and may confirm receipt by itself as soon "
+                 "as %(when)s (estimated from the payment; read the date in the seller "
+                 "centre). %(advice)s") % {"order": order, "when": when, "advice": advice}
+    return _("Order %(order)s has an open case and confirms receipt by itself at %(when)s: "
+             "the trade then completes. %(advice)s") % {"order": order, "when": when,
+                                                        "advice": advice}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "receipt_extended": receipt_extended,
+    "receipt_read": receipt_read,
+    "receipt_due": receipt_due,
     "stockout_due": stockout_due,
     "stockout_late": stockout_late,
     "stockout_order_shipped": stockout_order_shipped,

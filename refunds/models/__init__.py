@@ -60,6 +60,7 @@ from .payouts import (
     PayoutRoute,
     PayoutState,
 )
+from .receipts import EXTENSION_DAYS, ReceiptChangeKind, ReceiptWindowChange
 from .replies import CannedReply, ReplyCategory
 from .returns import ParcelCondition, ParcelPhoto, ReturnParcel
 from .reviews import Review, ReviewRating
@@ -106,6 +107,9 @@ __all__ = [
     "FollowUpState",
     "RemedyKind",
     "ReplyCategory",
+    "EXTENSION_DAYS",
+    "ReceiptChangeKind",
+    "ReceiptWindowChange",
     "ReviewFollowUp",
     "CASH_KINDS",
     "Compensation",

@@ -17,6 +17,7 @@ class EventKind(models.TextChoices):
     INSPECTION = "inspection", _("Return inspected")
     CLAIM = "claim", _("Carrier claim")
     COMPLAINT = "complaint", _("Complaint (维权/投诉)")
+    RECEIPT = "receipt", _("Confirm-receipt window (延长收货)")
 
 
 class CaseEvent(models.Model):

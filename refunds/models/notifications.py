@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
         "Refunded by the platform while in a bank batch")
     STOCKOUT_DUE = "stockout_due", _("Out of stock: the buyer's choice is not recorded")
     STOCKOUT_LATE = "stockout_late", _("Out of stock: the date agreed with the buyer passed")
+    RECEIPT_DUE = "receipt_due", _("The order confirms receipt by itself soon (延长收货)")
 
 
 class Notification(models.Model):

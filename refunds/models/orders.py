@@ -84,6 +84,18 @@ class Order(models.Model):
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
     shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
     delivered_at = models.DateTimeField(_("delivered (签收)"), null=True, blank=True)
+    # The buyer's confirm-receipt window (refunds/models/receipts.py): when the platform
+    # completes the trade by itself. From the ship time when the export has one, else an
+    # estimate from the payment (never later than the real date); a person's record of the
+    # seller centre (extended, or read) replaces either.
+    confirm_receipt_by = models.DateTimeField(
+        _("auto-confirms receipt (自动确认收货)"), null=True, blank=True, editable=False)
+    confirm_receipt_estimated = models.BooleanField(
+        _("auto-confirm date estimated"), default=False, editable=False,
+        help_text=_("Counted from the payment (the export had no ship time): the real date "
+                    "is later. Read it in the seller centre."))
+    receipt_extensions = models.PositiveSmallIntegerField(
+        _("confirm-receipt extensions"), default=0, editable=False)
     carrier = models.CharField(_("carrier"), max_length=50, blank=True)
     tracking_no = models.CharField(_("tracking number"), max_length=64, blank=True)
     receiver_name = models.CharField(_("receiver"), max_length=50, blank=True)
@@ -111,6 +123,10 @@ class Order(models.Model):
             # orders to ship (paid, not shipped), paid first first, per shop
             models.Index(fields=["shop", "status", "paid_at", "id"],
                          name="order_shop_status_paid_idx"),
+            # shipped orders by the day they complete by themselves (the receipt windows page
+            # and `sweep_receipts`)
+            models.Index(fields=["status", "confirm_receipt_by"],
+                         name="order_status_confirm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -161,6 +161,16 @@ class Policy(models.Model):
         10, _("days to confirm receipt of a returned parcel"),
         _("After this the platform auto-refunds."),
     )
+    auto_confirm_days = _days(
+        10, _("days the buyer has to confirm receipt of a shipped order"),
+        _("After this the platform completes the trade by itself (自动确认收货)."))
+    receipt_warning_days = _days(
+        3, _("days before the automatic confirmation to warn"),
+        _("While the order has an open case, so that the window can be extended in time."))
+    receipt_extension_limit = models.PositiveSmallIntegerField(
+        _("confirm-receipt extensions per order"), default=1,
+        help_text=_("How many times the shop may extend an order's window (延长收货), as the "
+                    "platform allows. 0: never."))
     quality_photo_hours = _days(24, _("hours for the buyer to send quality photos"))
     platform_review_working_days = _days(7, _("working days for a platform review (Kuaishou)"))
     platform_pay_working_days = _days(7, _("working days to pay after a platform review"))

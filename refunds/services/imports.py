@@ -106,6 +106,7 @@ from .money import (
     ensure_within,
     refundable_amounts,
 )
+from .receipts import WINDOW_FIELDS, imported_window
 from .stockouts import stockouts_follow_orders
 
 logger = logging.getLogger(__name__)
@@ -676,7 +677,9 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
     bulk inserts and one bulk update of the orders that changed."""
     tally = _Tally()
     buyer_ids, changed_buyers = _upsert_buyers(shop.platform, rows)
-    names = sorted({"buyer_id", "paid_amount", "postage"}.union(*(row.fields for row in rows)))
+    names = sorted({"buyer_id", "paid_amount", "postage", "status", "shipped_at", "paid_at",
+                    *WINDOW_FIELDS}.union(*(row.fields for row in rows)))
+    auto_confirm_days = shop.policy.auto_confirm_days
     # Which orders exist, by a raw lookup of their keys; then their values through the ORM
     # (with its converters: Decimal, aware datetimes), only for those — none, when an export
     # brings new orders.
@@ -693,11 +696,15 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
         values = {**row.fields, "buyer_id": buyer_ids[row.buyer_nick]}
         found = existing.get(row.order_id)
         if found is None:
+            values.update(imported_window(values, auto_confirm_days))
             creates.append(({"shop_id": shop.pk, "platform_order_id": row.order_id, **values},
                             row))
             continue
         pk, current = found
         changes = {name: value for name, value in values.items() if current[name] != value}
+        # shipped by this export: the buyer's confirm-receipt window starts (or its estimate
+        # gives way to the ship time)
+        changes.update(imported_window({**current, **changes}, auto_confirm_days))
         updates.append((pk, current, row, changes))
 
     # A lower paid amount may never fall below what is already committed on the order

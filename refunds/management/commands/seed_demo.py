@@ -48,6 +48,7 @@ from refunds.services import exchanges as exchange_svc
 from refunds.services import stockouts as stockout_svc
 from refunds.services.contacts import BUYER_TIMEZONE
 from refunds.services.money import refundable_amount
+from refunds.services.receipts import start_window
 
 DEMO_PASSWORD = "demo12345"  # noqa: S105 - printed by `make run`, documented in README
 
@@ -363,4 +364,7 @@ class Command(BaseCommand):
         if not order.lines.exists():
             OrderLine.objects.create(order=order, platform_sub_order_id=order_id, title=title,
                                      quantity=quantity, paid_amount=goods)
+        started = start_window(order, shop.policy)  # as the import does for a shipped order
+        if started:
+            order.save(update_fields=started)
         return order

@@ -1,0 +1,149 @@
+"""The nightly look at confirm-receipt windows (延长收货), `sweep_receipts`: it changes no order
+and no case, it tells people before the platform completes a trade whose case is still open.
+
+A shipped order (awaiting the buyer's confirmation) with an open case, whose confirm-receipt
+date is within its shop policy's `receipt_warning_days` (or has passed, for a date nobody was
+warned of: read late, or the sweep did not run): each open case's assignee (if they still
+serve the shop) and the shop's active supervisors are told, in the app and in one email per
+person for the run. A notification is unique per person, case, kind and date, so a second
+run adds nothing and an extended window (a new date) is warned of again when it nears.
+
+The desk cannot extend the window itself (no platform API): the platform does it, a person
+records it (`refunds.services.receipts`). Nor does the sweep mark the order completed when the
+date passes — the next order import shows what the platform did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from .. import texts
+from ..models import OPEN_STATES, Case, Notification, NotificationKind, Order, OrderStatus, Policy
+from .notifications import Digest, Notice, ShopPeople, case_recipients, notify_many
+from .receipts import window_of
+
+logger = logging.getLogger(__name__)
+BATCH = 200  # orders per transaction
+
+
+@dataclass
+class ReceiptSweepResult:
+    orders: int = 0  # orders warned of (at least one new notification)
+    notified: int = 0  # notifications written
+    unheard: int = 0  # orders whose cases have nobody to tell
+    failed: int = 0
+    emails: int = 0
+    failures: list[str] = field(default_factory=list)
+    email_failures: list[str] = field(default_factory=list)
+
+
+def orders_due(now: datetime) -> list[Order]:
+    """Shipped orders with an open case whose date is within their shop's warning days or
+    passed, with those cases (and assignees) and the policy: a few queries, whatever the
+    number. By shop policy, so that each shop's own number of days counts."""
+    found: list[Order] = []
+    open_cases = Case.objects.filter(state__in=OPEN_STATES)
+    by_days: dict[int, list[int]] = {}
+    for shop_id, days in Policy.objects.values_list("shop_id", "receipt_warning_days"):
+        by_days.setdefault(days, []).append(shop_id)
+    for days, shop_ids in sorted(by_days.items()):
+        found += list(
+            Order.objects.filter(status=OrderStatus.SHIPPED, shop_id__in=shop_ids,
+                                 confirm_receipt_by__lte=now + timedelta(days=days))
+            .filter(Exists(open_cases.filter(order_id=OuterRef("pk"))))
+            .select_related("shop__policy")
+            .prefetch_related(Prefetch("cases", queryset=open_cases.select_related("assignee")
+                                       .order_by("pk"), to_attr="open_cases"))
+            .order_by("confirm_receipt_by", "pk"))
+    return found
+
+
+def _digest() -> Digest:
+    return Digest(
+        subject=lambda count: ngettext(
+            "After-sales desk: %(count)s case's order confirms receipt by itself soon",
+            "After-sales desk: %(count)s cases' orders confirm receipt by themselves soon",
+            count) % {"count": count},
+        more=lambda count: ngettext(
+            "… and %(count)s more notification: see the queue page.",
+            "… and %(count)s more notifications: see the queue page.", count)
+        % {"count": count})
+
+
+def _notices(order: Order, people: dict[int, ShopPeople], now: datetime) -> list[Notice]:
+    window = window_of(order, order.shop.policy)
+    said = texts.said("receipt_due", order=order.platform_order_id,
+                      confirm_by=order.confirm_receipt_by.isoformat(),
+                      estimated=window.estimated, extensions_left=window.extensions_left,
+                      passed=order.confirm_receipt_by <= now)
+    message = texts.words({texts.TEXT: said})
+    subject = _("Order %(order)s confirms receipt by itself soon (延长收货)") % {
+        "order": order.platform_order_id}
+    return [Notice(users=case_recipients(case, people), case=case,
+                   kind=NotificationKind.RECEIPT_DUE, message=message, subject=subject,
+                   deadline_at=order.confirm_receipt_by, text=said)
+            for case in order.open_cases]
+
+
+def sweep_receipts(*, now: datetime | None = None, dry_run: bool = False,
+                   on_progress: Callable[[str, int, int], None] | None = None,
+                   ) -> ReceiptSweepResult:
+    """Warn of the orders due; `on_progress(phase, done, total)` after each batch. A dry run
+    counts the orders it would warn (someone not told yet) and writes nothing."""
+    now = now or timezone.now()
+    result = ReceiptSweepResult()
+    progress = on_progress or (lambda _phase, _done, _total: None)
+    phase = _("orders whose window closes soon")
+    orders = orders_due(now)
+    people: dict[int, ShopPeople] = {}
+    digest = _digest()
+    for start in range(0, len(orders), BATCH):
+        batch = orders[start:start + BATCH]
+        try:
+            notices = {order.pk: _notices(order, people, now) for order in batch}
+            for order in batch:
+                if not any(notice.users for notice in notices[order.pk]):
+                    result.unheard += 1
+                    result.failures.append(_(
+                        "Order %(order)s: nobody to tell — its cases have no assignee serving "
+                        "the shop and the shop has no active supervisor.")
+                        % {"order": order.platform_order_id})
+            if dry_run:
+                result.orders += sum(1 for order in batch if _untold(notices[order.pk]))
+            else:
+                with transaction.atomic():
+                    created = notify_many([n for group in notices.values() for n in group],
+                                          digest=digest)
+                result.notified += len(created)
+                told = {notification.case_id for notification in created}
+                result.orders += sum(1 for order in batch
+                                     if told & {case.pk for case in order.open_cases})
+        except Exception as error:  # noqa: BLE001 - one batch must not stop the rest
+            result.failed += len(batch)
+            result.failures.append(f"{phase} {start + 1}-{start + len(batch)}: {error}")
+            logger.exception("receipt sweep: a batch failed")
+        progress(phase, min(start + BATCH, len(orders)), len(orders))
+    if not dry_run:
+        digest.send()
+        result.emails, result.email_failures = digest.sent, digest.failed
+    return result
+
+
+def _untold(notices: list[Notice]) -> bool:
+    """Someone of `notices` has not been told of its case and date yet (a dry run)."""
+    for notice in notices:
+        told = set(Notification.objects.filter(
+            case=notice.case, kind=notice.kind, deadline_at=notice.deadline_at)
+            .values_list("user_id", flat=True))
+        if any(user.pk not in told for user in notice.users):
+            return True
+    return False
