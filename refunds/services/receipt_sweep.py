@@ -133,8 +133,13 @@ def sweep_receipts(*, now: datetime | None = None, dry_run: bool = False,
             logger.exception("receipt sweep: a batch failed")
         progress(phase, min(start + BATCH, len(orders)), len(orders))
     if not dry_run:
-        digest.send()
-        result.emails, result.email_failures = digest.sent, digest.failed
+        def send() -> None:
+            digest.send()
+            result.emails, result.email_failures = digest.sent, digest.failed
+
+        # at once outside a transaction; inside one (a caller's, a test's), after its commit,
+        # when the batches' notifications have joined the digest
+        transaction.on_commit(send, robust=True)
     return result
 
 
