@@ -57,6 +57,7 @@ from .services.payouts import action_label as payout_action_label
 from .services.stockouts import action_label as stockout_action_label
 from .services.stockouts import china_today
 from .submissions import submission_field
+from .timezones import CHINA
 
 
 def amount_field(**kwargs) -> forms.DecimalField:
@@ -1508,10 +1509,12 @@ _days_label = lazy(_days_label_now, str)  # in the language of each request
 
 class ReceiptChangeForm(forms.Form):
     """Base of the two records of the seller centre: carries the date the user saw (the
-    stale-page guard) and the case the user came from."""
+    stale-page guard) and the case the user came from. Both forms are on one page: each has
+    its prefix, so their fields' ids differ."""
 
     expected_confirm_by = forms.CharField(widget=forms.HiddenInput, required=False)
     case = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    form_prefix = ""
     url_name = ""
     form_id = ""
     button = ""
@@ -1522,13 +1525,15 @@ class ReceiptChangeForm(forms.Form):
         initial = kwargs.setdefault("initial", {})
         initial.setdefault("expected_confirm_by", seen.isoformat() if seen else "")
         initial.setdefault("case", case_id)
+        kwargs.setdefault("prefix", self.form_prefix)
         super().__init__(*args, **kwargs)
         self.order = order
-        self.cases = {case.pk: case for case in cases}  # the order's open cases
+        self.cases = {case.pk: case for case in cases}  # the order's cases
         self.helper = FormHelper(self)
         self.helper.form_id = self.form_id
         self.helper.form_action = reverse(self.url_name, args=[order.pk])
-        self.helper.add_input(Submit("submit", self.button, css_class=self.button_class))
+        self.helper.add_input(Submit(f"{self.form_prefix}-submit", self.button,
+                                     css_class=self.button_class))
 
     def clean_expected_confirm_by(self):
         value = self.cleaned_data["expected_confirm_by"]
@@ -1547,11 +1552,19 @@ class ReceiptChangeForm(forms.Form):
         if value is None:
             return None
         if value not in self.cases:
-            raise forms.ValidationError(_("That case is not an open case of this order."))
+            raise forms.ValidationError(_("That case is not one of this order's."))
         return self.cases[value]
+
+    def clean(self):
+        # a hidden field's error would be shown nowhere: say it above the form (a malformed
+        # date seen is a changed page: `views.actions.submit` says so, STALE_FIELDS)
+        for error in self.errors.get("case", []):
+            self.add_error(None, error)
+        return super().clean()
 
 
 class ReceiptExtendForm(ReceiptChangeForm):
+    form_prefix = "extend"
     url_name = "refunds:receipt_extend"
     form_id = "receipt-extend"
     button = _("Record the extension")
@@ -1564,6 +1577,7 @@ class ReceiptExtendForm(ReceiptChangeForm):
 
 
 class ReceiptReadForm(ReceiptChangeForm):
+    form_prefix = "read"
     url_name = "refunds:receipt_read"
     form_id = "receipt-read"
     button = _("Record the date")
@@ -1572,3 +1586,9 @@ class ReceiptReadForm(ReceiptChangeForm):
         label=_("The seller centre says it confirms receipt at"), widget=_local_input(),
         help_text=_("China time, as the order's page in the seller centre shows it."))
     note = note_field()
+
+    def clean_confirm_by(self):
+        """The time as typed, in China time (the seller centre's) whatever the server's
+        TIME_ZONE: the field made it aware in the current time zone; take its wall time."""
+        value = self.cleaned_data["confirm_by"]
+        return timezone.make_naive(value).replace(tzinfo=CHINA)

@@ -220,12 +220,16 @@ def build(size: Size, *, seed: int = 6, log: Callable[[str], None] = print) -> D
                    CARRIERS[pk % len(CARRIERS)] if shipped else "",
                    f"SF{rng.randrange(10**11, 10**12)}" if shipped else "",
                    "张三", f"{CITIES[pk % len(CITIES)]} 某某路{pk % 999}号",
-                   "请尽快发货" if pk % 7 == 0 else "", "")
+                   "请尽快发货" if pk % 7 == 0 else "", "",
+                   # the confirm-receipt window the import starts (services.receipts)
+                   ts(shipped_at + timedelta(days=10))
+                   if status == OrderStatus.SHIPPED else None)
 
     counts["orders"] = bulk.insert(Order, [
         "id", "shop_id", "platform_order_id", "buyer_id", "goods_amount", "postage",
         "paid_amount", "status", "created_at", "paid_at", "shipped_at", "delivered_at",
         "carrier", "tracking_no", "receiver_name", "receiver_address", "buyer_message", "note",
+        "confirm_receipt_by",
     ], order_rows())
     log(f"  orders: {counts['orders']:,}")
 

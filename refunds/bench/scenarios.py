@@ -128,6 +128,8 @@ def queue_shapes(data: Dataset) -> list[tuple[str, str, dict[str, str]]]:
         ("carrier claims /carrier-claims/", "/carrier-claims/", {}),
         ("carrier claims, lost, accepted", "/carrier-claims/",
          {"kind": "lost", "state": "accepted"}),
+        ("receipt windows /receipts/", "/receipts/", {}),
+        ("receipt windows, closing soon", "/receipts/", {"due": "warn"}),
     ]
     return shapes
 

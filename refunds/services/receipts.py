@@ -26,7 +26,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from .. import texts
 from ..exceptions import ActionNotAllowed, CaseChanged, PermissionDeniedError
@@ -149,9 +149,11 @@ def receipt_extend(*, order: Order, actor: User, days: int, expected_confirm_by:
                 % {"when": _when(locked.confirm_receipt_by)})
         limit = policy.receipt_extension_limit
         if locked.receipt_extensions >= limit:
-            raise ActionNotAllowed(_(
+            raise ActionNotAllowed(ngettext(
+                "This order's window was already extended %(used)s time; the shop's policy "
+                "allows %(limit)s. Settle the case before %(when)s.",
                 "This order's window was already extended %(used)s times; the shop's policy "
-                "allows %(limit)s. Settle the case before %(when)s.")
+                "allows %(limit)s. Settle the case before %(when)s.", locked.receipt_extensions)
                 % {"used": locked.receipt_extensions, "limit": limit,
                    "when": _when(locked.confirm_receipt_by)})
         confirm_by = locked.confirm_receipt_by + timedelta(days=days)

@@ -23,7 +23,7 @@ from django.shortcuts import redirect
 from ..exceptions import DomainError
 
 # What a form carries of the object as the user saw it: missing or forged, the object changed.
-STALE_FIELDS = {"expected_state", "version"}
+STALE_FIELDS = {"expected_state", "version", "expected_confirm_by"}
 
 
 def _back(back) -> HttpResponse:

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ..exceptions import PermissionDeniedError
 from ..forms import ReceiptExtendForm, ReceiptReadForm
-from ..models import OPEN_STATES, Case, Order, Policy
+from ..models import Case, Order, Policy
 from ..pagination import CappedPaginator
 from ..selectors import RECEIPT_FILTERS, open_cases_of, receipt_windows, scope_to_user
 from ..services import receipts as services
@@ -42,7 +43,7 @@ def receipt_list(request):
     rows = []
     for order in page.object_list:
         window = services.window_of(order, order.shop.policy)
-        rows.append({"order": order, "window": window, "left": window.left(now),
+        rows.append({"order": order, "window": window,
                      "warn": window.warn(now, order.shop.policy),
                      "passed": window.confirm_by is not None and window.confirm_by <= now,
                      "cases": cases.get(order.pk, [])})
@@ -70,20 +71,21 @@ def _page(request, order: Order, bound: dict | None = None, status: int = 200):
     now = timezone.now()
     policy = Policy.objects.get(shop_id=order.shop_id)
     window = services.window_of(order, policy)
-    cases = list(Case.objects.filter(order=order, state__in=OPEN_STATES).order_by("id"))
+    cases = list(Case.objects.filter(order=order).order_by("id"))
     case_id = _case_id(request.GET.get("case"))
+    passed = window.confirm_by is not None and window.confirm_by <= now
     forms = {}
     if window.applies and services.can_extend_receipts(request.user, order.shop_id):
         kwargs = {"order": order, "cases": cases,
                   "case_id": case_id if case_id in {c.pk for c in cases} else None}
-        if window.confirm_by is not None and window.extensions_left:
+        # after the date only a later date read in the seller centre can be recorded
+        if window.confirm_by is not None and window.extensions_left and not passed:
             forms["extend"] = bound.get("extend") or ReceiptExtendForm(**kwargs)
         forms["read"] = bound.get("read") or ReceiptReadForm(**kwargs)
     return render(request, "refunds/receipt_order.html", {
-        "order": order, "policy": policy, "window": window, "left": window.left(now),
-        "warn": window.warn(now, policy),
-        "passed": window.confirm_by is not None and window.confirm_by <= now,
-        "open_cases": cases, "forms": forms,
+        "order": order, "policy": policy, "window": window,
+        "warn": window.warn(now, policy), "passed": passed,
+        "open_cases": [case for case in cases if case.is_open], "forms": forms,
         "changes": order.receipt_changes.select_related("actor", "case").order_by(
             "-created_at", "-id"),
     }, status=status)
@@ -95,12 +97,13 @@ def receipt_order(request, pk: int):
 
 def _post(request, pk: int, name: str, perform, done):
     order = _order_or_404(request, pk)
-    form_class = FORMS[name]
-    cases = Case.objects.filter(order=order, state__in=OPEN_STATES)
-    form = form_class(request.POST, order=order, cases=cases)
+    url = reverse("refunds:receipt_order", args=[order.pk])
+    if not services.can_extend_receipts(request.user, order.shop_id):
+        messages.error(request, PermissionDeniedError.default_message)
+        return redirect(url)
+    form = FORMS[name](request.POST, order=order, cases=Case.objects.filter(order=order))
 
     def back():
-        url = reverse("refunds:receipt_order", args=[order.pk])
         case = form.cleaned_data.get("case") if form.is_valid() else None
         return redirect(f"{url}?case={case.pk}" if case else url)
 
@@ -112,13 +115,20 @@ def _post(request, pk: int, name: str, perform, done):
                   invalid=invalid, changed=str(CHANGED))
 
 
+def _recorded(change) -> str:
+    when = _local(change.confirm_by)
+    if change.order.confirm_receipt_estimated:
+        return _("Recorded: the order confirms receipt by itself not before %(when)s "
+                 "(estimated: read the date in the seller centre).") % {"when": when}
+    return _("Recorded: the order confirms receipt by itself at %(when)s.") % {"when": when}
+
+
 @require_POST
 def receipt_extend(request, pk: int):
     return _post(request, pk, "extend", lambda order, data: services.receipt_extend(
         order=order, actor=request.user, days=data["days"], case=data["case"],
         expected_confirm_by=data["expected_confirm_by"], note=data["note"]),
-        done=lambda change: _("Extension recorded: the order now confirms receipt by itself "
-                              "at %(when)s.") % {"when": _local(change.confirm_by)})
+        done=_recorded)
 
 
 @require_POST
@@ -126,8 +136,7 @@ def receipt_read(request, pk: int):
     return _post(request, pk, "read", lambda order, data: services.receipt_read(
         order=order, actor=request.user, confirm_by=data["confirm_by"], case=data["case"],
         expected_confirm_by=data["expected_confirm_by"], note=data["note"]),
-        done=lambda change: _("Date recorded: the order confirms receipt by itself at "
-                              "%(when)s.") % {"when": _local(change.confirm_by)})
+        done=_recorded)
 
 
 def _local(moment) -> str:

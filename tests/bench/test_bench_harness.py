@@ -21,6 +21,7 @@ ROWS = ["queue /cases/ (default filters)", "queue /cases/?q=<order id>", "case d
         "queue ?q=<part of every nick>", "queue ?q=<refund id>", "queue ?q=<tracking number>",
         "buyer page /buyers/", "orders to ship /orders/unshipped/", "orders to ship, late",
         "carrier claims /carrier-claims/", "carrier claims, lost, accepted",
+        "receipt windows /receipts/", "receipt windows, closing soon",
         "import 100 order rows", "import 20 new platform refunds",
         "the same 20 refunds again (seen)", "import 20 reviews (4 follow-ups opened)",
         "the same 20 reviews again (seen)", "sweep, 10 overdue of 40", "admin: cases",
@@ -46,7 +47,8 @@ def test_the_benchmark_builds_its_own_database_measures_and_prints_the_table(tmp
     for expected, line in zip(ROWS, table[2:], strict=True):
         assert line.startswith(f"| {expected}"), line
         assert "<=12 queries ok" in line or not line.startswith(("| queue", "| buyer",
-                                                                 "| admin", "| orders"))
+                                                                 "| admin", "| orders",
+                                                                 "| receipt"))
     assert "all budgets met" in run.stdout
     assert not bench_database.exists()  # dropped afterwards
     assert not app_database.exists()  # the application's database was never opened

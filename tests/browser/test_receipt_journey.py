@@ -37,13 +37,13 @@ def test_an_agent_extends_the_window_from_the_case(transactional_db, live_server
     log_in(page, agent)
     page.goto(f"/cases/{case.pk}/")
     expect(page.locator("#confirm-by")).to_contain_text("left")
-    page.locator("#confirm-by").get_by_role("link", name="Extend (延长收货)").click()
+    page.locator("#confirm-by").get_by_role("link", name="Extend or read the date (延长收货)").click()
     expect(page).to_have_url(re.compile(rf"/orders/{order.pk}/receipt/\?case={case.pk}$"))
     expect(page.locator("#receipt-window")).to_contain_text("0 of 2 allowed")
-    page.locator("#receipt-extend select[name=days]").select_option("7")
-    page.locator("#receipt-extend textarea[name=note]").fill("换货处理中，已延长")
+    page.locator("#receipt-extend select[name=extend-days]").select_option("7")
+    page.locator("#receipt-extend textarea[name=extend-note]").fill("换货处理中，已延长")
     page.locator("#receipt-extend [type=submit]").click()
-    expect(page.locator(".alert-success")).to_contain_text("Extension recorded")
+    expect(page.locator(".alert-success")).to_contain_text("Recorded: the order confirms receipt")
     expect(page.locator("#receipt-window")).to_contain_text("1 of 2 allowed")
     expect(page.locator("#receipt-changes")).to_contain_text("换货处理中，已延长")
 
@@ -58,7 +58,7 @@ def test_an_agent_extends_the_window_from_the_case(transactional_db, live_server
     expect(page.locator(f'tr[data-order="{order.pk}"]')).to_contain_text(shown)
 
     # The supervisor's tab still shows the old date: told, nothing changed.
-    other.locator("#receipt-extend select[name=days]").select_option("3")
+    other.locator("#receipt-extend select[name=extend-days]").select_option("3")
     other.locator("#receipt-extend [type=submit]").click()
     expect(other.locator(".alert-danger")).to_contain_text("changed while you were looking")
     assert ReceiptWindowChange.objects.count() == 1

@@ -43,7 +43,16 @@ def _extend_post(client, order, **data):
     payload = {"expected_confirm_by": order.confirm_receipt_by.isoformat()
                if order.confirm_receipt_by else "", "days": "5", "note": ""}
     payload.update(data)
-    return client.post(f"/orders/{order.pk}/receipt/extend/", payload)
+    return client.post(f"/orders/{order.pk}/receipt/extend/",
+                       {f"extend-{name}": value for name, value in payload.items()})
+
+
+def _read_post(client, order, confirm_by: str, **data):
+    payload = {"expected_confirm_by": order.confirm_receipt_by.isoformat()
+               if order.confirm_receipt_by else "", "confirm_by": confirm_by, "note": ""}
+    payload.update(data)
+    return client.post(f"/orders/{order.pk}/receipt/read/",
+                       {f"read-{name}": value for name, value in payload.items()})
 
 
 # --- access -----------------------------------------------------------------------------------
@@ -68,8 +77,7 @@ def test_another_shops_order_is_a_404_everywhere(login, agent_b, shop):
     client = login(agent_b)
     assert client.get(f"/orders/{order.pk}/receipt/").status_code == 404
     assert _extend_post(client, order).status_code == 404
-    assert client.post(f"/orders/{order.pk}/receipt/read/", {
-        "confirm_by": "2030-01-01T10:00"}).status_code == 404
+    assert _read_post(client, order, "2030-01-01T10:00").status_code == 404
     assert order.pk not in _listed(client.get("/receipts/"))
     assert Order.objects.get(pk=order.pk).receipt_extensions == 0
 
@@ -154,7 +162,7 @@ def test_an_agent_records_an_extension_from_the_case(login, agent, shop):
     assert response.status_code == 302
     assert response["Location"] == f"/orders/{order.pk}/receipt/?case={case.pk}"
     page = client.get(response["Location"])
-    assert "Extension recorded" in alert_texts(page, "success")
+    assert "Recorded: the order confirms receipt by itself at" in alert_texts(page, "success")
     order.refresh_from_db()
     assert order.confirm_receipt_by == before + timedelta(days=7)
     change = ReceiptWindowChange.objects.get()
@@ -172,16 +180,14 @@ def test_a_stale_page_is_told_and_changes_nothing(login, agent, supervisor, shop
     shop.policy.receipt_extension_limit = 3
     shop.policy.save()
     client = login(agent)
-    response = client.post(f"/orders/{order.pk}/receipt/extend/", {
-        "expected_confirm_by": seen.isoformat(), "days": "5"})
+    response = _extend_post(client, order, expected_confirm_by=seen.isoformat())
     assert "changed while you were looking" in alert_texts(client.get(response["Location"]))
     assert ReceiptWindowChange.objects.count() == 1
 
 
 @pytest.mark.parametrize("data", [
-    {"days": "4"}, {"days": "abc"}, {"days": ""},
-    {"expected_confirm_by": "yesterday"}, {"expected_confirm_by": "2026-12-01T10:00:00"},
-    {"case": "999999"}, {"note": "长" * 2001},
+    {"days": "4"}, {"days": "abc"}, {"days": ""}, {"case": "999999"}, {"case": "abc"},
+    {"note": "长" * 2001},
 ])
 def test_bad_input_is_shown_and_changes_nothing(login, agent, shop, data):
     order, _case = _with_case(shop, days_left=1)
@@ -193,11 +199,22 @@ def test_bad_input_is_shown_and_changes_nothing(login, agent, shop, data):
     assert Order.objects.get(pk=order.pk).confirm_receipt_by == order.confirm_receipt_by
 
 
+@pytest.mark.parametrize("seen", ["yesterday", "2026-12-01T10:00:00"])
+def test_a_tampered_date_seen_is_a_changed_page(login, agent, shop, seen):
+    order, _case = _with_case(shop, days_left=1)
+    client = login(agent)
+    response = _extend_post(client, order, expected_confirm_by=seen)
+    assert response.status_code == 302
+    assert "changed while you were looking" in alert_texts(client.get(response["Location"]))
+    assert not ReceiptWindowChange.objects.exists()
+
+
 def test_a_case_of_another_order_is_not_accepted(login, agent, shop):
     order, _case = _with_case(shop, days_left=1)
     _other_order, other_case = _with_case(shop, days_left=1)
     response = _extend_post(login(agent), order, case=str(other_case.pk))
     assert response.status_code == 400
+    assert "That case is not one of this order&#x27;s." in text(response)  # said, not hidden
     assert not ReceiptWindowChange.objects.exists()
 
 
@@ -212,7 +229,7 @@ def test_a_refusal_of_the_service_is_a_message_not_a_500(login, agent, shop):
     assert 'id="receipt-extend"' not in text(page)  # none left: only the date can be read
     response = _extend_post(client, order)  # a form kept open in another tab
     assert response.status_code == 302
-    assert "already extended 1 times" in alert_texts(client.get(response["Location"]))
+    assert "already extended 1 time;" in alert_texts(client.get(response["Location"]))
     assert ReceiptWindowChange.objects.count() == 1
 
 
@@ -223,16 +240,12 @@ def test_the_date_read_from_the_seller_centre(login, agent, shop):
     assert "estimated" in text(page) and 'id="receipt-read"' in text(page)
     when = timezone.localtime(timezone.now() + timedelta(days=5)).replace(second=0,
                                                                           microsecond=0)
-    response = client.post(f"/orders/{order.pk}/receipt/read/", {
-        "expected_confirm_by": order.confirm_receipt_by.isoformat(),
-        "confirm_by": when.strftime("%Y-%m-%dT%H:%M")})
+    response = _read_post(client, order, when.strftime("%Y-%m-%dT%H:%M"))
     assert response.status_code == 302
     order.refresh_from_db()
     assert (order.confirm_receipt_by, order.confirm_receipt_estimated) == (when, False)
 
-    past = client.post(f"/orders/{order.pk}/receipt/read/", {
-        "expected_confirm_by": order.confirm_receipt_by.isoformat(),
-        "confirm_by": "2020-01-01T10:00"})
+    past = _read_post(client, order, "2020-01-01T10:00")
     assert "has passed" in alert_texts(client.get(past["Location"]))
     assert ReceiptWindowChange.objects.count() == 1
 
