@@ -67,7 +67,7 @@ from .roles import ROLE_PERMISSIONS
 from .selectors import NICK_FRAGMENT_CAP, search_cases, search_orders
 from .services import cases as case_services
 from .services.cases import normalize_tracking_no
-from .services.receipts import start_window
+from .services.receipts import WINDOW_FIELDS, start_window
 from .services.stockouts import stockouts_follow_orders
 
 
@@ -482,6 +482,14 @@ class OrderAdmin(DeskSearchMixin, NoDeleteMixin, ShopScopedAdmin):
         the order import does (the same service, a timeline row each), and a shipped one
         starts its confirm-receipt window as the import would."""
         with transaction.atomic():
+            if change:
+                # the window as it is now, read under the order row's lock: an agent may have
+                # recorded an extension since this form was read, and saving the whole row
+                # must not write the old date (nor the old count) back
+                current = (Order.objects.select_for_update().filter(pk=obj.pk)
+                           .values(*WINDOW_FIELDS).get())
+                for name, value in current.items():
+                    setattr(obj, name, value)
             if {"status", "shipped_at", "paid_at"} & set(form.changed_data):
                 start_window(obj, Policy.objects.get_or_create(shop_id=obj.shop_id)[0])
             super().save_model(request, obj, form, change)

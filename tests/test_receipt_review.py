@@ -116,16 +116,19 @@ def test_the_import_does_not_overwrite_a_date_read_while_it_ran(roles, shop_a, t
     order = Order.objects.get(platform_order_id=ORDER_ID)
     agent = make_staff("ag", "agent", shop_a)
     read = PAID + timedelta(days=14)
-    real_committed = import_services.committed_amounts
+    real_window = import_services.imported_window
 
-    def colleague_reads_meanwhile(ids):
+    # (Fixed by locking the orders whose window may move and reading it again under the
+    # lock: the colleague acts between the import's unlocked read and that lock — the first
+    # look at the row's window — since after the lock a colleague's write waits for it.)
+    def colleague_reads_meanwhile(*args, **kwargs):
         if not ReceiptWindowChange.objects.exists():
             services.receipt_read(order=Order.objects.get(pk=order.pk), actor=agent,
                                   confirm_by=read, expected_confirm_by=order.confirm_receipt_by,
                                   now=PAID + timedelta(days=3))
-        return real_committed(ids)
+        return real_window(*args, **kwargs)
 
-    monkeypatch.setattr(import_services, "committed_amounts", colleague_reads_meanwhile)
+    monkeypatch.setattr(import_services, "imported_window", colleague_reads_meanwhile)
     _import(shop_a, tmp_path, "with-ship-time.csv", ship_time="2026-11-02 09:00:00")
 
     assert ReceiptWindowChange.objects.filter(order=order).count() == 1

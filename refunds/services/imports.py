@@ -106,7 +106,7 @@ from .money import (
     ensure_within,
     refundable_amounts,
 )
-from .receipts import WINDOW_FIELDS, imported_window
+from .receipts import NOTHING_RECORDED, WINDOW_FIELDS, imported_window, recorded_windows
 from .stockouts import stockouts_follow_orders
 
 logger = logging.getLogger(__name__)
@@ -692,6 +692,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
     } if existing_ids else {}
     creates: list[tuple[dict[str, Any], OrderRow]] = []
     updates: list[tuple[int, dict[str, Any], OrderRow, dict[str, Any]]] = []
+    windows: list[int] = []  # existing orders whose confirm-receipt window may move
     for row in rows:
         values = {**row.fields, "buyer_id": buyer_ids[row.buyer_nick]}
         found = existing.get(row.order_id)
@@ -702,9 +703,10 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
             continue
         pk, current = found
         changes = {name: value for name, value in values.items() if current[name] != value}
-        # shipped by this export: the buyer's confirm-receipt window starts (or its estimate
-        # gives way to the ship time)
-        changes.update(imported_window({**current, **changes}, auto_confirm_days))
+        # shipped by this export (or its ship time came): the buyer's confirm-receipt window
+        # may move — decided below, with the row locked and what people recorded of it
+        if imported_window({**current, **changes}, auto_confirm_days):
+            windows.append(pk)
         updates.append((pk, current, row, changes))
 
     # A lower paid amount may never fall below what is already committed on the order
@@ -713,9 +715,15 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
     # the update.
     lowered = [pk for pk, current, _row, changes in updates
                if changes.get("paid_amount", current["paid_amount"]) < current["paid_amount"]]
-    if lowered:
-        list(Order.objects.select_for_update().filter(pk__in=lowered).order_by("pk")
-             .values_list("pk", flat=True))
+    # Those rows, and the orders whose window may move, locked in one pass in pk order; the
+    # window is read again under the lock: an agent may have recorded it since (a date read
+    # from the seller centre, an extension), and that is never written over.
+    fresh: dict[int, dict[str, Any]] = {}
+    if lowered or windows:
+        fresh = {values[0]: dict(zip(WINDOW_FIELDS, values[1:], strict=True)) for values in
+                 Order.objects.select_for_update().filter(pk__in={*lowered, *windows})
+                 .order_by("pk").values_list("pk", *WINDOW_FIELDS)}
+    recorded = recorded_windows(windows) if windows else {}
     committed = {pk: total for pk, total in committed_amounts(lowered).items() if total}
     with_lines = set(OrderLine.objects.filter(order_id__in=[pk for pk, *_rest in updates])
                      .order_by().values_list("order_id", flat=True).distinct()) \
@@ -723,6 +731,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
 
     to_update, fields, new_lines = [], set(), []
     moved_on: list[int] = []  # shipped or closed by this import: their stock-outs follow
+    moved_windows: list[Order] = []  # their window fields only (never written from `current`)
     for pk, current, row, changes in updates:
         promised = committed.get(pk)
         if promised is not None and changes["paid_amount"] < promised:
@@ -734,6 +743,10 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
                     "committed": promised}))
             continue
         merged = {**current, **changes}
+        window = imported_window({**merged, **fresh.get(pk, {})}, auto_confirm_days,
+                                 recorded.get(pk, NOTHING_RECORDED)) if pk in fresh else {}
+        if window:
+            moved_windows.append(Order(pk=pk, **window))
         needs_line = bool(row.item_title) and pk not in with_lines
         if needs_line:
             new_lines.append(_line_for(pk, merged, row))
@@ -745,7 +758,7 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
             fields.update(changes)
             if changes.get("shipped_at") or changes.get("status") in LEFT_TO_SHIP:
                 moved_on.append(pk)
-        if changes or needs_line or row.buyer_nick in changed_buyers:
+        if changes or window or needs_line or row.buyer_nick in changed_buyers:
             tally.updated += 1
         else:
             tally.unchanged += 1
@@ -758,6 +771,9 @@ def _save_orders(shop: Shop, rows: list[OrderRow]) -> _Tally:
                       for order, row in creates if row.item_title]
     if to_update:
         Order.objects.bulk_update(to_update, sorted(fields), batch_size=500)
+    if moved_windows:
+        Order.objects.bulk_update(moved_windows, ["confirm_receipt_by",
+                                                  "confirm_receipt_estimated"], batch_size=500)
     if moved_on:
         tally.stockouts_settled = stockouts_follow_orders(moved_on)
     _insert_rows(OrderLine, new_lines)

@@ -47,9 +47,11 @@ class ReceiptSweepResult:
 
 
 def orders_due(now: datetime) -> list[Order]:
-    """Shipped orders with an open case whose date is within their shop's warning days or
-    passed, with those cases (and assignees) and the policy: a few queries, whatever the
-    number. By shop policy, so that each shop's own number of days counts."""
+    """Shipped orders with an open case whose date is within their shop's warning days, or
+    passed less than that many days ago (one passed longer ago has completed on the
+    platform: the next order import shows it), with those cases (and assignees) and the
+    policy: a few queries, whatever the number. By shop policy, so that each shop's own
+    number of days counts."""
     found: list[Order] = []
     open_cases = Case.objects.filter(state__in=OPEN_STATES)
     by_days: dict[int, list[int]] = {}
@@ -58,7 +60,8 @@ def orders_due(now: datetime) -> list[Order]:
     for days, shop_ids in sorted(by_days.items()):
         found += list(
             Order.objects.filter(status=OrderStatus.SHIPPED, shop_id__in=shop_ids,
-                                 confirm_receipt_by__lte=now + timedelta(days=days))
+                                 confirm_receipt_by__lte=now + timedelta(days=days),
+                                 confirm_receipt_by__gt=now - timedelta(days=days))
             .filter(Exists(open_cases.filter(order_id=OuterRef("pk"))))
             .select_related("shop__policy")
             .prefetch_related(Prefetch("cases", queryset=open_cases.select_related("assignee")
@@ -109,28 +112,17 @@ def sweep_receipts(*, now: datetime | None = None, dry_run: bool = False,
     for start in range(0, len(orders), BATCH):
         batch = orders[start:start + BATCH]
         try:
-            notices = {order.pk: _notices(order, people, now) for order in batch}
+            _warn(batch, people, now, dry_run, digest, result)
+        except Exception:  # noqa: BLE001 - one order must not cost the others their warning
+            logger.exception("receipt sweep: a batch failed; doing its orders one by one")
             for order in batch:
-                if not any(notice.users for notice in notices[order.pk]):
-                    result.unheard += 1
-                    result.failures.append(_(
-                        "Order %(order)s: nobody to tell — its cases have no assignee serving "
-                        "the shop and the shop has no active supervisor.")
-                        % {"order": order.platform_order_id})
-            if dry_run:
-                result.orders += sum(1 for order in batch if _untold(notices[order.pk]))
-            else:
-                with transaction.atomic():
-                    created = notify_many([n for group in notices.values() for n in group],
-                                          digest=digest)
-                result.notified += len(created)
-                told = {notification.case_id for notification in created}
-                result.orders += sum(1 for order in batch
-                                     if told & {case.pk for case in order.open_cases})
-        except Exception as error:  # noqa: BLE001 - one batch must not stop the rest
-            result.failed += len(batch)
-            result.failures.append(f"{phase} {start + 1}-{start + len(batch)}: {error}")
-            logger.exception("receipt sweep: a batch failed")
+                try:
+                    _warn([order], people, now, dry_run, digest, result)
+                except Exception as error:  # noqa: BLE001 - reported, the sweep goes on
+                    result.failed += 1
+                    result.failures.append(_("Order %(order)s: %(error)s") % {
+                        "order": order.platform_order_id, "error": error})
+                    logger.exception("receipt sweep: order %s failed", order.pk)
         progress(phase, min(start + BATCH, len(orders)), len(orders))
     if not dry_run:
         def send() -> None:
@@ -141,6 +133,29 @@ def sweep_receipts(*, now: datetime | None = None, dry_run: bool = False,
         # when the batches' notifications have joined the digest
         transaction.on_commit(send, robust=True)
     return result
+
+
+def _warn(batch: list[Order], people: dict[int, ShopPeople], now: datetime, dry_run: bool,
+          digest: Digest, result: ReceiptSweepResult) -> None:
+    """Warn of `batch` in one transaction (a dry run only counts); the counts are added once
+    it committed, so a batch done again order by order is not counted twice."""
+    notices = {order.pk: _notices(order, people, now) for order in batch}
+    unheard = [order for order in batch if not any(n.users for n in notices[order.pk])]
+    if dry_run:
+        warned, notified = sum(1 for order in batch if _untold(notices[order.pk])), 0
+    else:
+        with transaction.atomic():
+            created = notify_many([n for group in notices.values() for n in group],
+                                  digest=digest)
+        told = {notification.case_id for notification in created}
+        warned = sum(1 for order in batch if told & {case.pk for case in order.open_cases})
+        notified = len(created)
+    result.orders += warned
+    result.notified += notified
+    result.unheard += len(unheard)
+    result.failures += [_("Order %(order)s: nobody to tell — its cases have no assignee "
+                          "serving the shop and the shop has no active supervisor.")
+                        % {"order": order.platform_order_id} for order in unheard]
 
 
 def _untold(notices: list[Notice]) -> bool:

@@ -4,6 +4,8 @@ The window starts when the order ships: the import sets `Order.confirm_receipt_b
 ship time plus the shop policy's `auto_confirm_days`, or — the classic export has no ship
 time — from the payment time, marked estimated: an order ships after it is paid, so the
 estimate is never later than the real date, and a warning from it comes early, never late.
+Extensions people recorded stay on top of it when a later export brings the ship time; a
+date read from the seller centre is never moved by an import.
 
 A person changes it only through the two functions below, in one transaction with the order
 row locked: the date the page showed must still be the order's (else `ReceiptChanged`), the
@@ -96,30 +98,58 @@ def window_start(*, shipped_at: datetime | None, paid_at: datetime | None,
     return None, False
 
 
-def imported_window(order: dict[str, Any], days: int) -> dict[str, Any]:
-    """The window fields an imported order row changes (`order`: its fields as they will be
-    saved, the window fields as they are now, absent for a new order). The import starts the
-    window of a shipped order and replaces an estimate once the ship time is known; a date a
-    person recorded (read, or extended) stays."""
-    if order.get("status") != OrderStatus.SHIPPED:
+@dataclass(frozen=True)
+class Recorded:
+    """What people recorded of an order's window: whether a date was read from the seller
+    centre (then it is the authority: the import never moves it), else the days the window
+    was extended by (the seller centre adds them to the real date, whatever the desk's)."""
+
+    read: bool = False
+    extended_days: int = 0
+
+
+NOTHING_RECORDED = Recorded()
+
+
+def recorded_windows(order_ids) -> dict[int, Recorded]:
+    """{order id: what people recorded} for the orders that have records: one query."""
+    found: dict[int, Recorded] = {}
+    for order_id, kind, days in (ReceiptWindowChange.objects.filter(order_id__in=order_ids)
+                                 .order_by("order_id", "created_at", "id")
+                                 .values_list("order_id", "kind", "days")):
+        before = found.get(order_id, NOTHING_RECORDED)
+        found[order_id] = (Recorded(read=True) if kind == ReceiptChangeKind.READ or before.read
+                           else Recorded(extended_days=before.extended_days + (days or 0)))
+    return found
+
+
+def imported_window(order: dict[str, Any], days: int,
+                    recorded: Recorded = NOTHING_RECORDED) -> dict[str, Any]:
+    """The window fields an order row changes (`order`: its fields as they will be saved, the
+    window fields as they are now — absent for a new order). A shipped order's window runs
+    from its ship time, else (estimated) from its payment, plus the days people extended it
+    by; a date a person read from the seller centre is never moved."""
+    if order.get("status") != OrderStatus.SHIPPED or recorded.read:
         return {}
-    current = order.get("confirm_receipt_by")
-    estimated = order.get("confirm_receipt_estimated", False)
-    touched = bool(order.get("receipt_extensions"))
-    if current is not None and (not estimated or touched or order.get("shipped_at") is None):
+    start, estimated = window_start(shipped_at=order.get("shipped_at"),
+                                    paid_at=order.get("paid_at"), days=days)
+    if start is None:
         return {}
-    confirm_by, is_estimate = window_start(shipped_at=order.get("shipped_at"),
-                                           paid_at=order.get("paid_at"), days=days)
-    if confirm_by is None or (confirm_by, is_estimate) == (current, estimated):
+    confirm_by = start + timedelta(days=recorded.extended_days)
+    if (confirm_by, estimated) == (order.get("confirm_receipt_by"),
+                                   order.get("confirm_receipt_estimated", False)):
         return {}
-    return {"confirm_receipt_by": confirm_by, "confirm_receipt_estimated": is_estimate}
+    return {"confirm_receipt_by": confirm_by, "confirm_receipt_estimated": estimated}
 
 
 def start_window(order: Order, policy: Policy) -> list[str]:
-    """`imported_window` on a model instance (the admin, the demo data): the fields set."""
+    """`imported_window` on a model instance (the admin, the demo data), with what people
+    recorded of it: the fields set."""
     fields = {name: getattr(order, name) for name in
               ("status", "shipped_at", "paid_at", *WINDOW_FIELDS)}
-    changes = imported_window(fields, policy.auto_confirm_days)
+    recorded = (recorded_windows([order.pk]).get(order.pk, NOTHING_RECORDED)
+                if order.pk else NOTHING_RECORDED)
+    changes = imported_window(fields, policy.auto_confirm_days, recorded)
     for name, value in changes.items():
         setattr(order, name, value)
     return list(changes)

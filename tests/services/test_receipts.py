@@ -273,17 +273,39 @@ def test_the_window_starts_from_the_ship_time_else_is_estimated_from_the_payment
                                      "paid_at": paid}, 10) == {}
 
 
-def test_the_ship_time_replaces_an_estimate_but_never_what_a_person_recorded():
+def test_the_ship_time_replaces_an_estimate_keeping_extensions_never_a_date_read():
     shipped, paid = timezone.now(), timezone.now() - timedelta(days=1)
     estimate = paid + timedelta(days=10)
     base = {"status": OrderStatus.SHIPPED, "shipped_at": shipped, "paid_at": paid,
             "confirm_receipt_by": estimate, "confirm_receipt_estimated": True,
             "receipt_extensions": 0}
-    assert services.imported_window(base, 10)["confirm_receipt_by"] == shipped + timedelta(
-        days=10)
-    assert services.imported_window({**base, "receipt_extensions": 1}, 10) == {}  # extended
-    assert services.imported_window({**base, "confirm_receipt_estimated": False}, 10) == {}
+    exact = {"confirm_receipt_by": shipped + timedelta(days=10),
+             "confirm_receipt_estimated": False}
+    assert services.imported_window(base, 10) == exact
+    # extended by 5 days in the seller centre: on top of the real date
+    extended = {**base, "confirm_receipt_by": estimate + timedelta(days=5),
+                "receipt_extensions": 1}
+    assert services.imported_window(extended, 10, services.Recorded(extended_days=5)) == {
+        **exact, "confirm_receipt_by": shipped + timedelta(days=15)}
+    # a date read from the seller centre is the authority
+    assert services.imported_window({**base, "confirm_receipt_estimated": False}, 10,
+                                    services.Recorded(read=True)) == {}
     assert services.imported_window({**base, "shipped_at": None}, 10) == {}  # still estimate
+    assert services.imported_window({**base, **exact}, 10) == {}  # nothing moves
+
+
+def test_what_people_recorded_is_read_in_one_query(shop, agent, django_assert_num_queries):
+    extended, read, untouched = (_window(shop) for _ in range(3))
+    _extend(extended, agent, days=3)
+    services.receipt_read(order=read, actor=agent, expected_confirm_by=read.confirm_receipt_by,
+                          confirm_by=timezone.now() + timedelta(days=9))
+    shop.policy.receipt_extension_limit = 2
+    shop.policy.save()
+    _extend(Order.objects.get(pk=read.pk), agent, days=5)  # after the read: still "read"
+    with django_assert_num_queries(1):
+        found = services.recorded_windows([extended.pk, read.pk, untouched.pk])
+    assert found == {extended.pk: services.Recorded(extended_days=3),
+                     read.pk: services.Recorded(read=True)}
 
 
 def test_orders_shipped_before_the_upgrade_get_their_window(shop):
