@@ -37,7 +37,8 @@ def test_an_agent_extends_the_window_from_the_case(transactional_db, live_server
     log_in(page, agent)
     page.goto(f"/cases/{case.pk}/")
     expect(page.locator("#confirm-by")).to_contain_text("left")
-    page.locator("#confirm-by").get_by_role("link", name="Extend or read the date (延长收货)").click()
+    page.locator("#confirm-by").get_by_role(
+        "link", name="Extend or read the date (延长收货)").click()
     expect(page).to_have_url(re.compile(rf"/orders/{order.pk}/receipt/\?case={case.pk}$"))
     expect(page.locator("#receipt-window")).to_contain_text("0 of 2 allowed")
     page.locator("#receipt-extend select[name=extend-days]").select_option("7")
