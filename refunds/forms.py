@@ -73,6 +73,28 @@ def note_field(label=None, required=False) -> forms.CharField:
                            widget=forms.Textarea(attrs={"rows": 2}))
 
 
+def _local_input() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class ChinaDateTimeField(forms.DateTimeField):
+    """A time as the platform's pages show it: China time, whatever the server's TIME_ZONE
+    (refunds/timezones.py). A plain DateTimeField reads it in the current time zone: on a
+    server left at UTC, 10:00 typed from the seller centre would be stored eight hours late."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", _local_input())
+        super().__init__(*args, **kwargs)
+
+    def to_python(self, value):
+        with timezone.override(CHINA):
+            return super().to_python(value)
+
+    def prepare_value(self, value):
+        with timezone.override(CHINA):
+            return super().prepare_value(value)
+
+
 class CaseActionForm(forms.Form):
     """Base of the per-transition forms: carries the state the user saw (stale-page guard)."""
 
@@ -789,8 +811,7 @@ class FollowUpCreateForm(forms.Form):
         (ReviewRating.NEUTRAL, ReviewRating.NEUTRAL.label)])
     content = forms.CharField(label=_("Review text"), required=False, max_length=5000,
                               widget=forms.Textarea(attrs={"rows": 3}))
-    posted_at = forms.DateTimeField(label=_("Posted"),
-                                    widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    posted_at = ChinaDateTimeField(label=_("Posted"))
     category = forms.ChoiceField(label=_("Complaint category"), required=False,
                                  choices=[("", _("Not classified yet")),
                                           *ComplaintCategory.choices])
@@ -1243,10 +1264,6 @@ CLAIM_ACTION_FORMS = {form.action: form for form in (
 # --- complaints after the trade (维权/投诉) --------------------------------------------------
 
 
-def _local_input() -> forms.DateTimeInput:
-    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
 class ComplaintCreateForm(forms.Form):
     """Record a complaint the platform opened: from a case, a review follow-up or the orders
     to ship (the order filled in), or by order id."""
@@ -1266,15 +1283,15 @@ class ComplaintCreateForm(forms.Form):
     amount_claimed = amount_field(label=_("Amount the buyer asks (¥)"), required=False,
                                   help_text=_("If the platform rules for the buyer without the "
                                               "shop's evidence, this is what it pays."))
-    opened_at = forms.DateTimeField(label=_("Opened by the platform"), widget=_local_input(),
-                                    required=False, help_text=_("Empty: now."))
+    opened_at = ChinaDateTimeField(label=_("Opened by the platform"), required=False,
+                                   help_text=_("Empty: now."))
     trade_succeeded_on = forms.DateField(
         label=_("Trade succeeded on (交易成功)"), required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Complaints are accepted for a number of days after it (the shop's "
                     "policy; 15 by default)."))
-    evidence_due_at = forms.DateTimeField(
-        label=_("Evidence due"), widget=_local_input(), required=False,
+    evidence_due_at = ChinaDateTimeField(
+        label=_("Evidence due"), required=False,
         help_text=_("The deadline the seller centre shows. Empty: the shop policy's working "
                     "days from the opening."))
 
@@ -1582,13 +1599,7 @@ class ReceiptReadForm(ReceiptChangeForm):
     form_id = "receipt-read"
     button = _("Record the date")
     button_class = "btn-outline-primary"
-    confirm_by = forms.DateTimeField(
-        label=_("The seller centre says it confirms receipt at"), widget=_local_input(),
+    confirm_by = ChinaDateTimeField(
+        label=_("The seller centre says it confirms receipt at"),
         help_text=_("China time, as the order's page in the seller centre shows it."))
     note = note_field()
-
-    def clean_confirm_by(self):
-        """The time as typed, in China time (the seller centre's) whatever the server's
-        TIME_ZONE: the field made it aware in the current time zone; take its wall time."""
-        value = self.cleaned_data["confirm_by"]
-        return timezone.make_naive(value).replace(tzinfo=CHINA)
