@@ -96,7 +96,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='order',
-            index=models.Index(fields=['status', 'confirm_receipt_by'], name='order_status_confirm_idx'),
+            index=models.Index(fields=['shop', 'status', 'confirm_receipt_by'], name='order_shop_confirm_idx'),
         ),
         migrations.AddField(
             model_name='receiptwindowchange',

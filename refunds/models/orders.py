@@ -123,10 +123,11 @@ class Order(models.Model):
             # orders to ship (paid, not shipped), paid first first, per shop
             models.Index(fields=["shop", "status", "paid_at", "id"],
                          name="order_shop_status_paid_idx"),
-            # shipped orders by the day they complete by themselves (the receipt windows page
-            # and `sweep_receipts`)
-            models.Index(fields=["status", "confirm_receipt_by"],
-                         name="order_status_confirm_idx"),
+            # a shop's shipped orders by the day they complete by themselves (the receipt
+            # windows page and `sweep_receipts`); with the shop first, the page reads only
+            # the user's shops' orders, not every shop's by date (docs/PERFORMANCE.md)
+            models.Index(fields=["shop", "status", "confirm_receipt_by"],
+                         name="order_shop_confirm_idx"),
         ]
 
     def __str__(self) -> str:

@@ -128,6 +128,16 @@ def test_the_list_shows_shipped_orders_with_an_open_case_soonest_first(login, ag
         assert hidden.pk not in _listed(client.get("/receipts/"))
 
 
+def test_a_date_passed_over_a_week_ago_is_no_longer_listed(login, agent, shop):
+    """The trade has completed on the platform: nothing to extend (the next order import
+    shows it completed)."""
+    recent, _ = _with_case(shop, days_left=-2)
+    _with_case(shop, days_left=-8)
+    page = login(agent).get("/receipts/")
+    assert _listed(page) == [recent.pk]
+    assert 'class="table-danger"' in text(page)
+
+
 def test_the_warning_filter_follows_each_shops_policy(login, agent, shop):
     shop.policy.receipt_warning_days = 7
     shop.policy.save()
