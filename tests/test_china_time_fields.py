@@ -4,7 +4,7 @@ server's TIME_ZONE: a server left at UTC must not store them eight hours late.""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.test import override_settings
@@ -28,11 +28,11 @@ def test_a_typed_time_is_china_time_whatever_the_servers_zone(setting):
 def test_a_time_with_its_own_offset_keeps_it():
     with override_settings(TIME_ZONE="UTC"):
         value = ChinaDateTimeField().clean("2026-12-05T10:00:00+00:00")
-    assert value == datetime(2026, 12, 5, 10, 0, tzinfo=dt_timezone.utc)
+    assert value == datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
 
 def test_a_stored_time_is_shown_back_in_china_time():
-    moment = datetime(2026, 12, 5, 2, 0, tzinfo=dt_timezone.utc)  # 10:00 in China
+    moment = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)  # 10:00 in China
     with override_settings(TIME_ZONE="UTC"):
         shown = ChinaDateTimeField().widget.format_value(ChinaDateTimeField().prepare_value(
             moment))
