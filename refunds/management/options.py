@@ -74,3 +74,35 @@ def sweep_time(now: str | None, *, dry_run: bool) -> datetime:
             % {"now": at.isoformat()}, returncode=USAGE_ERROR,
         )
     return at
+
+
+def run_sweep(command, sweep, *, at: datetime, dry_run: bool, every: int,
+              verbosity: int = 1):
+    """Run `sweep(now=, dry_run=, on_progress=)` with the progress lines of the nightly
+    commands, then print its failures and the addresses whose email could not be sent (the
+    in-app notifications stay) to the command's stderr. Returns the sweep's result."""
+    from refunds.management.progress import Progress
+
+    progress = Progress(command.stdout, every=every, verbosity=verbosity)
+    result = sweep(now=at, dry_run=dry_run, on_progress=progress)
+    progress.end()
+    for failure in result.failures:
+        command.stderr.write(failure)
+    if result.email_failures:
+        command.stderr.write(command.style.WARNING(
+            _("Could not send the email to %(addresses)s: their notifications are on the "
+              "queue page.") % {"addresses": ", ".join(result.email_failures)}))
+    return result
+
+
+def sweep_heading(at: datetime, dry_run: bool) -> dict[str, str]:
+    """The summary line's "as of %(now)s%(dry)s"."""
+    return {"now": timezone.localtime(at).isoformat(timespec="minutes"),
+            "dry": _(" (dry run, nothing written)") if dry_run else ""}
+
+
+def end_sweep(command, summary: str, *, failed: bool) -> None:
+    """Print the summary line; exit 1 with it when `failed` (after all the work was done)."""
+    if failed:
+        raise CommandError(summary, returncode=1)
+    command.stdout.write(summary)

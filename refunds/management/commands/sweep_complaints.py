@@ -11,12 +11,17 @@ warning email could not be sent, 2 when the options are wrong, 0 otherwise.
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from refunds.management.options import add_sweep_arguments, sweep_time, warn_without_calendar
-from refunds.management.progress import Progress
+from refunds.management.options import (
+    add_sweep_arguments,
+    end_sweep,
+    run_sweep,
+    sweep_heading,
+    sweep_time,
+    warn_without_calendar,
+)
 from refunds.services.complaint_sweep import sweep_complaints
 
 
@@ -31,25 +36,14 @@ class Command(BaseCommand):
                **options):
         at = sweep_time(now, dry_run=dry_run)
         warn_without_calendar(self, at)
-        progress = Progress(self.stdout, every=progress_every,
-                            verbosity=options.get("verbosity", 1))
-        result = sweep_complaints(now=at, dry_run=dry_run, on_progress=progress)
-        progress.end()
-        for failure in result.failures:
-            self.stderr.write(failure)
+        result = run_sweep(self, sweep_complaints, at=at, dry_run=dry_run, every=progress_every,
+                           verbosity=options.get("verbosity", 1))
         summary = _(
             "Complaint sweep as of %(now)s%(dry)s: %(ruled)s ruled for the buyer, %(warned)s "
             "warned, %(refused)s not recorded (money rule), %(skipped)s skipped, %(failed)s "
             "failed."
-        ) % {"now": timezone.localtime(at).isoformat(timespec="minutes"),
-             "dry": _(" (dry run, nothing written)") if dry_run else "",
-             "ruled": result.ruled, "warned": result.warned, "refused": result.refused,
-             "skipped": result.skipped, "failed": result.failed}
-        if result.email_failures:
-            self.stderr.write(self.style.WARNING(
-                _("Could not send the email to %(addresses)s: their notifications are on the "
-                  "queue page.") % {"addresses": ", ".join(result.email_failures)}))
+        ) % {**sweep_heading(at, dry_run), "ruled": result.ruled, "warned": result.warned,
+             "refused": result.refused, "skipped": result.skipped, "failed": result.failed}
         # a dry run foresees the refusals (its summary counts them) but has refused nothing
-        if result.failed or result.email_failures or (result.refused and not dry_run):
-            raise CommandError(summary, returncode=1)
-        self.stdout.write(summary)
+        end_sweep(self, summary, failed=bool(
+            result.failed or result.email_failures or (result.refused and not dry_run)))

@@ -11,12 +11,16 @@ had nobody to tell, or a warning email could not be sent (after handling all the
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from refunds.management.options import add_sweep_arguments, sweep_time
-from refunds.management.progress import Progress
+from refunds.management.options import (
+    add_sweep_arguments,
+    end_sweep,
+    run_sweep,
+    sweep_heading,
+    sweep_time,
+)
 from refunds.services.stockout_sweep import sweep_stockouts
 
 
@@ -30,24 +34,13 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, now: str | None, progress_every: int = 100,
                **options):
         at = sweep_time(now, dry_run=dry_run)
-        progress = Progress(self.stdout, every=progress_every,
-                            verbosity=options.get("verbosity", 1))
-        result = sweep_stockouts(now=at, dry_run=dry_run, on_progress=progress)
-        progress.end()
-        for failure in result.failures:
-            self.stderr.write(failure)
+        result = run_sweep(self, sweep_stockouts, at=at, dry_run=dry_run, every=progress_every,
+                           verbosity=options.get("verbosity", 1))
         summary = _(
             "Stock-out sweep as of %(now)s%(dry)s: %(due)s near their ship-by, %(late)s past "
             "the agreed date, %(notified)s notifications, %(unheard)s with nobody to tell, "
             "%(failed)s failed."
-        ) % {"now": timezone.localtime(at).isoformat(timespec="minutes"),
-             "dry": _(" (dry run, nothing written)") if dry_run else "",
-             "due": result.due, "late": result.late, "notified": result.notified,
-             "unheard": result.unheard, "failed": result.failed}
-        if result.email_failures:
-            self.stderr.write(self.style.WARNING(
-                _("Could not send the email to %(addresses)s: their notifications are on the "
-                  "queue page.") % {"addresses": ", ".join(result.email_failures)}))
-        if result.failed or result.unheard or result.email_failures:
-            raise CommandError(summary, returncode=1)
-        self.stdout.write(summary)
+        ) % {**sweep_heading(at, dry_run), "due": result.due, "late": result.late,
+             "notified": result.notified, "unheard": result.unheard, "failed": result.failed}
+        end_sweep(self, summary,
+                  failed=bool(result.failed or result.unheard or result.email_failures))
