@@ -20,9 +20,15 @@ MAX_PAGE = 100_000  # a page number past it is read as this one (then: the last 
 class CappedPaginator(Paginator):
     """For querysets: the count is one COUNT over a LIMIT subquery."""
 
-    def __init__(self, object_list, per_page, *, cap: int | None = None, page=None, **kwargs):
+    def __init__(self, object_list, per_page, *, cap: int | None = None, page=None,
+                 count_unordered: bool = False, **kwargs):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = CAP if cap is None else cap
+        # The first N rows number the same in any order: without the ORDER BY the database
+        # may stop at the limit instead of finding and sorting every match first (the
+        # receipt windows on PostgreSQL). Opt-in: for the queue, the order is what lets
+        # SQLite walk an index and stop early.
+        self.count_unordered = count_unordered
         try:
             self.requested = min(max(1, int(page)), MAX_PAGE)
         except (TypeError, ValueError, OverflowError):
@@ -32,7 +38,8 @@ class CappedPaginator(Paginator):
     def _counted(self) -> tuple[int, int]:
         """(rows counted, the limit counted to); one query: COUNT over a LIMIT subquery."""
         limit = max(self.cap, (self.requested + 1) * self.per_page)
-        return self.object_list[:limit + 1].count(), limit
+        rows = self.object_list.order_by() if self.count_unordered else self.object_list
+        return rows[:limit + 1].count(), limit
 
     @cached_property
     def count(self) -> int:

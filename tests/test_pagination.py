@@ -38,3 +38,17 @@ def test_a_later_page_is_counted_far_enough_to_be_shown(five_shops):
 def test_a_bad_page_number_is_page_one(five_shops):
     paginator = CappedPaginator(five_shops, 2, cap=10, page="x")
     assert paginator.get_page("x").number == 1
+
+
+@pytest.mark.parametrize("cap", [2, 10])
+def test_an_unordered_count_counts_the_same_without_the_order_by(five_shops, cap):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ordered = CappedPaginator(five_shops, 2, cap=cap)
+    with CaptureQueriesContext(connection) as queries:
+        unordered = CappedPaginator(five_shops, 2, cap=cap, count_unordered=True)
+        counted = (unordered.count, unordered.capped)
+    assert counted == (ordered.count, ordered.capped)
+    assert "ORDER BY" not in queries[0]["sql"].upper()
+    assert [s.code for s in unordered.get_page(1).object_list] == ["shop-0", "shop-1"]
