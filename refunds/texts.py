@@ -262,6 +262,11 @@ def receipt_read(*, confirm_by: str, note: str = "") -> str:
 def receipt_due(*, order: str, confirm_by: str, estimated: bool, extensions_left: int,
                 passed: bool = False) -> str:
     when = _local(confirm_by)
+    if passed and estimated:
+        return _("Order %(order)s has an open case and its estimated confirm-receipt date "
+                 "(%(when)s, counted from the payment) has passed: the real date is later and "
+                 "may be near. Read it in the seller centre now and record it, or extend the "
+                 "window.") % {"order": order, "when": when}
     if passed:
         return _("Order %(order)s has an open case and its confirm-receipt date (%(when)s) has "
                  "passed: the platform has probably completed the trade. Check the seller "

@@ -77,6 +77,8 @@ def _page(request, order: Order, bound: dict | None = None, status: int = 200):
     window = services.window_of(order, policy)
     cases = list(Case.objects.filter(order=order).order_by("id"))
     case_id = _case_id(request.GET.get("case"))
+    for form in bound.values():  # a form posted back with its errors: the case it came with
+        case_id = case_id or _case_id(form.data.get(form.add_prefix("case")))
     passed = window.confirm_by is not None and window.confirm_by <= now
     forms = {}
     if window.applies and services.can_extend_receipts(request.user, order.shop_id):

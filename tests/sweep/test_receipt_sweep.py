@@ -118,7 +118,17 @@ def test_no_extension_left_is_said(shop, supervisor):
 def test_a_passed_date_is_warned_of_as_passed(shop, supervisor):
     _case(_order(shop, days_left=-0.5))
     run()
-    assert "has passed" in in_words(Notification.objects.get())
+    assert "probably completed the trade" in in_words(Notification.objects.get())
+
+
+def test_a_passed_estimate_says_the_real_date_is_later(shop, supervisor):
+    order = _order(shop, days_left=-0.5)
+    order.confirm_receipt_estimated = True
+    order.save(update_fields=["confirm_receipt_estimated"])
+    _case(order)
+    run()
+    words = in_words(Notification.objects.get())
+    assert "the real date is later" in words and "probably completed" not in words
 
 
 def test_nobody_to_tell_exits_1_and_names_the_order(shop):

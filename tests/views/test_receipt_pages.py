@@ -209,6 +209,15 @@ def test_bad_input_is_shown_and_changes_nothing(login, agent, shop, data):
     assert Order.objects.get(pk=order.pk).confirm_receipt_by == order.confirm_receipt_by
 
 
+def test_a_form_posted_back_with_errors_keeps_the_case_in_both_forms(login, agent, shop):
+    order, case = _with_case(shop, days_left=2)
+    response = _extend_post(login(agent), order, days="4", case=str(case.pk))
+    assert response.status_code == 400
+    page = text(response)
+    for prefix in ("extend", "read"):  # the form posted back, and the other one
+        assert re.search(rf'name="{prefix}-case" value="{case.pk}"', page), prefix
+
+
 @pytest.mark.parametrize("seen", ["yesterday", "2026-12-01T10:00:00"])
 def test_a_tampered_date_seen_is_a_changed_page(login, agent, shop, seen):
     order, _case = _with_case(shop, days_left=1)
