@@ -142,7 +142,11 @@ def _warn(batch: list[Order], people: dict[int, ShopPeople], now: datetime, dry_
     notices = {order.pk: _notices(order, people, now) for order in batch}
     unheard = [order for order in batch if not any(n.users for n in notices[order.pk])]
     if dry_run:
-        warned, notified = sum(1 for order in batch if _untold(notices[order.pk])), 0
+        told = _told([n for group in notices.values() for n in group])
+        warned = sum(1 for order in batch if any(
+            (user.pk, notice.case.pk, notice.deadline_at) not in told
+            for notice in notices[order.pk] for user in notice.users))
+        notified = 0
     else:
         with transaction.atomic():
             created = notify_many([n for group in notices.values() for n in group],
@@ -158,12 +162,11 @@ def _warn(batch: list[Order], people: dict[int, ShopPeople], now: datetime, dry_
                         % {"order": order.platform_order_id} for order in unheard]
 
 
-def _untold(notices: list[Notice]) -> bool:
-    """Someone of `notices` has not been told of its case and date yet (a dry run)."""
-    for notice in notices:
-        told = set(Notification.objects.filter(
-            case=notice.case, kind=notice.kind, deadline_at=notice.deadline_at)
-            .values_list("user_id", flat=True))
-        if any(user.pk not in told for user in notice.users):
-            return True
-    return False
+def _told(notices: list[Notice]) -> set[tuple[int, int, object]]:
+    """(user, case, date) of the warnings of `notices` already written: one query (a dry
+    run's count of the orders it would warn)."""
+    if not notices:
+        return set()
+    return set(Notification.objects.filter(
+        kind=NotificationKind.RECEIPT_DUE, case__in={notice.case.pk for notice in notices})
+        .values_list("user_id", "case_id", "deadline_at"))
