@@ -45,9 +45,11 @@ from .models import (
     Exchange,
     FollowUpEvent,
     ImportRun,
+    InquiryEvent,
     Notification,
     Order,
     OrderLine,
+    ParcelInquiry,
     Payout,
     PayoutBatch,
     Policy,
@@ -753,11 +755,11 @@ class NotificationAdmin(ReadOnlyAdmin):
     manager reads those about any of their shops' (before, only those about a case)."""
 
     shop_field = "case__shop_id"
-    about_fields = ("case", "follow_up", "complaint", "stockout")
+    about_fields = ("case", "follow_up", "complaint", "stockout", "inquiry")
     list_display = ["created_at", "user", "kind", "about", "deadline_at", "read_at"]
     list_filter = ["kind"]
     search_fields = ["user__username", "message"]
-    list_select_related = ["user", "case", "follow_up", "complaint", "stockout"]
+    list_select_related = ["user", "case", "follow_up", "complaint", "stockout", "inquiry"]
     ordering = NEWEST_FIRST
 
     def get_queryset(self, request):
@@ -975,6 +977,22 @@ class StockOutAdmin(ReadOnlyAdmin):
     search_fields = ["=order__platform_order_id"]
     list_select_related = ["shop", "order", "line", "case__order"]
     inlines = [StockOutEventInline]
+
+
+class InquiryEventInline(TimelineInline):
+    model = InquiryEvent
+
+
+@admin.register(ParcelInquiry)
+class ParcelInquiryAdmin(ReadOnlyAdmin):
+    """Read-only: parcel inquiries change through their page (services.inquiries)."""
+
+    list_display = ["id", "opened_at", "shop", "order", "kind", "state", "reply_by",
+                    "carrier_staff", "outcome", "case"]
+    list_filter = ["state", "kind", "outcome", SHOP_FILTER]
+    search_fields = ["=order__platform_order_id", "=tracking_no"]
+    list_select_related = ["shop", "order", "case__order"]
+    inlines = [InquiryEventInline]
 
 
 @admin.register(ReceiptWindowChange)

@@ -21,6 +21,8 @@ from .models import (
     ComplaintKind,
     ComplaintState,
     FollowUpState,
+    InquiryKind,
+    InquiryState,
     ReviewRating,
     StockOutRemedy,
     StockOutState,
@@ -320,3 +322,35 @@ class StockOutFilter(RegisterFilters, django_filters.FilterSet):
 
     def filter_reported_until(self, queryset, name, value):
         return queryset.filter(LessThanOrEqual(_china_day("reported_at"), value))
+
+
+class InquiryFilter(RegisterFilters, django_filters.FilterSet):
+    """The parcel inquiries (快递查询 / 改地址): search, state, kind, shop, late only."""
+
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search",
+                                  help_text=_("Order id, tracking number or buyer nick"))
+    state = django_filters.MultipleChoiceFilter(label=_("State"), choices=InquiryState.choices,
+                                                distinct=False)
+    kind = django_filters.ChoiceFilter(label=_("The buyer asks"), choices=InquiryKind.choices)
+    shop = django_filters.ModelChoiceFilter(label=_("Shop"), queryset=None)
+    late = django_filters.BooleanFilter(
+        label=_("Answer overdue"), method="filter_late",
+        widget=forms.CheckboxInput, help_text=_("Open, and the buyer's answer is past due"))
+
+    columns = {"q": "col-12 col-lg-4", "state": "col-6 col-lg-3", "kind": "col-6 col-lg-2",
+               "shop": "col-6 col-lg-1", "late": "col-6 col-lg-2"}
+
+    def filter_search(self, queryset, name, value):
+        term = search_term(value)
+        if not term:
+            return queryset
+        return queryset.filter(Q(order__platform_order_id=term)
+                               | Q(tracking_no=normalize_tracking_no(term))
+                               | Q(order__buyer__nick=term))
+
+    def filter_late(self, queryset, name, value):
+        if not value:
+            return queryset
+        return queryset.filter(state__in=[InquiryState.OPEN, InquiryState.WAITING,
+                                          InquiryState.ANSWERED],
+                               reply_by__lte=timezone.now())

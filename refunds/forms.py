@@ -36,6 +36,7 @@ from .models import (
     FlagColour,
     GoodsStatus,
     ImportKind,
+    InquiryKind,
     Order,
     ParcelCondition,
     Payout,
@@ -53,6 +54,8 @@ from .services.claims import claim_version
 from .services.compensation import action_label as compensation_action_label
 from .services.complaints import action_label as complaint_action_label
 from .services.followups import action_label as followup_action_label
+from .services.inquiries import action_label as inquiry_action_label
+from .services.inquiries import needs_carrier, outcomes_for
 from .services.payouts import action_label as payout_action_label
 from .services.stockouts import action_label as stockout_action_label
 from .services.stockouts import china_today
@@ -1603,3 +1606,121 @@ class ReceiptReadForm(ReceiptChangeForm):
         label=_("The seller centre says it confirms receipt at"),
         help_text=_("China time, as the order's page in the seller centre shows it."))
     note = note_field()
+
+
+# --- parcel inquiries (快递查询 / 改地址) ------------------------------------------------------
+
+
+class InquiryOpenForm(forms.Form):
+    """Open an inquiry on an order (the order is in the URL): what the buyer asks."""
+
+    kind = forms.ChoiceField(label=_("The buyer asks"), choices=InquiryKind.choices,
+                             widget=forms.RadioSelect)
+    question = forms.CharField(label=_("What the buyer said"), max_length=2000,
+                               widget=forms.Textarea(attrs={"rows": 2}))
+    tracking_no = forms.CharField(label=_("Tracking number"), max_length=64, required=False,
+                                  help_text=_("The parcel's, as the carrier knows it: the "
+                                              "order's unless the buyer means another one "
+                                              "(a return, a replacement)."))
+    carrier = forms.CharField(label=_("Carrier"), max_length=50, required=False)
+    new_address = forms.CharField(
+        label=_("New address"), max_length=2000, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For an address change: name, phone and the full address the buyer gave."))
+    case = forms.ChoiceField(label=_("Case"), required=False)
+
+    def __init__(self, *args, order: Order, cases=(), **kwargs):
+        initial = kwargs.setdefault("initial", {})
+        initial.setdefault("tracking_no", order.tracking_no)
+        initial.setdefault("carrier", order.carrier)
+        initial.setdefault("kind", InquiryKind.WHERE if order.is_shipped
+                           else InquiryKind.ADDRESS)
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.cases = {str(case.pk): case for case in cases}
+        self.fields["case"].choices = [("", _("None")), *(
+            (pk, f"#{pk} {case.get_kind_display()} · {case.get_state_display()}")
+            for pk, case in self.cases.items())]
+        if not self.cases:
+            self.fields["case"].widget = forms.HiddenInput()
+        self.helper = FormHelper(self)
+        self.helper.form_id = "inquiry-open"
+        self.helper.form_action = reverse("refunds:inquiry_open", args=[order.pk])
+        self.helper.add_input(Submit("submit", _("Open the inquiry")))
+
+    def clean_case(self):
+        value = self.cleaned_data["case"]
+        if value and value not in self.cases:
+            raise forms.ValidationError(_("Choose one of the order's open cases."))
+        return self.cases.get(value) if value else None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == InquiryKind.ADDRESS and not (data.get("new_address") or "").strip():
+            self.add_error("new_address", _("Enter the new address the buyer gave."))
+        return data
+
+
+class InquiryActionForm(TransitionForm):
+    url_name = "refunds:inquiry_action"
+
+    def __init__(self, *args, inquiry, **kwargs):
+        self.inquiry = inquiry
+        super().__init__(*args, target=inquiry, **kwargs)
+
+    def label(self) -> str:
+        return inquiry_action_label(self.action)
+
+
+class InquiryAskCarrierForm(InquiryActionForm):
+    action = "ask_carrier"
+    button_class = "btn-outline-primary"
+    carrier_staff = forms.CharField(label=_("Carrier's staff number (快递客服号)"), max_length=40)
+    callback_by = ChinaDateTimeField(label=_("They call back by"),
+                                     help_text=_("China time, as the carrier said."))
+    note = note_field(_("What you asked"))
+
+    def __init__(self, *args, inquiry, **kwargs):
+        if inquiry.carrier_staff:
+            kwargs.setdefault("initial", {}).setdefault("carrier_staff", inquiry.carrier_staff)
+        super().__init__(*args, inquiry=inquiry, **kwargs)
+
+
+class InquiryAnswerForm(InquiryActionForm):
+    action = "record_answer"
+    button_class = "btn-success"
+    outcome = forms.ChoiceField(label=_("Outcome"), widget=forms.RadioSelect)
+    answer = forms.CharField(label=_("The answer"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}),
+                             help_text=_("What the carrier found, or what was done."))
+    carrier_staff = forms.CharField(label=_("Carrier's staff number (快递客服号)"), max_length=40,
+                                    required=False)
+
+    def __init__(self, *args, inquiry, **kwargs):
+        if inquiry.carrier_staff:
+            kwargs.setdefault("initial", {}).setdefault("carrier_staff", inquiry.carrier_staff)
+        super().__init__(*args, inquiry=inquiry, **kwargs)
+        self.fields["outcome"].choices = [(o.value, o.label) for o in outcomes_for(inquiry.kind)]
+        if needs_carrier(inquiry):
+            self.fields["carrier_staff"].help_text = _("Who at the carrier answered.")
+        else:
+            self.fields["carrier_staff"].help_text = _(
+                "The order has not shipped: change the address in the seller centre; no "
+                "carrier is needed.")
+
+
+class InquiryTellBuyerForm(InquiryActionForm):
+    action = "tell_buyer"
+    button_class = "btn-success"
+    note = note_field()
+
+
+class InquiryWithdrawForm(InquiryActionForm):
+    action = "withdraw"
+    button_class = "btn-outline-secondary"
+    reason = forms.CharField(label=_("Why the buyer no longer needs it"), max_length=2000,
+                             widget=forms.Textarea(attrs={"rows": 2}))
+
+
+INQUIRY_ACTION_FORMS = {form.action: form for form in (
+    InquiryAskCarrierForm, InquiryAnswerForm, InquiryTellBuyerForm, InquiryWithdrawForm)}

@@ -199,3 +199,15 @@ def lock_stockout(stockout_id: int):
                 .select_related("shop__policy", "line").get(pk=stockout_id))
     stockout.order = order
     return stockout
+
+
+def lock_inquiry(inquiry_id: int):
+    """Lock a parcel inquiry after its order row (the fixed order of every lock on an order)."""
+    from .models import ParcelInquiry
+
+    order_id = ParcelInquiry.objects.values_list("order_id", flat=True).get(pk=inquiry_id)
+    order = lock_order(order_id)
+    inquiry = (ParcelInquiry.objects.select_for_update(of=("self",))
+               .select_related("shop__policy").get(pk=inquiry_id))
+    inquiry.order = order
+    return inquiry

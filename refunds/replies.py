@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from .models import Buyer, Case, ReplyCategory, ReviewFollowUp, StockOut
+from .models import Buyer, Case, ParcelInquiry, ReplyCategory, ReviewFollowUp, StockOut
 from .selectors import canned_replies
 from .services.contacts import BUYER_TIMEZONE
 
@@ -78,6 +78,19 @@ def values_for_stockout(stockout: StockOut, refund: Decimal | None) -> dict[str,
     }
 
 
+def values_for_inquiry(inquiry: ParcelInquiry) -> dict[str, str]:
+    """{tracking}: the parcel asked about; {deadline}: when the buyer is to be answered."""
+    order = inquiry.order
+    return {
+        "buyer": order.buyer.nick,
+        "order": order.platform_order_id,
+        "tracking": inquiry.tracking_no or order.tracking_no,
+        "shop": inquiry.shop.name,
+        "amount": "",
+        "deadline": _when(inquiry.reply_by) if inquiry.is_open else "",
+    }
+
+
 def values_for_buyer(buyer: Buyer, shop=None) -> dict[str, str]:
     return {"buyer": buyer.nick, "shop": shop.name if shop is not None else ""}
 
@@ -93,4 +106,5 @@ FOLLOWUP_REPLY_CATEGORIES = (ReplyCategory.REVIEW, ReplyCategory.AFTER_SALES,
                              ReplyCategory.LOGISTICS)
 STOCKOUT_REPLY_CATEGORIES = (ReplyCategory.STOCKOUT, ReplyCategory.AFTER_SALES,
                              ReplyCategory.LOGISTICS)
+INQUIRY_REPLY_CATEGORIES = (ReplyCategory.LOGISTICS, ReplyCategory.AFTER_SALES)
 BUYER_REPLY_CATEGORIES = tuple(ReplyCategory.values)

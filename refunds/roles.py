@@ -18,7 +18,7 @@ _READ = ["view_case", "view_order", "view_orderline", "view_buyer", "view_shop",
          "view_caseevent", "view_contactlog", "view_refund", "view_returnparcel",
          "view_parcelphoto", "view_carrierclaim", "view_claimevent", "view_claimphoto",
          "view_complaint", "view_complaintevent", "view_complaintevidence",
-         "view_stockout", "view_stockoutevent"]
+         "view_stockout", "view_stockoutevent", "view_parcelinquiry", "view_inquiryevent"]
 # compensation (补偿): agents propose, approve a colleague's within the limit, issue coupons
 _COMPENSATION = ["view_compensation", "propose_compensation", "approve_compensation",
                  "issue_compensation"]
@@ -37,7 +37,9 @@ _AGENT = _READ + ["add_case", "agree_case", "refuse_case", "modify_request",
                   *_COMPENSATION, "view_payout", *_REVIEWS, *_EXCHANGES, "handle_dispute",
                   "handle_claim", "report_stockout", "handle_stockout",
                   # the buyer's confirm-receipt window (延长收货)
-                  "view_receiptwindowchange", "extend_receipt"]
+                  "view_receiptwindowchange", "extend_receipt",
+                  # parcel inquiries and address changes (快递查询 / 改地址)
+                  "handle_inquiry"]
 
 # codenames in the `refunds` app, plus "app_label.codename" for other apps
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -36,6 +36,7 @@ from .models import (
     OPEN_CLAIM_STATES,
     OPEN_COMPLAINT_STATES,
     OPEN_FOLLOWUP_STATES,
+    OPEN_INQUIRY_STATES,
     OUTSTANDING_STOCKOUT,
     Buyer,
     CannedReply,
@@ -52,9 +53,13 @@ from .models import (
     FollowUpEvent,
     FollowUpState,
     ImportRun,
+    InquiryEvent,
+    InquiryKind,
+    InquiryState,
     Notification,
     Order,
     OrderStatus,
+    ParcelInquiry,
     Payout,
     PayoutBatch,
     Policy,
@@ -383,8 +388,10 @@ def visible_unread_notifications(user) -> QuerySet[Notification]:
                                | Q(follow_up__shop_id__in=shop_ids)
                                | Q(complaint__shop_id__in=shop_ids)
                                | Q(stockout__shop_id__in=shop_ids)
+                               | Q(inquiry__shop_id__in=shop_ids)
                                | Q(case__isnull=True, follow_up__isnull=True,
-                                   complaint__isnull=True, stockout__isnull=True))
+                                   complaint__isnull=True, stockout__isnull=True,
+                                   inquiry__isnull=True))
     return unread
 
 
@@ -566,6 +573,7 @@ _ORDER_ITEMS = {
     "follow_ups": (ReviewFollowUp, "refunds:followup_detail", FollowUpState, "deadline_at"),
     "complaints": (Complaint, "refunds:complaint_detail", ComplaintState, "opened_at"),
     "stockouts": (StockOut, "refunds:stockout_detail", StockOutState, "reported_at"),
+    "inquiries": (ParcelInquiry, "refunds:inquiry_detail", InquiryState, "opened_at"),
 }
 
 
@@ -830,4 +838,47 @@ def open_cases_of(orders) -> dict[int, list[Case]]:
                  .order_by("id")):
         if case.is_open:
             found.setdefault(case.order_id, []).append(case)
+    return found
+
+
+# --- parcel inquiries (快递查询 / 改地址) ------------------------------------------------------
+
+
+def inquiries_for_user(user) -> QuerySet[ParcelInquiry]:
+    return scope_to_user(ParcelInquiry.objects.all(), user)
+
+
+def inquiry_register(user) -> QuerySet[ParcelInquiry]:
+    """The inquiries' rows, everything a row shows in one query: the open ones first, the
+    buyer's answer soonest due first, then the others, the latest opened first."""
+    return (inquiries_for_user(user)
+            .select_related("shop", "order", "order__buyer", "opened_by")
+            .annotate(open_rank=Choose(When(state__in=OPEN_INQUIRY_STATES, then=Value(0)),
+                                       default=Value(1), output_field=IntegerField()))
+            .order_by("open_rank",
+                      Choose(When(state__in=OPEN_INQUIRY_STATES, then=F("reply_by")),
+                             default=None).asc(nulls_last=True),
+                      "-opened_at", "-id"))
+
+
+def inquiry_detail(user, pk: int) -> ParcelInquiry:
+    """An inquiry of the user's shops with all its page shows, or 404."""
+    queryset = inquiries_for_user(user).select_related(
+        "shop", "shop__policy", "order", "order__shop", "order__buyer", "case", "opened_by",
+    ).prefetch_related(
+        "order__lines",
+        Prefetch("events", queryset=InquiryEvent.objects.select_related("actor")),
+    )
+    return get_object_or_404(queryset, pk=pk)
+
+
+def open_address_changes_of(orders) -> dict[int, list[ParcelInquiry]]:
+    """{order id: its open address changes (改地址)}, for a page of orders to ship: one
+    query."""
+    found: dict[int, list[ParcelInquiry]] = {}
+    for inquiry in (ParcelInquiry.objects.filter(kind=InquiryKind.ADDRESS,
+                                                 state__in=OPEN_INQUIRY_STATES,
+                                                 order__in=[order.pk for order in orders])
+                    .order_by("id")):
+        found.setdefault(inquiry.order_id, []).append(inquiry)
     return found

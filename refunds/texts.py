@@ -286,7 +286,26 @@ def receipt_due(*, order: str, confirm_by: str, estimated: bool, extensions_left
                                                         "advice": advice}
 
 
+def inquiry_due(*, id: int, order: str, deadline: str, state: str) -> str:
+    if state == "answered":
+        return _("Parcel inquiry #%(id)s (order %(order)s): the carrier answered, and the buyer "
+                 "is to be told by %(deadline)s: tell them now.") % {
+            "id": id, "order": order, "deadline": _local(deadline)}
+    return _("Parcel inquiry #%(id)s (order %(order)s): the buyer is to get an answer by "
+             "%(deadline)s and the carrier's answer is not recorded: call the carrier, or "
+             "tell the buyer where it stands.") % {
+        "id": id, "order": order, "deadline": _local(deadline)}
+
+
+def inquiry_callback(*, id: int, order: str, deadline: str, carrier_staff: str) -> str:
+    return _("Parcel inquiry #%(id)s (order %(order)s): the carrier (%(staff)s) was to call "
+             "back by %(deadline)s and no answer is recorded: call them again.") % {
+        "id": id, "order": order, "deadline": _local(deadline), "staff": carrier_staff or "—"}
+
+
 _RENDERERS: dict[str, Callable[..., str]] = {
+    "inquiry_due": inquiry_due,
+    "inquiry_callback": inquiry_callback,
     "receipt_extended": receipt_extended,
     "receipt_read": receipt_read,
     "receipt_due": receipt_due,

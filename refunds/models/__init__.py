@@ -49,6 +49,17 @@ from .followups import (
     ReviewFollowUp,
 )
 from .imports import ImportKind, ImportRun
+from .inquiries import (
+    ADDRESS_OUTCOMES,
+    OPEN_INQUIRY_STATES,
+    PARCEL_OUTCOMES,
+    InquiryEvent,
+    InquiryEventKind,
+    InquiryKind,
+    InquiryOutcome,
+    InquiryState,
+    ParcelInquiry,
+)
 from .money import Refund, RefundStatus
 from .notifications import Notification, NotificationKind
 from .orders import Buyer, Order, OrderLine, OrderStatus
@@ -128,6 +139,15 @@ __all__ = [
     "ReturnParcel",
     "ImportKind",
     "ImportRun",
+    "ADDRESS_OUTCOMES",
+    "OPEN_INQUIRY_STATES",
+    "PARCEL_OUTCOMES",
+    "InquiryEvent",
+    "InquiryEventKind",
+    "InquiryKind",
+    "InquiryOutcome",
+    "InquiryState",
+    "ParcelInquiry",
     "Notification",
     "NotificationKind",
     "Review",

@@ -70,6 +70,9 @@ class ContactLog(models.Model):
     stockout = models.ForeignKey("refunds.StockOut", on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="contacts",
                                  verbose_name=_("stock-out"))
+    inquiry = models.ForeignKey("refunds.ParcelInquiry", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="contacts",
+                                verbose_name=_("parcel inquiry"))
     shop = models.ForeignKey("refunds.Shop", on_delete=models.PROTECT, null=True, blank=True,
                              related_name="+", verbose_name=_("shop"),
                              help_text=_("In whose name the buyer was contacted (the "

@@ -19,6 +19,8 @@ class NotificationKind(models.TextChoices):
     STOCKOUT_DUE = "stockout_due", _("Out of stock: the buyer's choice is not recorded")
     STOCKOUT_LATE = "stockout_late", _("Out of stock: the date agreed with the buyer passed")
     RECEIPT_DUE = "receipt_due", _("The order confirms receipt by itself soon (延长收货)")
+    INQUIRY_DUE = "inquiry_due", _("Parcel inquiry: the buyer's answer is due")
+    INQUIRY_CALLBACK = "inquiry_callback", _("Parcel inquiry: the carrier has not called back")
 
 
 class Notification(models.Model):
@@ -37,6 +39,9 @@ class Notification(models.Model):
     stockout = models.ForeignKey("refunds.StockOut", on_delete=models.PROTECT, null=True,
                                  blank=True, related_name="notifications",
                                  verbose_name=_("stock-out"))
+    inquiry = models.ForeignKey("refunds.ParcelInquiry", on_delete=models.PROTECT, null=True,
+                                blank=True, related_name="notifications",
+                                verbose_name=_("parcel inquiry"))
     kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
     message = models.TextField(_("message"))
     # the message as code + parameters, put into words in the reader's language
@@ -63,6 +68,9 @@ class Notification(models.Model):
             models.UniqueConstraint(fields=["user", "stockout", "kind", "deadline_at"],
                                     condition=models.Q(stockout__isnull=False),
                                     name="notification_once_per_stockout_deadline"),
+            models.UniqueConstraint(fields=["user", "inquiry", "kind", "deadline_at"],
+                                    condition=models.Q(inquiry__isnull=False),
+                                    name="notification_once_per_inquiry_deadline"),
         ]
         indexes = [models.Index(fields=["user", "read_at"], name="notification_unread_idx")]
 

@@ -134,12 +134,13 @@ class Order(models.Model):
         return self.platform_order_id
 
     def has_after_sales(self) -> bool:
-        """A case, refund, compensation, complaint, stock-out or confirm-receipt record hangs
-        on this order (its paid amount bounds them: a complaint's ruling may pay the buyer, a
-        stock-out's refund asks its share; and they belong to its shop)."""
+        """A case, refund, compensation, complaint, stock-out, confirm-receipt record or parcel
+        inquiry hangs on this order (its paid amount bounds them: a complaint's ruling may pay
+        the buyer, a stock-out's refund asks its share; and they belong to its shop)."""
         return (self.cases.exists() or self.refunds.exists()
                 or self.compensations.exists() or self.complaints.exists()
-                or self.stockouts.exists() or self.receipt_changes.exists())
+                or self.stockouts.exists() or self.receipt_changes.exists()
+                or self.inquiries.exists())
 
     @property
     def is_shipped(self) -> bool:

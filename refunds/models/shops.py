@@ -171,6 +171,10 @@ class Policy(models.Model):
         _("confirm-receipt extensions per order"), default=1,
         help_text=_("How many times the shop may extend an order's window (延长收货), as the "
                     "platform allows. 0: never."))
+    inquiry_reply_hours = _days(
+        24, _("hours to answer a buyer's parcel inquiry"),
+        _("A buyer asking where the parcel is, or for another address (快递查询 / 改地址), "
+          "is answered within this."))
     quality_photo_hours = _days(24, _("hours for the buyer to send quality photos"))
     platform_review_working_days = _days(7, _("working days for a platform review (Kuaishou)"))
     platform_pay_working_days = _days(7, _("working days to pay after a platform review"))

@@ -139,7 +139,7 @@ def can_override(user: User) -> bool:
 
 def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, outcome: str,
                        note: str = "", case: Case | None = None,
-                       follow_up: ReviewFollowUp | None = None, stockout=None,
+                       follow_up: ReviewFollowUp | None = None, stockout=None, inquiry=None,
                        override: bool = False, override_reason: str = "",
                        now: datetime | None = None) -> ContactLog:
     """Log one contact attempt after the guard allowed it (or a supervisor overrode it).
@@ -175,6 +175,7 @@ def contact_log_record(*, shop: Shop, buyer: Buyer, actor: User, channel: str, o
             overridden_rule = ",".join(block.rule for block in blocks)
         return ContactLog.objects.create(
             shop=shop, buyer=buyer, case=case, follow_up=follow_up, stockout=stockout,
+            inquiry=inquiry,
             channel=channel,
             outcome=outcome, note=(note or "").strip(), actor=actor,
             staff_number=staff_number_of(actor), created_at=now,

@@ -67,16 +67,17 @@ def submit(request: HttpRequest, form, perform: Callable[[dict], Any], *, back,
 
 def submit_transition(request: HttpRequest, target, action: str, form_classes: dict, *,
                       perform: Callable[[Any, dict], Any], done: Callable[[Any], str],
-                      invalid: Callable[[Any], HttpResponse], changed: str) -> HttpResponse:
+                      invalid: Callable[[Any], HttpResponse], changed: str,
+                      target_name: str | None = None) -> HttpResponse:
     """The POST of one of `target`'s transition forms (`form_classes[action]`, a
-    TransitionForm taking `target` by its model's name): 404 for an action it has not; a page
-    older than `target`'s state says `changed` and goes back — its form's errors would be
-    beside the point (the form may be gone) — else `submit`, `perform(form, data)` calling the
-    service."""
+    TransitionForm taking `target` by its model's name, or by `target_name`): 404 for an
+    action it has not; a page older than `target`'s state says `changed` and goes back — its
+    form's errors would be beside the point (the form may be gone) — else `submit`,
+    `perform(form, data)` calling the service."""
     form_class = form_classes.get(action)
     if form_class is None:
         raise Http404
-    form = form_class(request.POST, **{target._meta.model_name: target})
+    form = form_class(request.POST, **{target_name or target._meta.model_name: target})
     if request.POST.get(f"{action}-expected_state") != target.state:
         messages.error(request, changed)
         return redirect(target)

@@ -32,6 +32,7 @@ from ..selectors import (
     claim_detail,
     claim_register,
     claims_for_user,
+    inquiries_for_user,
     shops_for_user,
 )
 from ..services import claims as services
@@ -79,16 +80,30 @@ def claim_register_download(request, fmt: str):
                              back="refunds:claim_list")
 
 
+def _digits(request, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() else None  # "²".isdigit()
+
+
+def _item_initial(lines) -> dict:
+    """One item: what the buyer paid for it is claimed, not a rounded unit price × quantity."""
+    if len(lines) != 1 or not lines[0].quantity:
+        return {}
+    line = lines[0]
+    return {"item_model": line.title, "quantity": line.quantity,
+            "item_price": (line.paid_amount / line.quantity).quantize(Decimal("0.01")),
+            "claimed_amount": line.paid_amount}
+
+
 def _initial_from_case(request) -> dict:
     """A claim registered from a case page: the trade's and the parcel's details filled in."""
-    case_id = request.GET.get("case", "")
-    if not (case_id.isascii() and case_id.isdigit()):  # "²" is a digit to str.isdigit
-        return {}
+    case_id = _digits(request, "case")
+    if case_id is None:
+        return _initial_from_inquiry(request)
     case = get_object_or_404(cases_for_user(request.user).select_related("order", "shop")
-                             .prefetch_related("order__lines"), pk=int(case_id))
+                             .prefetch_related("order__lines"), pk=case_id)
     order = case.order
     returned = bool(case.return_tracking_no)
-    lines = list(case.lines.all()) or list(order.lines.all())
     initial = {
         "shop": case.shop_id, "order_id": order.platform_order_id, "case": case.pk,
         "direction": ClaimDirection.RETURN if returned else ClaimDirection.OUTBOUND,
@@ -98,13 +113,27 @@ def _initial_from_case(request) -> dict:
     shipped = case.return_shipped_at if returned else order.shipped_at
     if shipped is not None:
         initial["ship_date"] = timezone.localdate(shipped)
-    if len(lines) == 1 and lines[0].quantity:
-        line = lines[0]
-        # what the buyer paid for the line is claimed, not a rounded unit price × quantity
-        initial.update(item_model=line.title, quantity=line.quantity,
-                       item_price=(line.paid_amount / line.quantity).quantize(Decimal("0.01")),
-                       claimed_amount=line.paid_amount)
-    return initial
+    return {**initial, **_item_initial(list(case.lines.all()) or list(order.lines.all()))}
+
+
+def _initial_from_inquiry(request) -> dict:
+    """A claim registered from a parcel inquiry the carrier answered "lost" or "damaged":
+    the trade, the parcel asked about and the carrier's answer filled in."""
+    inquiry_id = _digits(request, "inquiry")
+    if inquiry_id is None:
+        return {}
+    inquiry = get_object_or_404(inquiries_for_user(request.user).select_related("order")
+                                .prefetch_related("order__lines"), pk=inquiry_id)
+    order = inquiry.order
+    initial = {
+        "shop": inquiry.shop_id, "order_id": order.platform_order_id, "case": inquiry.case_id,
+        "direction": ClaimDirection.OUTBOUND, "tracking_no": inquiry.tracking_no,
+        "carrier": inquiry.carrier, "kind": inquiry.claim_kind,
+        "parcel_status": inquiry.answer[:200],
+    }
+    if order.shipped_at is not None:
+        initial["ship_date"] = timezone.localdate(order.shipped_at)
+    return {**initial, **_item_initial(list(order.lines.all()))}
 
 
 def claim_create(request):

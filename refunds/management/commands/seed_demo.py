@@ -29,9 +29,12 @@ from refunds.models import (
     ContactChannel,
     ContactOutcome,
     GoodsStatus,
+    InquiryKind,
+    InquiryOutcome,
     Order,
     OrderLine,
     OrderStatus,
+    ParcelInquiry,
     Platform,
     Policy,
     ReplyCategory,
@@ -45,6 +48,7 @@ from refunds.services import cases as svc
 from refunds.services import claims as claim_svc
 from refunds.services import complaints as complaint_svc
 from refunds.services import exchanges as exchange_svc
+from refunds.services import inquiries as inquiry_svc
 from refunds.services import stockouts as stockout_svc
 from refunds.services.contacts import BUYER_TIMEZONE
 from refunds.services.money import refundable_amount
@@ -139,6 +143,7 @@ class Command(BaseCommand):
             self._claims(shop, users)
             self._complaints(shop, users)
             self._stockouts(shop, users, rng)
+            self._inquiries(shop, users, rng)
         self.stdout.write(self.style.SUCCESS(
             f"Demo data ready: {len(shops)} shops, {len(users)} users, {created} new cases "
             f"({Case.objects.count()} in all)."
@@ -282,6 +287,38 @@ class Command(BaseCommand):
                 stockout_svc.stockout_buyer_agreed(
                     stockout=stockout, actor=agent, remedy=StockOutRemedy.WAIT,
                     agreed_ship_by=stockout.restock_expected, now=told_at)
+
+    def _inquiries(self, shop: Shop, users: dict[str, User], rng: random.Random) -> None:
+        """Three parcel inquiries per shop (快递查询 / 改地址): one waiting for the carrier to
+        call back, one answered and the buyer still to be told, one address change on an order
+        to ship. Once: not again on a second run."""
+        CannedReply.objects.get_or_create(
+            category=ReplyCategory.LOGISTICS, language="zh-hans", title="查件回复",
+            defaults={"text": "亲，已为您查询，订单 {order} 的快递单号 {tracking}，快递正在派送中，"
+                              "请您保持电话畅通，有问题随时联系我们～"})
+        if ParcelInquiry.objects.filter(shop=shop).exists():
+            return
+        agent = users["agent"] if shop.code == "tmall-flagship" else users["agent_b"]
+        now = _within_contact_hours(timezone.now())
+        opened = now - timedelta(hours=3)
+        where = self._order(shop, f"{shop.pk}7700000000{0:02d}", True, opened, 1, rng)
+        inquiry = inquiry_svc.inquiry_open(
+            order=where, actor=agent, kind=InquiryKind.WHERE, question="三天了物流没更新，快递到哪了？",
+            now=opened)
+        inquiry_svc.inquiry_ask_carrier(
+            inquiry=inquiry, actor=agent, carrier_staff="851", note="网点说在中转站滞留",
+            callback_by=opened + timedelta(hours=5), now=opened + timedelta(minutes=20))
+        missing = self._order(shop, f"{shop.pk}7700000000{1:02d}", True, opened, 2, rng)
+        inquiry = inquiry_svc.inquiry_open(
+            order=missing, actor=agent, kind=InquiryKind.NOT_RECEIVED,
+            question="显示已签收，但我没收到", now=opened)
+        inquiry_svc.inquiry_record_answer(
+            inquiry=inquiry, actor=agent, outcome=InquiryOutcome.AT_STATION, carrier_staff="302",
+            answer="快递员放在小区菜鸟驿站，取件码已补发短信", now=opened + timedelta(hours=1))
+        moved = self._order(shop, f"{shop.pk}7700000000{2:02d}", False, opened, 3, rng)
+        inquiry_svc.inquiry_open(
+            order=moved, actor=agent, kind=InquiryKind.ADDRESS, question="地址写错了，请改一下",
+            new_address="张三 138****0000 浙江省杭州市西湖区文三路 100 号", now=opened)
 
     def _walk(self, case, steps, users, agent, start) -> None:
         at = start
