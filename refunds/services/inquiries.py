@@ -15,8 +15,8 @@ Rules (seeds/004, 快递查询):
   now to `MAX_CALLBACK_DAYS` ahead;
 - the answer names who at the carrier gave it — except for an address changed before the
   order shipped, which no carrier has seen — and an outcome that fits the kind;
-- the buyer is told through a contact logged on the inquiry that reached them, after the
-  answer (the harassment guard decides, as for every contact); only then is it closed;
+- the buyer is told through a contact logged on the inquiry after the answer that reached
+  them or left the answer in a message (the harassment guard decides, as for every contact); only then is it closed;
 - withdrawn only before the answer, with the reason.
 `seller_memo` is the line the material asks for in the seller centre (卖家备注).
 """
@@ -42,6 +42,7 @@ from ..models import (
     PARCEL_OUTCOMES,
     Case,
     ContactLog,
+    ContactOutcome,
     InquiryEvent,
     InquiryEventKind,
     InquiryKind,
@@ -58,6 +59,9 @@ from .contacts import contact_log_record
 from .stockouts import REACHED_OUTCOMES
 from .text import column_text
 
+# a contact that gave the buyer the answer: unlike a stock-out's choice, an answer left in a
+# message (旺旺, SMS) is told — the buyer reads it; a call nobody answered is not
+TOLD_OUTCOMES = REACHED_OUTCOMES | {ContactOutcome.LEFT_MESSAGE}
 MAX_CALLBACK_DAYS = 7  # a carrier promising a call back later than this is not waited for
 # the platform has finished with these orders: no address to change
 FINISHED_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CLOSED)
@@ -89,8 +93,8 @@ def needs_carrier(inquiry: ParcelInquiry) -> bool:
 
 
 def buyer_told_since(inquiry: ParcelInquiry, since: datetime | None) -> bool:
-    """A contact that reached the buyer is logged on the inquiry (after `since`)."""
-    reached = ContactLog.objects.filter(inquiry=inquiry, outcome__in=REACHED_OUTCOMES)
+    """A contact that gave the buyer the answer is logged on the inquiry (after `since`)."""
+    reached = ContactLog.objects.filter(inquiry=inquiry, outcome__in=TOLD_OUTCOMES)
     if since is not None:
         reached = reached.filter(created_at__gte=since)
     return reached.exists()
@@ -290,8 +294,8 @@ def inquiry_tell_buyer(*, inquiry: ParcelInquiry, actor: User, note: str = "",
     def prepare(locked: ParcelInquiry):
         if not buyer_told_since(locked, locked.answered_at):
             raise ActionNotAllowed(
-                _("Tell the buyer first: log the contact in which you reached them with the "
-                  "answer (after it was recorded)."))
+                _("Tell the buyer first: log the contact that gave them the answer — you "
+                  "reached them, or left it in a message — after the answer was recorded."))
         locked.buyer_told_at = now
         return ["buyer_told_at"], {}
 
