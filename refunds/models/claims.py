@@ -24,6 +24,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from ..permissions import user_serves_shop
 from ..storage import private_storage
 from .photos import StoredPhoto, random_photo_name
+from .timeline import TimelineEvent
 
 
 class ClaimKind(models.TextChoices):
@@ -241,28 +242,17 @@ class ClaimEventKind(models.TextChoices):
     PHOTOS = "photos", _("Photos added")
 
 
-class ClaimEvent(models.Model):
+class ClaimEvent(TimelineEvent):
     """The claim's timeline, like CaseEvent: written by `refunds.services.claims`, never
     edited."""
 
     claim = models.ForeignKey(CarrierClaim, on_delete=models.PROTECT, related_name="events",
                               verbose_name=_("claim"))
     kind = models.CharField(_("kind"), max_length=12, choices=ClaimEventKind.choices)
-    transition = models.CharField(_("transition"), max_length=40, blank=True)
-    from_state = models.CharField(_("from"), max_length=12, blank=True)
-    to_state = models.CharField(_("to"), max_length=12, blank=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                              related_name="+", verbose_name=_("by"))
-    staff_number = models.CharField(_("staff number"), max_length=20)
-    note = models.TextField(_("note"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
+                              related_name="+", verbose_name=_("by"))  # always a person
 
-    class Meta:
+    class Meta(TimelineEvent.Meta):
         verbose_name = _("claim event")
         verbose_name_plural = _("claim events")
-        ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["claim", "created_at"], name="claimevent_time_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.staff_number} {self.get_kind_display()}"

@@ -34,6 +34,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from ..permissions import user_serves_shop
 from ..storage import private_storage
 from .photos import StoredPhoto, random_photo_name
+from .timeline import TimelineEvent
 
 
 class ComplaintKind(models.TextChoices):
@@ -251,29 +252,16 @@ class ComplaintEventKind(models.TextChoices):
     EVIDENCE = "evidence", _("Evidence added")
 
 
-class ComplaintEvent(models.Model):
+class ComplaintEvent(TimelineEvent):
     """The complaint's timeline, like CaseEvent: written by `refunds.services.complaints`,
     never edited. `actor` is empty for what the platform did (staff number SYSTEM)."""
 
     complaint = models.ForeignKey(Complaint, on_delete=models.PROTECT, related_name="events",
                                   verbose_name=_("complaint"))
     kind = models.CharField(_("kind"), max_length=12, choices=ComplaintEventKind.choices)
-    transition = models.CharField(_("transition"), max_length=40, blank=True)
-    from_state = models.CharField(_("from"), max_length=12, blank=True)
-    to_state = models.CharField(_("to"), max_length=12, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+", verbose_name=_("by"))
-    staff_number = models.CharField(_("staff number"), max_length=20)
-    note = models.TextField(_("note"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
 
-    class Meta:
+    class Meta(TimelineEvent.Meta):
         verbose_name = _("complaint event")
         verbose_name_plural = _("complaint events")
-        ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["complaint", "created_at"],
                                 name="complaintevent_time_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.staff_number} {self.get_kind_display()}"

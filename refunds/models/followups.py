@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from ..permissions import user_serves_shop
+from .timeline import TimelineEvent
 
 
 class ComplaintCategory(models.TextChoices):
@@ -253,28 +254,17 @@ class FollowUpEventKind(models.TextChoices):
     DETAILS = "details", _("Details changed")
 
 
-class FollowUpEvent(models.Model):
+class FollowUpEvent(TimelineEvent):
     """The follow-up timeline, like CaseEvent: written by `refunds.events`, never edited."""
 
     follow_up = models.ForeignKey(ReviewFollowUp, on_delete=models.PROTECT,
                                   related_name="events", verbose_name=_("follow-up"))
     kind = models.CharField(_("kind"), max_length=12, choices=FollowUpEventKind.choices)
-    transition = models.CharField(_("transition"), max_length=40, blank=True)
     from_state = models.CharField(_("from"), max_length=20, blank=True)
     to_state = models.CharField(_("to"), max_length=20, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+", verbose_name=_("by"))
-    staff_number = models.CharField(_("staff number"), max_length=20)
-    note = models.TextField(_("note"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
 
-    class Meta:
+    class Meta(TimelineEvent.Meta):
         verbose_name = _("follow-up event")
         verbose_name_plural = _("follow-up events")
-        ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["follow_up", "created_at"],
                                 name="followupevent_time_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.staff_number} {self.get_kind_display()}"

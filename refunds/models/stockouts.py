@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from ..permissions import user_serves_shop
+from .timeline import TimelineEvent
 
 
 class StockOutState(models.TextChoices):
@@ -166,29 +167,16 @@ class StockOutEventKind(models.TextChoices):
     CONTACT = "contact", _("Contact")
 
 
-class StockOutEvent(models.Model):
+class StockOutEvent(TimelineEvent):
     """The stock-out's timeline, like CaseEvent: written by `refunds.services.stockouts`,
     never edited. `actor` is empty for what the order import did (staff number SYSTEM)."""
 
     stockout = models.ForeignKey(StockOut, on_delete=models.PROTECT, related_name="events",
                                  verbose_name=_("stock-out"))
     kind = models.CharField(_("kind"), max_length=12, choices=StockOutEventKind.choices)
-    transition = models.CharField(_("transition"), max_length=40, blank=True)
-    from_state = models.CharField(_("from"), max_length=12, blank=True)
-    to_state = models.CharField(_("to"), max_length=12, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True,
-                              blank=True, related_name="+", verbose_name=_("by"))
-    staff_number = models.CharField(_("staff number"), max_length=20)
-    note = models.TextField(_("note"), blank=True)
-    data = models.JSONField(_("details"), default=dict, blank=True)
-    created_at = models.DateTimeField(_("when"), default=timezone.now)
 
-    class Meta:
+    class Meta(TimelineEvent.Meta):
         verbose_name = _("stock-out event")
         verbose_name_plural = _("stock-out events")
-        ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["stockout", "created_at"],
                                 name="stockoutevent_time_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.staff_number} {self.get_kind_display()}"

@@ -16,7 +16,8 @@ Rules (seeds/004, 快递查询):
 - the answer names who at the carrier gave it — except for an address changed before the
   order shipped, which no carrier has seen — and an outcome that fits the kind;
 - the buyer is told through a contact logged on the inquiry after the answer that reached
-  them or left the answer in a message (the harassment guard decides, as for every contact); only then is it closed;
+  them or left the answer in a message (the harassment guard decides, as for every
+  contact); only then is it closed;
 - withdrawn only before the answer, with the reason.
 `seller_memo` is the line the material asks for in the seller centre (卖家备注).
 """
