@@ -994,6 +994,11 @@ class ParcelInquiryAdmin(ReadOnlyAdmin):
     list_select_related = ["shop", "order", "case__order"]
     inlines = [InquiryEventInline]
 
+    def get_search_results(self, request, queryset, search_term):
+        """The tracking number as inquiries store it ("No: sf 12" is SF12)."""
+        term = search_term.strip().removeprefix('="').removesuffix('"')
+        return super().get_search_results(request, queryset, normalize_tracking_no(term))
+
 
 @admin.register(ReceiptWindowChange)
 class ReceiptWindowChangeAdmin(ReadOnlyAdmin):

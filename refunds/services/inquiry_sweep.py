@@ -8,8 +8,9 @@ inquiry, it tells people before a buyer waits longer than promised.
 
 Told are the shop's active supervisors and whoever opened the inquiry (if they still serve
 the shop), in the app and by email. A notification is unique per person, inquiry, kind and
-deadline, so a second run adds nothing. Each inquiry is its own transaction; a failure is
-counted and reported and the sweep goes on.
+deadline, so a second run adds nothing. Each inquiry is its own transaction, in which it is
+locked and checked again (one answered or closed meanwhile is not warned of, one somebody holds
+is left for the next run); a failure is counted and reported and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def inquiries_due(now: datetime) -> list[ParcelInquiry]:
 def inquiries_silent(now: datetime) -> list[ParcelInquiry]:
     return list(ParcelInquiry.objects.filter(state=InquiryState.WAITING, callback_by__lte=now)
                 .select_related("order", "opened_by").order_by("callback_by", "pk"))
+
+
+def _still_due(inquiry: ParcelInquiry, kind: str, deadline: datetime) -> bool:
+    """The inquiry, locked (skipped when somebody holds it), is still in a state and at a
+    time that makes the warning of `kind` for `deadline` true."""
+    rows = ParcelInquiry.objects.select_for_update(skip_locked=True).filter(pk=inquiry.pk)
+    if kind == NotificationKind.INQUIRY_CALLBACK:
+        rows = rows.filter(state=InquiryState.WAITING, callback_by=deadline)
+    else:
+        rows = rows.filter(state__in=OPEN_INQUIRY_STATES, reply_by=deadline)
+    return rows.exists()
 
 
 def recipients(inquiry: ParcelInquiry) -> list[User]:
@@ -144,8 +156,12 @@ def sweep_inquiries(*, now: datetime | None = None, dry_run: bool = False,
                         inquiry=inquiry, kind=kind, deadline_at=deadline).exists()
                 else:
                     with transaction.atomic():
-                        written = _notify(inquiry, people, kind, deadline, said, subject,
-                                          result)
+                        # locked and checked again: an inquiry answered or closed since it
+                        # was read is not warned of; one somebody holds is left for the
+                        # next run (the sweep never waits for a person)
+                        written = (_notify(inquiry, people, kind, deadline, said, subject,
+                                           result)
+                                   if _still_due(inquiry, kind, deadline) else 0)
                     result.notified += written
                     warned = written > 0
             except Exception as error:  # noqa: BLE001 - one inquiry must not stop the rest

@@ -26,6 +26,7 @@ from refunds.models import (
     Notification,
     NotificationKind,
     ParcelInquiry,
+    Policy,
 )
 from refunds.services import inquiries as services
 from refunds.services import inquiry_sweep
@@ -59,7 +60,7 @@ def policy(shop):
 def _open(shop, actor, hours_left: float, kind=InquiryKind.WHERE, **kwargs) -> ParcelInquiry:
     """An inquiry on a shipped order of `shop` whose answer to the buyer is due in
     `hours_left` hours (negative: passed), opened through the service."""
-    reply_hours = type(shop.policy).objects.get(shop=shop).inquiry_reply_hours
+    reply_hours = Policy.objects.get(shop=shop).inquiry_reply_hours
     opened = timezone.now() - timedelta(hours=reply_hours - hours_left)
     inquiry = services.inquiry_open(order=OrderFactory(shop=shop), actor=actor, kind=kind,
                                     question="物流三天没更新了", now=opened, **kwargs)
@@ -234,6 +235,8 @@ def test_a_dry_run_counts_and_writes_nothing(policy, shop, agent, supervisor,
             "back on, 0 notifications") in summary
     assert not Notification.objects.exists()
     assert not mail.outbox
+    result = sweep_inquiries(dry_run=True)
+    assert (result.due, result.silent, result.notified, result.failed) == (1, 1, 0, 0)
     run()
     assert Notification.objects.count() == 4
     assert ("(dry run, nothing written): 0 with the answer due, 0 the carrier did not call "
@@ -361,3 +364,17 @@ def test_the_warning_is_read_in_chinese_by_a_chinese_reader(policy, shop, agent,
         chinese = in_words(notification)
     assert chinese != english and CJK.search(chinese)
     assert inquiry.order.platform_order_id in chinese and str(inquiry.pk) in chinese
+
+
+def test_an_inquiry_answered_after_it_was_read_is_not_warned(policy, shop, agent, supervisor,
+                                                             monkeypatch):
+    """The sweep reads the due inquiries first; one answered and told before its turn comes
+    (a colleague working while the sweep runs) is checked again under its lock and left."""
+    inquiry = _open(shop, agent, hours_left=2)
+    read = inquiry_sweep.inquiries_due(timezone.now())
+    assert [row.pk for row in read] == [inquiry.pk]
+    services.inquiry_withdraw(inquiry=inquiry, actor=agent, reason="包裹到了")
+    monkeypatch.setattr(inquiry_sweep, "inquiries_due", lambda now: read)
+    result = sweep_inquiries()
+    assert result.due == 0 and result.notified == 0
+    assert not Notification.objects.exists()
