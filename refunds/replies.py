@@ -84,7 +84,7 @@ def values_for_inquiry(inquiry: ParcelInquiry) -> dict[str, str]:
     return {
         "buyer": order.buyer.nick,
         "order": order.platform_order_id,
-        "tracking": inquiry.tracking_no or order.tracking_no,
+        "tracking": inquiry.parcel_tracking_no or order.tracking_no,
         "shop": inquiry.shop.name,
         "amount": "",
         "deadline": _when(inquiry.reply_by) if inquiry.is_open else "",

@@ -55,6 +55,7 @@ from .models import (
     ImportRun,
     InquiryEvent,
     InquiryKind,
+    InquiryOutcome,
     InquiryState,
     Notification,
     Order,
@@ -604,8 +605,12 @@ def buyer_orders(user, buyer_id: int) -> list:
 
 
 def canned_replies(categories) -> list:
-    """Active canned replies of these categories, in the admin's order."""
-    return list(CannedReply.objects.filter(is_active=True, category__in=list(categories)))
+    """Active canned replies of these categories: the page's categories in the order given
+    (an inquiry page offers logistics replies first), the admin's order within each one."""
+    categories = list(categories)
+    rank = {category: position for position, category in enumerate(categories)}
+    replies = CannedReply.objects.filter(is_active=True, category__in=categories)
+    return sorted(replies, key=lambda reply: rank[reply.category])
 
 
 # --- the warehouse: returned parcels --------------------------------------------------------
@@ -874,11 +879,13 @@ def inquiry_detail(user, pk: int) -> ParcelInquiry:
 
 def open_address_changes_of(orders) -> dict[int, list[ParcelInquiry]]:
     """{order id: its open address changes (改地址)}, for a page of orders to ship: one
-    query."""
+    query. One answered "could not be changed" is left out: the parcel goes to the old
+    address, and the warehouse must not read the new one."""
     found: dict[int, list[ParcelInquiry]] = {}
     for inquiry in (ParcelInquiry.objects.filter(kind=InquiryKind.ADDRESS,
                                                  state__in=OPEN_INQUIRY_STATES,
                                                  order__in=[order.pk for order in orders])
+                    .exclude(outcome=InquiryOutcome.ADDRESS_NOT_CHANGED)
                     .order_by("id")):
         found.setdefault(inquiry.order_id, []).append(inquiry)
     return found

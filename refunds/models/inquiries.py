@@ -143,6 +143,16 @@ class ParcelInquiry(ConcurrentTransitionMixin, models.Model):
         return self.state in OPEN_INQUIRY_STATES
 
     @property
+    def parcel_tracking_no(self) -> str:
+        """The parcel asked about: an address change opened before the order shipped has no
+        tracking number of its own, and reads the order's once it has shipped."""
+        return self.tracking_no or (self.order.tracking_no if self.order.is_shipped else "")
+
+    @property
+    def parcel_carrier(self) -> str:
+        return self.carrier or (self.order.carrier if self.order.is_shipped else "")
+
+    @property
     def claim_kind(self) -> str:
         """"lost" or "damaged" when the carrier said so: what a carrier claim would be."""
         return CLAIM_OUTCOMES.get(self.outcome, "")

@@ -325,7 +325,7 @@ def seller_memo(inquiry: ParcelInquiry) -> str:
     if not inquiry.answered_at:
         return ""
     day = inquiry.answered_at.astimezone(CHINA)
-    carrier = " ".join(part for part in (inquiry.carrier, inquiry.carrier_staff) if part)
+    carrier = " ".join(part for part in (inquiry.parcel_carrier, inquiry.carrier_staff) if part)
     return _("%(day)s %(kind)s: %(carrier)s: %(outcome)s (%(answer)s). Staff %(staff)s") % {
         "day": f"{day:%m-%d}", "kind": inquiry.get_kind_display(),
         "carrier": carrier or "—", "outcome": inquiry.get_outcome_display(),

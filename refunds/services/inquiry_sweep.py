@@ -1,8 +1,10 @@
 """The nightly look at open parcel inquiries (快递查询 / 改地址), `sweep_inquiries`: it changes no
 inquiry, it tells people before a buyer waits longer than promised.
 
-1. *Answer due*: an open inquiry whose `reply_by` is within its shop policy's `warning_hours`
-   (or passed): the buyer was promised an answer. Warned once per reply-by time.
+1. *Answer due*: an open inquiry whose `reply_by` is within its `warning window` (or passed):
+   the buyer was promised an answer. Warned once per reply-by time. The window is the shop
+   policy's `warning_hours`, but at most a quarter of its `inquiry_reply_hours` (6 of the
+   default 24): with both at 24 every inquiry would be "due" the moment it is opened.
 2. *Carrier silent*: an inquiry waiting for the carrier whose call-back time passed. Warned
    once per call-back time: asked again with a new time, it is warned of again.
 
@@ -59,13 +61,20 @@ class InquirySweepResult:
         logger.exception("inquiry sweep: %s failed", what, exc_info=error)
 
 
+def warning_window(warning_hours: int, reply_hours: int) -> int:
+    """Hours before the buyer's answer is due to warn: the policy's warning hours, at most a
+    quarter of the time the shop gives itself to answer (at least one hour)."""
+    return min(warning_hours, max(1, reply_hours // 4))
+
+
 def inquiries_due(now: datetime) -> list[ParcelInquiry]:
-    """Open inquiries whose answer is due within their shop's warning hours, or passed: one
-    query per distinct number of hours (a handful), the soonest first."""
+    """Open inquiries whose answer is due within their shop's warning window, or passed: one
+    query per distinct window (a handful), the soonest first."""
     found: list[ParcelInquiry] = []
     by_hours: dict[int, list[int]] = {}
-    for shop_id, hours in Policy.objects.values_list("shop_id", "warning_hours"):
-        by_hours.setdefault(hours, []).append(shop_id)
+    for shop_id, hours, reply_hours in Policy.objects.values_list(
+            "shop_id", "warning_hours", "inquiry_reply_hours"):
+        by_hours.setdefault(warning_window(hours, reply_hours), []).append(shop_id)
     for hours, shop_ids in sorted(by_hours.items()):
         found += list(ParcelInquiry.objects.filter(
             shop_id__in=shop_ids, state__in=OPEN_INQUIRY_STATES,

@@ -122,17 +122,25 @@ def _initial_from_inquiry(request) -> dict:
     inquiry_id = _digits(request, "inquiry")
     if inquiry_id is None:
         return {}
-    inquiry = get_object_or_404(inquiries_for_user(request.user).select_related("order")
+    inquiry = get_object_or_404(inquiries_for_user(request.user)
+                                .select_related("order", "case")
                                 .prefetch_related("order__lines"), pk=inquiry_id)
-    order = inquiry.order
+    order, case = inquiry.order, inquiry.case
+    # The parcel asked about may be the buyer's return (退件), not the order's parcel.
+    returned = (case is not None and bool(case.return_tracking_no)
+                and case.return_tracking_no == inquiry.parcel_tracking_no)
     initial = {
         "shop": inquiry.shop_id, "order_id": order.platform_order_id, "case": inquiry.case_id,
-        "direction": ClaimDirection.OUTBOUND, "tracking_no": inquiry.tracking_no,
-        "carrier": inquiry.carrier, "kind": inquiry.claim_kind,
-        "parcel_status": inquiry.answer[:200],
+        "direction": ClaimDirection.RETURN if returned else ClaimDirection.OUTBOUND,
+        "tracking_no": inquiry.parcel_tracking_no,
+        "carrier": inquiry.parcel_carrier or (case.return_carrier if returned else order.carrier),
+        "kind": inquiry.claim_kind,
+        # In full: a longer answer than the claim keeps is refused by the form, never cut.
+        "parcel_status": inquiry.answer,
     }
-    if order.shipped_at is not None:
-        initial["ship_date"] = timezone.localdate(order.shipped_at)
+    shipped = case.return_shipped_at if returned else order.shipped_at
+    if shipped is not None:
+        initial["ship_date"] = timezone.localdate(shipped)
     return {**initial, **_item_initial(list(order.lines.all()))}
 
 
