@@ -30,7 +30,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed, has_transition_perm
@@ -66,6 +66,7 @@ TOLD_OUTCOMES = REACHED_OUTCOMES | {ContactOutcome.LEFT_MESSAGE}
 MAX_CALLBACK_DAYS = 7  # a carrier promising a call back later than this is not waited for
 # the platform has finished with these orders: no address to change
 FINISHED_ORDER_STATUSES = (OrderStatus.COMPLETED, OrderStatus.CLOSED)
+SELLER_CENTRE_LANGUAGE = "zh-hans"
 
 
 class InquiryChanged(CaseChanged):
@@ -118,6 +119,13 @@ def _check_order(order: Order, kind: str, tracking_no: str) -> None:
                 _("Order %(order)s is “%(status)s”: there is no parcel left to send to "
                   "another address.") % {"order": order.platform_order_id,
                                          "status": order.get_status_display()})
+        if order.delivered_at is not None:
+            raise ActionNotAllowed(
+                _("Order %(order)s's parcel was signed for on %(date)s: it can no longer go "
+                  "to another address. If the buyer did not get it, open “Shown delivered, "
+                  "not received”.") % {"order": order.platform_order_id,
+                                        "date": timezone.localtime(order.delivered_at)
+                                        .strftime("%Y-%m-%d %H:%M")})
         return
     if not order.is_shipped:
         raise ActionNotAllowed(
@@ -321,15 +329,19 @@ def inquiry_withdraw(*, inquiry: ParcelInquiry, actor: User, reason: str,
 def seller_memo(inquiry: ParcelInquiry) -> str:
     """The memo to leave on the order in the seller centre (卖家备注), as the material asks:
     the day checked, the carrier's staff number, the result and our staff number — e.g.
-    "06-28 改地址: 中通 851号: 已改地址 (客人已更改). 客服 A012"."""
+    "06-28 改地址: 中通 851号: 已改地址 (客人已更改). 客服 A012".
+
+    Always in Chinese, whatever the staff member's own language: it is read in the seller
+    centre, by the whole team and the platform."""
     if not inquiry.answered_at:
         return ""
     day = inquiry.answered_at.astimezone(CHINA)
     carrier = " ".join(part for part in (inquiry.parcel_carrier, inquiry.carrier_staff) if part)
-    return _("%(day)s %(kind)s: %(carrier)s: %(outcome)s (%(answer)s). Staff %(staff)s") % {
-        "day": f"{day:%m-%d}", "kind": inquiry.get_kind_display(),
-        "carrier": carrier or "—", "outcome": inquiry.get_outcome_display(),
-        "answer": inquiry.answer, "staff": inquiry.answered_staff or "—"}
+    with translation.override(SELLER_CENTRE_LANGUAGE):
+        return _("%(day)s %(kind)s: %(carrier)s: %(outcome)s (%(answer)s). Staff %(staff)s") % {
+            "day": f"{day:%m-%d}", "kind": inquiry.get_kind_display(),
+            "carrier": carrier or "—", "outcome": inquiry.get_outcome_display(),
+            "answer": inquiry.answer, "staff": inquiry.answered_staff or "—"}
 
 
 def is_late(inquiry: ParcelInquiry, now: datetime) -> bool:

@@ -65,8 +65,14 @@ def inquiry_open(request, pk: int):
                       .prefetch_related("lines"), request.user), pk=pk)
     cases = list(order.cases.filter(state__in=OPEN_STATES).order_by("id"))
     initial = {}
-    if request.method == "GET" and request.GET.get("case", "") in {str(c.pk) for c in cases}:
-        initial["case"] = request.GET["case"]
+    asked = request.GET.get("case", "") if request.method == "GET" else ""
+    if asked in {str(c.pk) for c in cases}:
+        initial["case"] = asked
+    elif asked.isdigit() and (closed := order.cases.filter(pk=asked).first()) is not None:
+        # Said, not dropped: an inquiry is tied to an open case only.
+        messages.info(request, _("Case #%(id)s is “%(state)s”: the inquiry is opened on the "
+                                 "order alone.") % {"id": closed.pk,
+                                                    "state": closed.get_state_display()})
     form = InquiryOpenForm(posted(request), order=order, cases=cases, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from refunds.exceptions import ActionNotAllowed, PermissionDeniedError
 from refunds.models import (
@@ -81,6 +81,18 @@ def test_no_address_change_once_the_platform_finished_the_order(shop, agent):
         with pytest.raises(ActionNotAllowed):
             _open(order, agent, kind=InquiryKind.ADDRESS, new_address="新地址")
     assert not ParcelInquiry.objects.exists()
+
+
+def test_no_address_change_once_the_parcel_was_signed_for(order, agent):
+    """A signed-for parcel goes nowhere else: the buyer is pointed to "not received"."""
+    order.delivered_at = timezone.now() - timedelta(hours=3)
+    order.save(update_fields=["delivered_at"])
+    with pytest.raises(ActionNotAllowed, match="signed for") as refused:
+        _open(order, agent, kind=InquiryKind.ADDRESS, new_address="新地址")
+    assert "Shown delivered, not received" in str(refused.value)
+    assert not ParcelInquiry.objects.exists()
+    # what the buyer may still ask about that parcel
+    assert _open(order, agent, kind=InquiryKind.NOT_RECEIVED).kind == InquiryKind.NOT_RECEIVED
 
 
 def test_one_open_inquiry_of_a_kind_per_order(order, agent):
@@ -265,6 +277,17 @@ def test_the_seller_memo_names_the_day_the_carrier_and_our_staff(order, agent):
     assert memo.startswith(f"{day:%m-%d}")
     assert "302" in memo and order.carrier in memo and "放在门卫室" in memo
     assert memo.endswith("A1001")
+
+
+def test_the_seller_memo_is_in_chinese_whatever_the_staffs_language(order, agent):
+    """The memo is read in the seller centre: an English-speaking agent still leaves 中文."""
+    inquiry = _answer(_open(order, agent), agent, outcome=InquiryOutcome.DELIVERED,
+                      answer="放在门卫室", carrier_staff="302")
+    with translation.override("en"):
+        memo = services.seller_memo(inquiry)
+        assert translation.get_language() == "en"  # the caller's language is left alone
+    assert "包裹到哪了（查件）" in memo and "已签收" in memo and memo.endswith("客服 A1001")
+    assert "Staff" not in memo
 
 
 def test_a_lost_parcel_points_at_a_carrier_claim(order, agent):

@@ -14,6 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from refunds.models import (
+    Case,
+    CaseState,
     ContactChannel,
     ContactLog,
     ContactOutcome,
@@ -270,6 +272,17 @@ def test_the_case_in_the_query_string_is_preselected_and_kept(login, agent, orde
     assert _open_post(client, order, kind=InquiryKind.NOT_RECEIVED,
                       case=str(elsewhere.pk)).status_code == 400
     assert ParcelInquiry.objects.count() == 1
+
+
+def test_a_closed_case_in_the_query_string_is_said_not_dropped(login, agent, order):
+    """The case page of a closed case links here too: the form says the case is not taken."""
+    case = make_case(order=order)
+    Case.objects.filter(pk=case.pk).update(state=CaseState.CLOSED)  # closed, as after a refund
+    response = login(agent).get(f"/orders/{order.pk}/inquiry/?case={case.pk}")
+    assert response.status_code == 200
+    assert form_fields(text(response), "inquiry-open")["case"] == ""
+    assert f"Case #{case.pk} is “Closed”: the inquiry is opened on the order alone." in (
+        alert_texts(response, "info"))
 
 
 # --- the journey ------------------------------------------------------------------------------
