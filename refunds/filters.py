@@ -12,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 
 from .models import (
     OPEN_FOLLOWUP_STATES,
+    REFUND_CLOSED_UNPAID,
     CaseKind,
     CaseReason,
     CaseState,
@@ -305,10 +306,14 @@ class StockOutFilter(RegisterFilters, django_filters.FilterSet):
     reported_until = django_filters.DateFilter(
         label=_("Reported until"), method="filter_reported_until",
         widget=forms.DateInput(attrs={"type": "date"}))
+    refund_closed = django_filters.BooleanFilter(
+        label=_("Refund closed unpaid"), method="filter_refund_closed",
+        widget=forms.CheckboxInput,
+        help_text=_("The buyer took a refund, its case closed without paying them"))
 
     columns = {"q": "col-12 col-lg-3", "state": "col-6 col-lg-2", "remedy": "col-6 col-lg-2",
                "shop": "col-6 col-lg-1", "reported_from": "col-6 col-lg-2",
-               "reported_until": "col-6 col-lg-2"}
+               "reported_until": "col-6 col-lg-2", "refund_closed": "col-6 col-lg-2"}
 
     def filter_search(self, queryset, name, value):
         term = search_term(value)
@@ -322,6 +327,9 @@ class StockOutFilter(RegisterFilters, django_filters.FilterSet):
 
     def filter_reported_until(self, queryset, name, value):
         return queryset.filter(LessThanOrEqual(_china_day("reported_at"), value))
+
+    def filter_refund_closed(self, queryset, name, value):
+        return queryset.filter(REFUND_CLOSED_UNPAID) if value else queryset
 
 
 class InquiryFilter(RegisterFilters, django_filters.FilterSet):

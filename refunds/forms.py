@@ -1506,6 +1506,12 @@ class StockOutShipForm(StockOutActionForm):
     note = note_field()
 
 
+class StockOutRefundFellThroughForm(StockOutActionForm):
+    action = "refund_fell_through"
+    button_class = "btn-warning"
+    note = note_field(_("Why the refund was closed (the buyer cancelled it, a ruling…)"))
+
+
 class StockOutWithdrawForm(StockOutActionForm):
     action = "withdraw"
     button_class = "btn-outline-secondary"
@@ -1514,7 +1520,8 @@ class StockOutWithdrawForm(StockOutActionForm):
 
 
 STOCKOUT_ACTION_FORMS = {form.action: form for form in (
-    StockOutAgreedForm, StockOutRefundForm, StockOutShipForm, StockOutWithdrawForm)}
+    StockOutAgreedForm, StockOutRefundForm, StockOutRefundFellThroughForm, StockOutShipForm,
+    StockOutWithdrawForm)}
 
 
 # --- the buyer's confirm-receipt window (延长收货) ---------------------------------------------

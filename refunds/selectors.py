@@ -38,6 +38,7 @@ from .models import (
     OPEN_FOLLOWUP_STATES,
     OPEN_INQUIRY_STATES,
     OUTSTANDING_STOCKOUT,
+    REFUND_CLOSED_UNPAID,
     Buyer,
     CannedReply,
     CarrierClaim,
@@ -741,11 +742,13 @@ def stockouts_for_user(user) -> QuerySet[StockOut]:
 
 def stockout_register(user) -> QuerySet[StockOut]:
     """The stock-outs' rows, everything a row shows in one query: the open ones first — the
-    buyer to be told (the longest waiting first: nearest its ship-by), then those waiting for
-    the goods (the soonest agreed day first) — then the others, the latest reported first."""
+    buyer to be told (the longest waiting first: nearest its ship-by; then those whose refund
+    closed unpaid), then those waiting for the goods (the soonest agreed day first) — then the
+    others, the latest reported first."""
     return (stockouts_for_user(user)
             .select_related("shop", "order", "order__buyer", "line", "case", "reported_by")
             .annotate(open_rank=Choose(When(state=StockOutState.REPORTED, then=Value(0)),
+                                       When(REFUND_CLOSED_UNPAID, then=Value(0)),
                                        When(state=StockOutState.AGREED, then=Value(1)),
                                        default=Value(2), output_field=IntegerField()))
             .order_by("open_rank",

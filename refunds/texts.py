@@ -230,6 +230,12 @@ def stockout_due(*, id: int, order: str, deadline: str, told: bool) -> str:
              "choice.") % {"id": id, "order": order, "deadline": _local(deadline)}
 
 
+def stockout_unpaid(*, id: int, order: str, case: int) -> str:
+    return _("Stock-out #%(id)s (order %(order)s): the buyer's refund (case #%(case)s) was "
+             "closed without paying them and the goods are still missing: tell the buyer again "
+             "and record what they choose now.") % {"id": id, "order": order, "case": case}
+
+
 def stockout_late(*, id: int, order: str, day: str) -> str:
     return _("Stock-out #%(id)s (order %(order)s): the buyer was promised a shipment by "
              "%(day)s and the order has not shipped: tell the buyer again and agree a new date "
@@ -311,6 +317,7 @@ _RENDERERS: dict[str, Callable[..., str]] = {
     "receipt_due": receipt_due,
     "stockout_due": stockout_due,
     "stockout_late": stockout_late,
+    "stockout_unpaid": stockout_unpaid,
     "stockout_order_shipped": stockout_order_shipped,
     "stockout_order_closed": stockout_order_closed,
     "complaint_warning": complaint_warning,

@@ -12,7 +12,15 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
-from refunds.models import Case, CaseEvent, CaseState, Refund, Shop
+from refunds.models import (
+    REFUND_CLOSED_UNPAID,
+    Case,
+    CaseEvent,
+    CaseState,
+    Refund,
+    Shop,
+    StockOut,
+)
 from refunds.roles import ROLE_PERMISSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +85,10 @@ def test_seed_demo_covers_every_state_and_is_idempotent(db):
     states = set(Case.objects.values_list("state", flat=True))
     assert states == set(CaseState.values)
     assert {s.shop_type for s in Shop.objects.all()} == {"B", "C"}
+    # every shop has a stock-out whose refund closed unpaid, to send back to the buyer
+    unpaid = StockOut.objects.filter(REFUND_CLOSED_UNPAID)
+    assert set(unpaid.values_list("shop_id", flat=True)) == set(
+        Shop.objects.values_list("pk", flat=True))
     call_command("seed_demo", stdout=io.StringIO())
     assert (Shop.objects.count(), User.objects.count(), Case.objects.count(),
             CaseEvent.objects.count(), Refund.objects.count()) == counts

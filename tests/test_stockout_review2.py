@@ -241,7 +241,8 @@ def test_holds_a_second_run_adds_nothing_and_exits_0_with_a_summary(shop, wareho
     count = Notification.objects.count()
     again = io.StringIO()
     call_command("sweep_stockouts", stdout=again, stderr=io.StringIO())  # no CommandError
-    assert "0 near their ship-by, 0 past the agreed date, 0 notifications" in again.getvalue()
+    assert ("0 near their ship-by, 0 past the agreed date, 0 with a refund closed unpaid, "
+            "0 notifications") in again.getvalue()
     assert Notification.objects.count() == count
 
 

@@ -80,6 +80,7 @@ from .staff import StaffProfile
 from .stockouts import (
     OPEN_STOCKOUT_STATES,
     OUTSTANDING_STOCKOUT,
+    REFUND_CLOSED_UNPAID,
     StockOut,
     StockOutEvent,
     StockOutEventKind,
@@ -178,6 +179,7 @@ __all__ = [
     "StaffProfile",
     "OPEN_STOCKOUT_STATES",
     "OUTSTANDING_STOCKOUT",
+    "REFUND_CLOSED_UNPAID",
     "StockOut",
     "StockOutEvent",
     "StockOutEventKind",

@@ -18,6 +18,7 @@ class NotificationKind(models.TextChoices):
         "Refunded by the platform while in a bank batch")
     STOCKOUT_DUE = "stockout_due", _("Out of stock: the buyer's choice is not recorded")
     STOCKOUT_LATE = "stockout_late", _("Out of stock: the date agreed with the buyer passed")
+    STOCKOUT_UNPAID = "stockout_unpaid", _("Out of stock: the buyer's refund was closed unpaid")
     RECEIPT_DUE = "receipt_due", _("The order confirms receipt by itself soon (延长收货)")
     INQUIRY_DUE = "inquiry_due", _("Parcel inquiry: the buyer's answer is due")
     INQUIRY_CALLBACK = "inquiry_callback", _("Parcel inquiry: the carrier has not called back")

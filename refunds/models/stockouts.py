@@ -13,11 +13,12 @@ orders-to-ship page until the buyer has been told and has chosen:
 Telling the buyer is a contact, logged through the harassment guard like every other.
 
 States: reported → agreed (again, when a new date is agreed) → shipped; reported or agreed →
-refund (the case takes over); reported → withdrawn (the stock was found before the buyer was
-told). The order import moves an open stock-out to shipped when the platform shows the order
-shipped, and to order closed when the platform closed it. Transitions only change the state
-and say whether they may run; `refunds.services.stockouts` locks, saves and writes the
-timeline around them.
+refund (the case takes over) → reported again when that case closed without paying the
+buyer (they are told again and choose again); reported → withdrawn (the stock was found
+before the buyer was told). The order import moves an open stock-out to shipped when the
+platform shows the order shipped, and to order closed when the platform closed it.
+Transitions only change the state and say whether they may run; `refunds.services.stockouts`
+locks, saves and writes the timeline around them.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ class StockOutState(models.TextChoices):
 
 OPEN_STOCKOUT_STATES = [StockOutState.REPORTED, StockOutState.AGREED]
 # What an unshipped order still carries: an open stock-out, or one the buyer takes a refund
-# for while that refund is pending or paid (its case not closed without a refund). The orders
-# to ship show these, and a second report of the same item is refused while one stands.
-OUTSTANDING_STOCKOUT = (Q(state__in=OPEN_STOCKOUT_STATES)
-                        | (Q(state=StockOutState.REFUND) & ~Q(case__state="closed")))
+# for — pending, paid, or closed unpaid (the goods are missing all the same). The orders to
+# ship show these, and a second report of the same item is refused while one stands.
+OUTSTANDING_STOCKOUT = Q(state__in=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND])
+# The buyer took a refund whose case closed without paying: the goods are still missing, the
+# stock-out waits to go back to the buyer's choice (`StockOut.refund_fell_through`).
+REFUND_CLOSED_UNPAID = Q(state=StockOutState.REFUND, case__state="closed")
 
 
 class StockOutRemedy(models.TextChoices):
@@ -71,6 +74,10 @@ can_handle = _role("handle_stockout")
 def can_report_or_handle(stockout: StockOut, user) -> bool:
     """Whoever ships the order records that it shipped: the warehouse or after-sales."""
     return can_report(stockout, user) or can_handle(stockout, user)
+
+
+def _refund_closed_unpaid(stockout: StockOut) -> bool:
+    return stockout.refund_closed_unpaid
 
 
 class StockOut(ConcurrentTransitionMixin, models.Model):
@@ -143,6 +150,20 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
                 permission=can_handle, custom={"label": _("The buyer takes a refund")})
     def refund(self):
         """The service opens (or takes) the refund-only case."""
+
+    @property
+    def refund_closed_unpaid(self) -> bool:
+        """The buyer took a refund, but its case closed without paying them (cancelled, or
+        refused and ruled for the shop): the goods are still missing."""
+        return (self.state == StockOutState.REFUND and self.case_id is not None
+                and self.case.state == "closed")
+
+    @transition(field=state, source=StockOutState.REFUND, target=StockOutState.REPORTED,
+                conditions=[_refund_closed_unpaid],
+                permission=can_handle,
+                custom={"label": _("The refund was closed unpaid: tell the buyer again")})
+    def refund_fell_through(self):
+        """Back to the buyer's choice: the service checks the case under its lock."""
 
     @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.SHIPPED,
                 permission=can_report_or_handle, custom={"label": _("Shipped")})

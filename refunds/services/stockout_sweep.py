@@ -7,6 +7,9 @@ it tells people before the platform's deadline or the buyer's patience runs out.
 2. *Agreed date passed*: the buyer agreed to wait (or to take another item) until a day that
    has passed, China time, and the order is still not shipped. Warned once per agreed day:
    a new day agreed with the buyer is warned of again when it passes too.
+3. *Refund closed unpaid*: the buyer took a refund whose case closed without paying them
+   (withdrawn, or ruled for the shop) and the order is still not shipped: the goods are
+   missing and nobody owes the buyer anything any more. Warned once per closing of the case.
 
 Told are the shop's supervisors and whoever last spoke to the buyer about the stock-out (if
 they still serve the shop), in the app and by email. A notification is unique per person,
@@ -24,13 +27,15 @@ from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import texts
 from ..links import absolute_url
 from ..models import (
+    REFUND_CLOSED_UNPAID,
+    CaseEvent,
     ContactLog,
     Notification,
     NotificationKind,
@@ -51,6 +56,7 @@ logger = logging.getLogger(__name__)
 class StockOutSweepResult:
     due: int = 0  # stock-outs warned: ship-by near, the buyer's choice not recorded
     late: int = 0  # stock-outs warned: the date agreed with the buyer passed
+    unpaid: int = 0  # stock-outs warned: the buyer's refund closed without paying them
     notified: int = 0  # notifications written (people × stock-outs)
     unheard: int = 0  # nobody to tell: no supervisor serves the shop, nobody spoke to the buyer
     failed: int = 0
@@ -100,6 +106,17 @@ def stockouts_late(now: datetime):
             .select_related("order", "shop").order_by("agreed_ship_by", "pk"))
 
 
+def stockouts_unpaid() -> list[tuple[StockOut, datetime]]:
+    """(stock-out, when its refund case closed) of those whose refund closed unpaid, the
+    order still to ship: one query (the closing time is the case's latest move to closed)."""
+    closed_at = (CaseEvent.objects.filter(case_id=OuterRef("case_id"), to_state="closed")
+                 .order_by("-created_at", "-id").values("created_at")[:1])
+    rows = (StockOut.objects.filter(REFUND_CLOSED_UNPAID, **STILL_TO_SHIP)
+            .select_related("order", "shop", "case")
+            .annotate(case_closed_at=Subquery(closed_at)).order_by("pk"))
+    return [(stockout, stockout.case_closed_at or stockout.case.updated_at) for stockout in rows]
+
+
 def recipients(stockout: StockOut) -> list[User]:
     """The shop's active supervisors and the last person who logged a contact about the
     stock-out, if they still serve the shop."""
@@ -139,7 +156,7 @@ def _already_warned(stockout: StockOut, kind: str, deadline: datetime) -> bool:
 def sweep_stockouts(*, now: datetime | None = None, dry_run: bool = False,
                     on_progress: Callable[[str, int, int], None] | None = None,
                     ) -> StockOutSweepResult:
-    """The two warnings; `on_progress(phase, done, total)` after each stock-out. A dry run
+    """The three warnings; `on_progress(phase, done, total)` after each stock-out. A dry run
     counts the stock-outs it would warn and writes nothing."""
     now = now or timezone.now()
     result = StockOutSweepResult()
@@ -155,8 +172,14 @@ def sweep_stockouts(*, now: datetime | None = None, dry_run: bool = False,
                         day=stockout.agreed_ship_by.isoformat()),
              _("Out of stock: the date agreed with the buyer passed"))
             for stockout in stockouts_late(now)]
+    unpaid = [(stockout, NotificationKind.STOCKOUT_UNPAID, closed_at,
+               texts.said("stockout_unpaid", id=stockout.pk,
+                          order=stockout.order.platform_order_id, case=stockout.case_id),
+               _("Out of stock: the buyer's refund was closed unpaid"))
+              for stockout, closed_at in stockouts_unpaid()]
     for phase, rows, counter in ((_("stock-outs near their ship-by"), due, "due"),
-                                 (_("stock-outs past the agreed date"), late, "late")):
+                                 (_("stock-outs past the agreed date"), late, "late"),
+                                 (_("stock-outs whose refund closed unpaid"), unpaid, "unpaid")):
         for count, (stockout, kind, deadline, said, subject) in enumerate(rows, 1):
             try:
                 people = recipients(stockout)

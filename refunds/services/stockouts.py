@@ -9,7 +9,9 @@ update_fields and writes the stock-out's timeline row.
 Rules (DOMAIN.md: out-of-stock after payment — tell the buyer, never silently cancel):
 - a stock-out is reported on a paid order not shipped yet with money left on it, for one of
   its items (or the whole order), one per item at a time (OUTSTANDING_STOCKOUT: open, or its
-  refund pending or paid);
+  refund pending, paid or closed unpaid);
+- a refund case closed without paying the buyer sends the stock-out back to the buyer's
+  choice (`stockout_refund_fell_through`): they are told again before a new choice;
 - the buyer is told first: the buyer's choice (wait, another item, a refund) is recorded only
   after a contact that reached the buyer was logged on the stock-out — through the
   harassment guard, like every contact; a new choice after an agreed one, only after the
@@ -161,7 +163,12 @@ def stockout_report(*, order: Order, actor: User, line: OrderLine | None = None,
         same = StockOut.objects.filter(OUTSTANDING_STOCKOUT, order=order)
         if line is not None:
             same = same.filter(line__isnull=True) | same.filter(line=line)
-        earlier = same.order_by("id").first()
+        earlier = same.select_related("case").order_by("id").first()
+        if earlier is not None and earlier.refund_closed_unpaid:
+            raise ActionNotAllowed(
+                _("This is already reported out of stock: stock-out #%(id)s, whose refund was "
+                  "closed without paying the buyer. After-sales sends it back to the buyer's "
+                  "choice on its page.") % {"id": earlier.pk})
         if earlier is not None:
             raise ActionNotAllowed(
                 _("This is already reported out of stock: stock-out #%(id)s.")
@@ -233,14 +240,26 @@ def _run(*, stockout: StockOut, actor: User | None, name: str, expected_state: s
     return locked
 
 
+def told_since_last_choice(stockout: StockOut) -> bool:
+    """The buyer was reached since their last choice was recorded or fell through (ever, when
+    nothing was recorded yet): what the page's "record what they chose" waits for."""
+    return buyer_was_told(stockout, since=last_choice_at(stockout))
+
+
 def _require_told(stockout: StockOut) -> None:
     """The buyer was reached about the stock-out; about the change, once a choice of theirs
-    is recorded (a new date, or a refund after all, is agreed with them, not assumed)."""
+    is recorded (a new date, or a refund after all, is agreed with them, not assumed) or their
+    refund closed unpaid (back to reported: they choose again)."""
     if stockout.state == StockOutState.AGREED:
-        if not buyer_was_told(stockout, since=last_choice_at(stockout)):
+        if not told_since_last_choice(stockout):
             raise ActionNotAllowed(
                 _("Tell the buyer again first: log the contact in which you reached them "
                   "about the new date or the refund, after the date they agreed to."))
+    elif last_choice_at(stockout) is not None:
+        if not told_since_last_choice(stockout):
+            raise ActionNotAllowed(
+                _("Tell the buyer again first: their refund was closed without paying them. "
+                  "Log the contact in which you reached them about what they want now."))
     elif not buyer_was_told(stockout):
         raise ActionNotAllowed(
             _("Tell the buyer first: log the contact in which you reached them about the "
@@ -359,6 +378,35 @@ def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
 
     return _run(stockout=stockout, actor=actor, name="refund", expected_state=expected_state,
                 note=note, prepare=prepare, now=now)
+
+
+def stockout_refund_fell_through(*, stockout: StockOut, actor: User, note: str = "",
+                                 expected_state: str | None = None,
+                                 now: datetime | None = None) -> StockOut:
+    """The refund case for the missing goods closed without paying the buyer (they cancelled
+    it, or it was refused and the platform ruled for the shop): the goods are still missing,
+    so the stock-out is back to the buyer's choice — told again, choosing again. The case is
+    read under its row lock (a supervisor may be reopening it); it stays linked, and on the
+    timeline row, until a refund chosen again opens a new one."""
+    now = now or timezone.now()
+
+    def prepare(locked: StockOut):
+        order = locked.order  # locked by lock_stockout, before the case: the fixed order
+        case = Case.objects.select_for_update(of=("self",)).get(pk=locked.case_id)
+        if case.state != CaseState.CLOSED:
+            raise ActionNotAllowed(
+                _("Refund case #%(id)s is “%(state)s”, not closed: it may still pay the "
+                  "buyer.") % {"id": case.pk, "state": case.get_state_display()})
+        if order.is_shipped or order.status in (OrderStatus.CLOSED, OrderStatus.COMPLETED):
+            raise ActionNotAllowed(
+                _("Order %(order)s is “%(status)s” now: nothing is left to ship or to choose "
+                  "on this stock-out. Settle what the buyer is still owed on a case.")
+                % {"order": order.platform_order_id, "status": order.get_status_display()})
+        locked.resolved_at = None
+        return ["resolved_at"], {"case": case.pk, "amount": str(case.requested_amount)}
+
+    return _run(stockout=stockout, actor=actor, name="refund_fell_through",
+                expected_state=expected_state, note=note, prepare=prepare, now=now)
 
 
 def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",

@@ -35,6 +35,7 @@ from .files import register_download
 SERVICES = {
     "buyer_agreed": services.stockout_buyer_agreed,
     "refund": services.stockout_refund,
+    "refund_fell_through": services.stockout_refund_fell_through,
     "ship": services.stockout_ship,
     "withdraw": services.stockout_withdraw,
 }
@@ -108,6 +109,8 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
     bound = bound or {}
     user, now = request.user, timezone.now()
     told = services.buyer_was_told(stockout)
+    # what "record what they chose" waits for: reached since a refund closed unpaid, if one did
+    told_now = told and services.told_since_last_choice(stockout)
     # once the buyer was told, the report cannot be withdrawn (the service says why)
     actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
                for t in stockout.get_available_user_state_transitions(user)
@@ -117,7 +120,7 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
         case=None, can_override=can_override(user),
         action=_contact_url(stockout)) if may_contact else None)
     pending = refund = blocked = None
-    if stockout.is_open and not stockout.case_id:
+    if stockout.is_open:  # (a refund closed unpaid keeps its case: the offer is anew)
         try:
             pending = services.pending_refund_request(stockout.order)
         except DomainError as error:
@@ -129,7 +132,7 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
         "order": stockout.order,
         "ship_by": services.ship_by(stockout.order),
         "events": stockout.events.all(),
-        "told": told,
+        "told": told_now,
         "pending_request": pending,
         "action_forms": actions,
         "refund_share": refund,

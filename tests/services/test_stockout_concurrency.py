@@ -93,3 +93,62 @@ def test_two_items_refunded_at_once_never_pass_what_was_paid(shop, warehouse, ag
     assert sum(amounts) <= Decimal("150.00")
     assert amounts == [Decimal("50.00"), Decimal("100.00")]  # the second gets what is left
     assert refundable_amount(order) == Decimal("150.00")  # requested, nothing committed yet
+
+
+def _refund_closed_unpaid(shop, warehouse, agent):
+    """A stock-out the buyer took a refund for, then withdrew that request (the case closed)."""
+    from refunds.models import CloseReason
+    from refunds.services.cases import case_close
+
+    order = _paid(shop)
+    stockout = services.stockout_report(order=order, actor=warehouse, line=order.lines.get())
+    _told(stockout, agent)
+    case = services.stockout_refund(stockout=stockout, actor=agent).case
+    case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
+    return stockout, case
+
+
+def test_a_refund_closed_unpaid_sent_back_while_the_case_is_reopened(shop, warehouse, agent,
+                                                                    supervisor):
+    """The agent sends the stock-out back to the buyer's choice while a supervisor reopens
+    its refund case for review (复核): both lock the order first, so one waits for the other —
+    sent back first, the case reopens as well; reopened first, the stock-out stays a refund."""
+    from refunds.models import CaseState
+    from refunds.services.cases import case_reopen
+    from tests.services.race import describe, race
+
+    stockout, case = _refund_closed_unpaid(shop, warehouse, agent)
+    outcomes = race([
+        lambda: services.stockout_refund_fell_through(stockout=stockout, actor=agent,
+                                                      expected_state="refund"),
+        lambda: case_reopen(case=case, actor=supervisor, reason="买家申请复核",
+                            expected_state="closed"),
+    ])
+    stockout.refresh_from_db()
+    case.refresh_from_db()
+    assert outcomes[1].ok, describe(outcomes)  # the reopen never waits on the stock-out
+    assert case.state == CaseState.REQUESTED
+    if outcomes[0].ok:
+        assert stockout.state == "reported"
+    else:
+        assert isinstance(outcomes[0].error, ActionNotAllowed), describe(outcomes)
+        assert stockout.state == "refund"
+    sent_back = StockOutEvent.objects.filter(stockout=stockout, transition="refund_fell_through")
+    assert sent_back.count() == (1 if outcomes[0].ok else 0)
+
+
+def test_a_refund_closed_unpaid_sent_back_twice_at_once_moves_once(shop, warehouse, agent,
+                                                                  supervisor):
+    from tests.services.race import describe, race
+
+    stockout, _case = _refund_closed_unpaid(shop, warehouse, agent)
+    outcomes = race([
+        lambda: services.stockout_refund_fell_through(stockout=stockout, actor=agent,
+                                                      expected_state="refund"),
+        lambda: services.stockout_refund_fell_through(stockout=stockout, actor=supervisor,
+                                                      expected_state="refund"),
+    ])
+    assert sum(o.ok for o in outcomes) == 1, describe(outcomes)
+    assert isinstance(next(o.error for o in outcomes if not o.ok), services.StockOutChanged)
+    assert StockOutEvent.objects.filter(stockout=stockout,
+                                        transition="refund_fell_through").count() == 1

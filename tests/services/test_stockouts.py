@@ -326,16 +326,103 @@ def test_withdrawn_before_the_buyer_was_reached(paid_order, warehouse, agent):
     assert withdrawn.state == StockOutState.WITHDRAWN and withdrawn.resolved_at is not None
 
 
-def test_a_refund_stockout_stands_against_a_second_report_until_its_case_closes(
+def test_a_refund_stockout_stands_against_a_second_report_closed_unpaid_too(
         paid_order, warehouse, agent):
+    """One item, one story: a refund closed unpaid is not reported again, it goes back to
+    the buyer's choice (where their contacts are)."""
     stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
     _tell(stockout, agent)
     case = services.stockout_refund(stockout=stockout, actor=agent).case
     with pytest.raises(ActionNotAllowed, match=f"stock-out #{stockout.pk}"):
         _report(paid_order, warehouse, line=paid_order.lines.get())
     Case.objects.filter(pk=case.pk).update(state=CaseState.CLOSED)  # the buyer withdrew it
-    again = _report(paid_order, warehouse, line=paid_order.lines.get())
-    assert again.pk != stockout.pk and again.state == StockOutState.REPORTED
+    with pytest.raises(ActionNotAllowed, match=f"stock-out #{stockout.pk}, whose refund was "
+                                               "closed without paying"):
+        _report(paid_order, warehouse, line=paid_order.lines.get())
+    back = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    assert back.state == StockOutState.REPORTED
+    with pytest.raises(ActionNotAllowed, match=f"stock-out #{stockout.pk}"):
+        _report(paid_order, warehouse, line=paid_order.lines.get())
+    assert StockOut.objects.count() == 1
+
+
+def _refunded_then_closed(paid_order, warehouse, agent):
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    Case.objects.filter(pk=stockout.case_id).update(state=CaseState.CLOSED)
+    return StockOut.objects.get(pk=stockout.pk), stockout.case
+
+
+def test_a_refund_closed_unpaid_goes_back_to_the_buyers_choice(paid_order, warehouse, agent):
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    assert stockout.refund_closed_unpaid
+    back = services.stockout_refund_fell_through(stockout=stockout, actor=agent,
+                                                 note="买家撤销了退款申请")
+    assert back.state == StockOutState.REPORTED and back.is_open
+    assert back.case == case and back.resolved_at is None  # the case stays linked
+    event = back.events.latest("id")
+    assert (event.transition, event.from_state, event.to_state) == (
+        "refund_fell_through", "refund", "reported")
+    assert event.data == {"case": case.pk, "amount": str(case.requested_amount)}
+    assert event.note == "买家撤销了退款申请" and event.staff_number == "A1001"
+    assert Case.objects.filter(pk=case.pk, state=CaseState.CLOSED).exists()  # left alone
+
+
+def test_after_a_refund_closed_unpaid_the_buyer_is_told_again_before_a_choice(
+        paid_order, warehouse, agent):
+    stockout, _case = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    restock = _today() + timedelta(days=3)
+    with pytest.raises(ActionNotAllowed, match="refund was closed without paying"):
+        services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                       remedy=StockOutRemedy.WAIT, agreed_ship_by=restock)
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REPORTED
+    _tell(stockout, agent)
+    agreed = services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                            remedy=StockOutRemedy.WAIT, agreed_ship_by=restock)
+    assert agreed.state == StockOutState.AGREED and agreed.agreed_ship_by == restock
+
+
+def test_a_refund_chosen_again_opens_a_new_case_never_paying_twice(paid_order, warehouse,
+                                                                   agent):
+    stockout, first = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    _tell(stockout, agent)
+    again = services.stockout_refund(stockout=stockout, actor=agent)
+    assert again.state == StockOutState.REFUND and again.case_id != first.pk
+    assert again.case.requested_amount <= paid_order.paid_amount
+    assert Case.objects.filter(order=paid_order).exclude(state=CaseState.CLOSED).count() == 1
+
+
+def test_only_a_refund_closed_unpaid_goes_back(paid_order, warehouse, agent, supervisor):
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    # the case may still pay the buyer
+    with pytest.raises(ActionNotAllowed, match="is not possible"):
+        services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    Case.objects.filter(pk=stockout.case_id).update(state=CaseState.CLOSED)
+    # the warehouse reports; after-sales talks to the buyer
+    with pytest.raises(PermissionDeniedError):
+        services.stockout_refund_fell_through(stockout=stockout, actor=warehouse)
+    # shipped meanwhile: nothing is left to choose
+    paid_order.status, paid_order.shipped_at = OrderStatus.SHIPPED, timezone.now()
+    paid_order.save()
+    with pytest.raises(ActionNotAllowed, match="nothing is left to ship or to choose"):
+        services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
+
+
+def test_a_case_reopened_meanwhile_is_not_sent_back(paid_order, warehouse, agent):
+    """The page was read while the case was closed; a supervisor reopened it since (复核)."""
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    assert stockout.refund_closed_unpaid  # what the page showed
+    Case.objects.filter(pk=case.pk).update(state=CaseState.REQUESTED)
+    with pytest.raises(ActionNotAllowed):
+        services.stockout_refund_fell_through(stockout=stockout, actor=agent,
+                                              expected_state=StockOutState.REFUND)
+    assert StockOut.objects.get(pk=stockout.pk).case_id == case.pk
 
 
 def test_two_items_refunded_one_after_the_other_ask_no_more_than_was_paid(shop, warehouse,

@@ -14,6 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone, translation
 
 from refunds.models import (
+    CloseReason,
     ContactChannel,
     ContactOutcome,
     Notification,
@@ -22,6 +23,7 @@ from refunds.models import (
     StockOutState,
 )
 from refunds.services import stockouts as services
+from refunds.services.cases import case_close, case_reopen
 from refunds.services.stockout_sweep import sweep_stockouts
 from refunds.templatetags.refunds_tags import in_words
 from refunds.timezones import CHINA
@@ -172,3 +174,56 @@ def test_a_shop_the_user_no_longer_serves_hides_its_warning(client, shop_policy,
     supervisor.staff_profile.shops.set([other_shop])
     client.force_login(supervisor)
     assert "stock-out #" not in client.get("/cases/").content.decode()
+
+
+def _refund_then_close(shop, warehouse, agent, at):
+    stockout = _report(shop, warehouse, paid_hours_ago=10)  # far from its ship-by
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    case_close(case=stockout.case, actor=agent, reason=CloseReason.WITHDRAWN, now=at)
+    return stockout
+
+
+def test_a_refund_closed_unpaid_warns_once_per_closing(shop_policy, shop, warehouse, agent,
+                                                       supervisor):
+    closed_at = timezone.now() - timedelta(hours=1)
+    stockout = _refund_then_close(shop, warehouse, agent, closed_at)
+    summary = run()
+    assert "1 with a refund closed unpaid" in summary and "2 notifications" in summary
+    warned = Notification.objects.filter(stockout=stockout, kind="stockout_unpaid")
+    assert {n.user.username for n in warned} == {"agent", "supervisor"}
+    assert {n.deadline_at for n in warned} == {closed_at}
+    said = in_words(warned.first())
+    assert f"refund (case #{stockout.case_id}) was closed without paying them" in said
+    with translation.override("zh-hans"):
+        assert "closed without paying" not in in_words(warned.first())
+    assert "0 with a refund closed unpaid" in run()
+    # reopened for review (复核) and closed again: a new closing, warned again
+    case_reopen(case=stockout.case, actor=supervisor, reason="买家申请复核")
+    assert "0 with a refund closed unpaid" in run()  # open again: it may still pay
+    case_close(case=stockout.case, actor=agent, reason=CloseReason.WITHDRAWN)
+    assert "1 with a refund closed unpaid" in run()
+    assert Notification.objects.filter(stockout=stockout, kind="stockout_unpaid").count() == 4
+    stockout.refresh_from_db()
+    assert stockout.state == StockOutState.REFUND  # the sweep changes no stock-out
+
+
+def test_a_refund_closed_unpaid_is_not_warned_once_handled_or_shipped(
+        shop_policy, shop, warehouse, agent, supervisor):
+    handled = _refund_then_close(shop, warehouse, agent, timezone.now())
+    services.stockout_refund_fell_through(stockout=handled, actor=agent)
+    shipped = _refund_then_close(shop, warehouse, agent, timezone.now())
+    shipped.order.status, shipped.order.shipped_at = "shipped", timezone.now()
+    shipped.order.save()
+    assert "0 with a refund closed unpaid" in run()
+    assert not Notification.objects.filter(kind="stockout_unpaid").exists()
+
+
+def test_the_refund_closed_unpaid_warning_has_its_badge(client, shop_policy, shop, warehouse,
+                                                       agent, supervisor):
+    stockout = _refund_then_close(shop, warehouse, agent, timezone.now())
+    run()
+    client.force_login(supervisor)
+    page = client.get("/cases/").content.decode()
+    assert f'href="/stock-outs/{stockout.pk}/">stock-out #{stockout.pk}</a>' in page
+    assert "Out of stock: refund closed unpaid" in page

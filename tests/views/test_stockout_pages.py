@@ -15,6 +15,7 @@ from refunds.models import (
     CannedReply,
     Case,
     CaseReason,
+    CloseReason,
     ContactLog,
     StockOut,
     StockOutEvent,
@@ -22,7 +23,7 @@ from refunds.models import (
     StockOutState,
 )
 from refunds.services import stockouts as services
-from refunds.services.cases import case_refuse
+from refunds.services.cases import case_close, case_refuse
 from refunds.timezones import CHINA
 from tests.factories import OrderFactory, OrderLineFactory, make_case, make_staff
 
@@ -288,8 +289,9 @@ def test_once_the_buyer_was_told_withdraw_is_not_offered(login, warehouse, agent
     assert StockOut.objects.get().state == StockOutState.REPORTED
 
 
-def test_a_refund_shows_on_the_orders_to_ship_until_its_case_is_closed(login, agent,
-                                                                        stockout):
+def test_a_refund_shows_on_the_orders_to_ship_closed_unpaid_too(login, agent, stockout):
+    """The goods are missing whatever became of the refund: a case closed without paying
+    the buyer leaves the order out of stock, saying the buyer is to be told again."""
     client = login(agent)
     _contact(client, stockout)
     _act(client, stockout, "refund")
@@ -297,8 +299,10 @@ def test_a_refund_shows_on_the_orders_to_ship_until_its_case_is_closed(login, ag
     row = text(client.get("/orders/unshipped/", {"due": "stockout"}))
     assert f'data-stockout="{stockout.pk}"' in row
     assert f"refund: case #{case.pk} Requested" in row
-    Case.objects.filter(pk=case.pk).update(state="closed")
-    assert f'data-stockout="{stockout.pk}"' not in text(client.get("/orders/unshipped/"))
+    Case.objects.filter(pk=case.pk).update(state="closed")  # the buyer withdrew the request
+    row = text(client.get("/orders/unshipped/", {"due": "stockout"}))
+    assert f'data-stockout="{stockout.pk}"' in row
+    assert f"refund closed unpaid (case #{case.pk}): tell the buyer again" in row
 
 
 def test_the_refund_shown_is_the_buyers_open_request_when_there_is_one(login, agent, stockout,
@@ -396,3 +400,54 @@ def test_a_buyer_who_asked_not_to_be_contacted_is_flagged_and_not_contacted(logi
     assert response.status_code == 302
     assert "asked not to be contacted" in alert_texts(client.get(response["Location"]))
     assert not ContactLog.objects.exists()
+
+
+def test_a_refund_closed_unpaid_goes_back_to_the_buyers_choice_from_its_page(
+        login, agent, warehouse, stockout):
+    """The buyer withdrew the refund (closed on the case page): the stock-out page and the
+    list say so, and one button sends it back to telling the buyer and their choice."""
+    client = login(agent)
+    _contact(client, stockout)
+    _act(client, stockout, "refund")
+    case = Case.objects.get()
+    case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
+
+    listed = text(client.get("/stock-outs/", {"refund_closed": "on"}))
+    assert f'data-stockout="{stockout.pk}"' in listed and "data-refund-closed" in listed
+    assert f'data-stockout="{stockout.pk}"' in text(client.get("/stock-outs/"))
+    other = services.stockout_report(order=OrderFactory(shop=stockout.shop, unshipped=True),
+                                     actor=warehouse)
+    assert f'data-stockout="{other.pk}"' not in text(
+        client.get("/stock-outs/", {"refund_closed": "on"}))
+
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    assert f"The refund (case #{case.pk}) was closed without paying the buyer" in page
+    assert 'id="action-refund_fell_through"' in page
+    # the warehouse sees it, but talking to the buyer is after-sales'
+    assert 'id="action-refund_fell_through"' not in text(
+        login(warehouse).get(f"/stock-outs/{stockout.pk}/"))
+
+    response = _act(client, stockout, "refund_fell_through", state="refund",
+                    note="买家撤销了退款申请")
+    assert response.status_code == 302
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REPORTED
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    # told before the refund, not since: the page asks to tell them again
+    assert "Tell the buyer now and offer a choice" in page
+    assert 'id="action-withdraw"' not in page  # the buyer was told the goods are missing
+    _contact(client, stockout)
+    assert "The buyer has been told: record what they chose." in text(
+        client.get(f"/stock-outs/{stockout.pk}/"))
+
+
+def test_a_second_click_on_the_refund_closed_action_gets_a_message(login, agent, stockout):
+    client = login(agent)
+    _contact(client, stockout)
+    _act(client, stockout, "refund")
+    Case.objects.filter(pk=Case.objects.get().pk).update(state="closed")
+    assert _act(client, stockout, "refund_fell_through", state="refund").status_code == 302
+    response = _act(client, stockout, "refund_fell_through", state="refund")
+    assert response.status_code == 302
+    assert "This stock-out changed while you were looking at it" in alert_texts(
+        client.get(response["Location"]), "danger")
+    assert StockOutEvent.objects.filter(transition="refund_fell_through").count() == 1

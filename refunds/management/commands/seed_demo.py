@@ -23,6 +23,7 @@ from refunds.models import (
     CarrierClaim,
     Case,
     CaseReason,
+    CaseState,
     CloseReason,
     Complaint,
     ComplaintKind,
@@ -262,9 +263,10 @@ class Command(BaseCommand):
                     penalty_points=1)
 
     def _stockouts(self, shop: Shop, users: dict[str, User], rng: random.Random) -> None:
-        """Two orders to ship out of stock (缺货) per shop: one just reported, the buyer not
-        told yet, and one whose buyer agreed on the phone to wait three more days. Once: not
-        again on a second run."""
+        """Three orders to ship out of stock (缺货) per shop: one just reported, the buyer not
+        told yet, one whose buyer agreed on the phone to wait three more days, and one whose
+        buyer took a refund and then withdrew the request (the refund closed unpaid: to be
+        sent back to the buyer's choice). Once: not again on a second run."""
         CannedReply.objects.get_or_create(
             category=ReplyCategory.STOCKOUT, language="zh-hans", title="缺货通知",
             defaults={"text": "亲，非常抱歉，您订单 {order} 的宝贝暂时缺货，预计 {deadline} 到货后"
@@ -273,7 +275,7 @@ class Command(BaseCommand):
             return
         agent = users["agent"] if shop.code == "tmall-flagship" else users["agent_b"]
         told_at = _within_contact_hours(timezone.now())
-        for number in range(2):
+        for number in range(3):
             order = self._order(shop, f"{shop.pk}8800000000{number:02d}", False,
                                 told_at - timedelta(hours=2), number + 1, rng)
             stockout = stockout_svc.stockout_report(
@@ -287,6 +289,16 @@ class Command(BaseCommand):
                 stockout_svc.stockout_buyer_agreed(
                     stockout=stockout, actor=agent, remedy=StockOutRemedy.WAIT,
                     agreed_ship_by=stockout.restock_expected, now=told_at)
+            elif number == 2:
+                stockout_svc.stockout_contact(
+                    stockout=stockout, actor=agent, channel=ContactChannel.IM,
+                    outcome=ContactOutcome.REACHED, note="告知缺货，买家选择退款", now=told_at)
+                stockout = stockout_svc.stockout_refund(stockout=stockout, actor=agent,
+                                                        now=told_at)
+                if stockout.case.state == CaseState.REQUESTED:  # not refunded at once (极速退款)
+                    svc.case_close(case=stockout.case, actor=agent,
+                                   reason=CloseReason.WITHDRAWN, note="买家撤销退款申请，想再等等",
+                                   now=told_at + timedelta(minutes=30))
 
     def _inquiries(self, shop: Shop, users: dict[str, User], rng: random.Random) -> None:
         """Three parcel inquiries per shop (快递查询 / 改地址): one waiting for the carrier to

@@ -1,5 +1,6 @@
 """Nightly: warn about open stock-outs (缺货) before the platform's ship-by passes with the
-buyer's choice unrecorded, and when the date agreed with the buyer has passed unshipped.
+buyer's choice unrecorded, when the date agreed with the buyer has passed unshipped, and when
+the buyer's refund for the missing goods was closed without paying them.
 
     python manage.py sweep_stockouts [--dry-run] [--now 2026-11-22T02:00:00+08:00]
 
@@ -26,7 +27,8 @@ from refunds.services.stockout_sweep import sweep_stockouts
 
 class Command(BaseCommand):
     help = ("Warn about stock-outs (缺货) whose ship-by is near with the buyer's choice not "
-            "recorded, or whose date agreed with the buyer passed. Safe to run again.")
+            "recorded, whose date agreed with the buyer passed, or whose refund was closed "
+            "unpaid. Safe to run again.")
 
     def add_arguments(self, parser):
         add_sweep_arguments(parser, items="stock-outs", every=100)
@@ -38,9 +40,10 @@ class Command(BaseCommand):
                            verbosity=options.get("verbosity", 1))
         summary = _(
             "Stock-out sweep as of %(now)s%(dry)s: %(due)s near their ship-by, %(late)s past "
-            "the agreed date, %(notified)s notifications, %(unheard)s with nobody to tell, "
-            "%(failed)s failed."
+            "the agreed date, %(unpaid)s with a refund closed unpaid, %(notified)s "
+            "notifications, %(unheard)s with nobody to tell, %(failed)s failed."
         ) % {**sweep_heading(at, dry_run), "due": result.due, "late": result.late,
+             "unpaid": result.unpaid,
              "notified": result.notified, "unheard": result.unheard, "failed": result.failed}
         end_sweep(self, summary,
                   failed=bool(result.failed or result.unheard or result.email_failures))
