@@ -12,7 +12,6 @@ from django.utils.translation import pgettext_lazy
 
 from .models import (
     OPEN_FOLLOWUP_STATES,
-    REFUND_CLOSED_UNPAID,
     CaseKind,
     CaseReason,
     CaseState,
@@ -27,6 +26,7 @@ from .models import (
     ReviewRating,
     StockOutRemedy,
     StockOutState,
+    refund_closed_unpaid_q,
 )
 from .selectors import (
     NICK_FRAGMENT_CAP,
@@ -329,7 +329,7 @@ class StockOutFilter(RegisterFilters, django_filters.FilterSet):
         return queryset.filter(LessThanOrEqual(_china_day("reported_at"), value))
 
     def filter_refund_closed(self, queryset, name, value):
-        return queryset.filter(REFUND_CLOSED_UNPAID) if value else queryset
+        return queryset.filter(refund_closed_unpaid_q()) if value else queryset
 
 
 class InquiryFilter(RegisterFilters, django_filters.FilterSet):

@@ -38,7 +38,6 @@ from .models import (
     OPEN_FOLLOWUP_STATES,
     OPEN_INQUIRY_STATES,
     OUTSTANDING_STOCKOUT,
-    REFUND_CLOSED_UNPAID,
     Buyer,
     CannedReply,
     CarrierClaim,
@@ -74,6 +73,7 @@ from .models import (
     StockOut,
     StockOutEvent,
     StockOutState,
+    with_refund_closed_unpaid,
 )
 from .models.cases import OPEN_STATES
 from .models.compensation import COUNTED_STATES
@@ -745,10 +745,10 @@ def stockout_register(user) -> QuerySet[StockOut]:
     buyer to be told (the longest waiting first: nearest its ship-by; then those whose refund
     closed unpaid), then those waiting for the goods (the soonest agreed day first) — then the
     others, the latest reported first."""
-    return (stockouts_for_user(user)
+    return (with_refund_closed_unpaid(stockouts_for_user(user))
             .select_related("shop", "order", "order__buyer", "line", "case", "reported_by")
             .annotate(open_rank=Choose(When(state=StockOutState.REPORTED, then=Value(0)),
-                                       When(REFUND_CLOSED_UNPAID, then=Value(0)),
+                                       When(closed_unpaid=True, then=Value(0)),
                                        When(state=StockOutState.AGREED, then=Value(1)),
                                        default=Value(2), output_field=IntegerField()))
             .order_by("open_rank",
@@ -770,7 +770,7 @@ def stockouts_by_item(stockouts, limit: int = 5) -> list[dict]:
 
 def stockout_detail(user, pk: int) -> StockOut:
     """A stock-out of the user's shops with all its page shows, or 404."""
-    queryset = stockouts_for_user(user).select_related(
+    queryset = with_refund_closed_unpaid(stockouts_for_user(user)).select_related(
         "shop", "shop__policy", "order", "order__buyer", "line", "case", "reported_by",
     ).prefetch_related(
         "order__lines",
@@ -783,8 +783,8 @@ def open_stockouts_of(orders) -> dict[int, list[StockOut]]:
     """{order id: the stock-outs it carries (OUTSTANDING_STOCKOUT)}, for a page of orders:
     one query."""
     found: dict[int, list[StockOut]] = {}
-    for stockout in (StockOut.objects.filter(OUTSTANDING_STOCKOUT,
-                                             order__in=[order.pk for order in orders])
+    for stockout in (with_refund_closed_unpaid(StockOut.objects.filter(
+                         OUTSTANDING_STOCKOUT, order__in=[order.pk for order in orders]))
                      .select_related("line", "case").order_by("id")):
         found.setdefault(stockout.order_id, []).append(stockout)
     return found

@@ -13,13 +13,13 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 
 from refunds.models import (
-    REFUND_CLOSED_UNPAID,
     Case,
     CaseEvent,
     CaseState,
     Refund,
     Shop,
     StockOut,
+    refund_closed_unpaid_q,
 )
 from refunds.roles import ROLE_PERMISSIONS
 
@@ -86,7 +86,7 @@ def test_seed_demo_covers_every_state_and_is_idempotent(db):
     assert states == set(CaseState.values)
     assert {s.shop_type for s in Shop.objects.all()} == {"B", "C"}
     # every shop has a stock-out whose refund closed unpaid, to send back to the buyer
-    unpaid = StockOut.objects.filter(REFUND_CLOSED_UNPAID)
+    unpaid = StockOut.objects.filter(refund_closed_unpaid_q())
     assert set(unpaid.values_list("shop_id", flat=True)) == set(
         Shop.objects.values_list("pk", flat=True))
     call_command("seed_demo", stdout=io.StringIO())

@@ -80,12 +80,13 @@ from .staff import StaffProfile
 from .stockouts import (
     OPEN_STOCKOUT_STATES,
     OUTSTANDING_STOCKOUT,
-    REFUND_CLOSED_UNPAID,
     StockOut,
     StockOutEvent,
     StockOutEventKind,
     StockOutRemedy,
     StockOutState,
+    refund_closed_unpaid_q,
+    with_refund_closed_unpaid,
 )
 from .submissions import FormSubmission
 
@@ -179,10 +180,11 @@ __all__ = [
     "StaffProfile",
     "OPEN_STOCKOUT_STATES",
     "OUTSTANDING_STOCKOUT",
-    "REFUND_CLOSED_UNPAID",
     "StockOut",
     "StockOutEvent",
     "StockOutEventKind",
     "StockOutRemedy",
     "StockOutState",
+    "refund_closed_unpaid_q",
+    "with_refund_closed_unpaid",
 ]

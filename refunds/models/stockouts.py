@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -49,9 +49,32 @@ OPEN_STOCKOUT_STATES = [StockOutState.REPORTED, StockOutState.AGREED]
 # for — pending, paid, or closed unpaid (the goods are missing all the same). The orders to
 # ship show these, and a second report of the same item is refused while one stands.
 OUTSTANDING_STOCKOUT = Q(state__in=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND])
-# The buyer took a refund whose case closed without paying: the goods are still missing, the
-# stock-out waits to go back to the buyer's choice (`StockOut.refund_fell_through`).
-REFUND_CLOSED_UNPAID = Q(state=StockOutState.REFUND, case__state="closed")
+
+
+def refund_closed_unpaid_q() -> Q:
+    """The buyer took a refund whose case closed without giving them anything back (no refund
+    but a failed one, no partial refund, no complaint ruling that paid — what the money rule
+    counts as given back), and the order is still to ship: the goods are still missing, the
+    stock-out waits to go back to the buyer's choice (`StockOut.refund_fell_through`). A case
+    that paid and then closed on a further request (复核) is not unpaid."""
+    from .compensation import COUNTED_STATES, Compensation, CompensationKind
+    from .complaints import Complaint
+    from .money import Refund, RefundStatus
+
+    case = OuterRef("case_id")
+    gave_back = (Exists(Refund.objects.filter(case=case).exclude(status=RefundStatus.FAILED))
+                 | Exists(Compensation.objects.filter(case=case, state__in=COUNTED_STATES,
+                                                      kind=CompensationKind.PARTIAL_REFUND))
+                 | Exists(Complaint.objects.filter(case=case, refund_amount__isnull=False)))
+    return (Q(state=StockOutState.REFUND, case__state="closed", order__status="paid",
+              order__shipped_at__isnull=True) & ~gave_back)
+
+
+def with_refund_closed_unpaid(queryset):
+    """Stock-outs annotated with `closed_unpaid` (what `StockOut.refund_closed_unpaid`
+    reads): one expression in the page's query, not a query per row."""
+    return queryset.annotate(closed_unpaid=ExpressionWrapper(refund_closed_unpaid_q(),
+                                                             output_field=BooleanField()))
 
 
 class StockOutRemedy(models.TextChoices):
@@ -154,9 +177,15 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
     @property
     def refund_closed_unpaid(self) -> bool:
         """The buyer took a refund, but its case closed without paying them (cancelled, or
-        refused and ruled for the shop): the goods are still missing."""
-        return (self.state == StockOutState.REFUND and self.case_id is not None
-                and self.case.state == "closed")
+        refused and ruled for the shop), the order still to ship: the goods are still missing
+        (`refund_closed_unpaid_q`). Read from the `closed_unpaid` annotation when the page's
+        query has it, else one query."""
+        if self.state != StockOutState.REFUND or self.case_id is None:
+            return False
+        annotated = getattr(self, "closed_unpaid", None)
+        if annotated is not None:
+            return bool(annotated)
+        return StockOut.objects.filter(refund_closed_unpaid_q(), pk=self.pk).exists()
 
     @transition(field=state, source=StockOutState.REFUND, target=StockOutState.REPORTED,
                 conditions=[_refund_closed_unpaid],

@@ -27,21 +27,23 @@ from functools import partial
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import texts
 from ..links import absolute_url
 from ..models import (
-    REFUND_CLOSED_UNPAID,
     CaseEvent,
     ContactLog,
     Notification,
     NotificationKind,
     OrderStatus,
     StockOut,
+    StockOutEvent,
+    StockOutEventKind,
     StockOutState,
+    refund_closed_unpaid_q,
 )
 from ..permissions import user_serves_shop
 from ..timezones import CHINA
@@ -74,8 +76,18 @@ class StockOutSweepResult:
 STILL_TO_SHIP = {"order__status": OrderStatus.PAID, "order__shipped_at__isnull": True}
 
 
-def _reached():
-    return ContactLog.objects.filter(stockout=OuterRef("pk"), outcome__in=REACHED_OUTCOMES)
+def _told_since_last_choice():
+    """The buyer was reached since the stock-out's last transition (a refund that closed
+    unpaid sends it back: the contacts before do not count), ever when it had none — as
+    `services.stockouts.told_since_last_choice`, in the sweep's one query."""
+    reached = ContactLog.objects.filter(stockout=OuterRef("pk"), outcome__in=REACHED_OUTCOMES)
+    last_move = (StockOutEvent.objects.filter(stockout=OuterRef(OuterRef("pk")),
+                                              kind=StockOutEventKind.TRANSITION)
+                 .order_by("-created_at", "-id").values("created_at")[:1])
+    return Exists(reached.filter(Q(created_at__gt=Subquery(last_move))
+                                 | ~Exists(StockOutEvent.objects.filter(
+                                     stockout=OuterRef(OuterRef("pk")),
+                                     kind=StockOutEventKind.TRANSITION))))
 
 
 def stockouts_due(now: datetime) -> list[tuple[StockOut, datetime]]:
@@ -85,7 +97,7 @@ def stockouts_due(now: datetime) -> list[tuple[StockOut, datetime]]:
     rows = (StockOut.objects.filter(state=StockOutState.REPORTED, order__paid_at__isnull=False,
                                     **STILL_TO_SHIP)
             .select_related("order__shop__policy", "shop")
-            .annotate(told=Exists(_reached())).order_by("pk"))
+            .annotate(told=_told_since_last_choice()).order_by("pk"))
     found = []
     for stockout in rows:
         due = ship_by(stockout.order)
@@ -111,7 +123,7 @@ def stockouts_unpaid() -> list[tuple[StockOut, datetime]]:
     order still to ship: one query (the closing time is the case's latest move to closed)."""
     closed_at = (CaseEvent.objects.filter(case_id=OuterRef("case_id"), to_state="closed")
                  .order_by("-created_at", "-id").values("created_at")[:1])
-    rows = (StockOut.objects.filter(REFUND_CLOSED_UNPAID, **STILL_TO_SHIP)
+    rows = (StockOut.objects.filter(refund_closed_unpaid_q(), **STILL_TO_SHIP)
             .select_related("order", "shop", "case")
             .annotate(case_closed_at=Subquery(closed_at)).order_by("pk"))
     return [(stockout, stockout.case_closed_at or stockout.case.updated_at) for stockout in rows]

@@ -34,7 +34,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -61,12 +61,13 @@ from ..models import (
     StockOutEventKind,
     StockOutRemedy,
     StockOutState,
+    with_refund_closed_unpaid,
 )
 from ..permissions import staff_number_of, user_serves_shop
 from ..timezones import CHINA
 from .cases import case_create
 from .contacts import contact_log_record
-from .money import refundable_amount
+from .money import given_back, refundable_amount
 from .text import column_text
 
 MAX_AGREED_DAYS = 60  # a later date is a typo, or no longer a stock-out
@@ -163,7 +164,7 @@ def stockout_report(*, order: Order, actor: User, line: OrderLine | None = None,
         same = StockOut.objects.filter(OUTSTANDING_STOCKOUT, order=order)
         if line is not None:
             same = same.filter(line__isnull=True) | same.filter(line=line)
-        earlier = same.select_related("case").order_by("id").first()
+        earlier = with_refund_closed_unpaid(same).order_by("id").first()
         if earlier is not None and earlier.refund_closed_unpaid:
             raise ActionNotAllowed(
                 _("This is already reported out of stock: stock-out #%(id)s, whose refund was "
@@ -328,13 +329,17 @@ def refund_offer(stockout: StockOut, order: Order) -> Decimal:
 TAKEN_REQUEST_STATES = [CaseState.REQUESTED, CaseState.REFUND_PENDING, CaseState.REFUND_FAILED]
 
 
-def pending_refund_request(order: Order) -> Case | None:
+def pending_refund_request(order: Order, stockout: StockOut | None = None) -> Case | None:
     """The order's open refund-only case no other stock-out took (the buyer's request the
     platform import brought, or one opened on the desk), which a refund for the missing goods
-    takes instead of opening a second one. One refused or in dispute is not taken: the
+    takes instead of opening a second one — `stockout`'s own earlier refund case too, when it
+    closed unpaid and was reopened since (复核). One refused or in dispute is not taken: the
     refund raises `ActionNotAllowed` naming it (its case page is where it is settled)."""
+    others = StockOut.objects.filter(case=OuterRef("pk"))
+    if stockout is not None:
+        others = others.exclude(pk=stockout.pk)
     case = (Case.objects.filter(order=order, kind=CaseKind.REFUND_ONLY, state__in=OPEN_STATES)
-            .exclude(stockouts__isnull=False).order_by("id").first())
+            .exclude(Exists(others)).order_by("id").first())
     if case is not None and case.state not in TAKEN_REQUEST_STATES:
         raise ActionNotAllowed(
             _("The buyer's refund request #%(id)s on this order is “%(state)s”: settle it on "
@@ -354,7 +359,7 @@ def stockout_refund(*, stockout: StockOut, actor: User, note: str = "",
     def prepare(locked: StockOut):
         _require_told(locked)
         order = locked.order
-        case = pending_refund_request(order)
+        case = pending_refund_request(order, locked)
         data: dict[str, Any] = {}
         if case is None:
             amount = refund_offer(locked, order)
@@ -397,6 +402,12 @@ def stockout_refund_fell_through(*, stockout: StockOut, actor: User, note: str =
             raise ActionNotAllowed(
                 _("Refund case #%(id)s is “%(state)s”, not closed: it may still pay the "
                   "buyer.") % {"id": case.pk, "state": case.get_state_display()})
+        paid = given_back(Case.objects.filter(pk=case.pk))
+        if paid:
+            raise ActionNotAllowed(
+                _("Refund case #%(id)s gave the buyer ¥%(amount)s back before it closed: the "
+                  "missing goods are refunded, there is nothing to choose again.")
+                % {"id": case.pk, "amount": paid})
         if order.is_shipped or order.status in (OrderStatus.CLOSED, OrderStatus.COMPLETED):
             raise ActionNotAllowed(
                 _("Order %(order)s is “%(status)s” now: nothing is left to ship or to choose "

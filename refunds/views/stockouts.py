@@ -122,7 +122,7 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
     pending = refund = blocked = None
     if stockout.is_open:  # (a refund closed unpaid keeps its case: the offer is anew)
         try:
-            pending = services.pending_refund_request(stockout.order)
+            pending = services.pending_refund_request(stockout.order, stockout)
         except DomainError as error:
             blocked = error.message  # a request refused or in dispute: the refund says so
         else:

@@ -24,8 +24,10 @@ from refunds.models import (
     StockOutEvent,
     StockOutRemedy,
     StockOutState,
+    refund_closed_unpaid_q,
 )
 from refunds.services import stockouts as services
+from refunds.services.cases import case_agree, case_reopen
 from refunds.services.compensation import compensation_propose
 from refunds.services.contacts import ContactBlocked
 from refunds.timezones import CHINA
@@ -406,12 +408,45 @@ def test_only_a_refund_closed_unpaid_goes_back(paid_order, warehouse, agent, sup
     # the warehouse reports; after-sales talks to the buyer
     with pytest.raises(PermissionDeniedError):
         services.stockout_refund_fell_through(stockout=stockout, actor=warehouse)
-    # shipped meanwhile: nothing is left to choose
+    # shipped meanwhile: nothing is left to choose, and it is no longer "closed unpaid"
     paid_order.status, paid_order.shipped_at = OrderStatus.SHIPPED, timezone.now()
     paid_order.save()
-    with pytest.raises(ActionNotAllowed, match="nothing is left to ship or to choose"):
+    assert not StockOut.objects.get(pk=stockout.pk).refund_closed_unpaid
+    with pytest.raises(ActionNotAllowed, match="is not possible"):
         services.stockout_refund_fell_through(stockout=stockout, actor=agent)
     assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
+
+
+def test_a_case_that_paid_and_then_closed_on_a_review_is_not_unpaid(paid_order, warehouse,
+                                                                    agent, supervisor, finance):
+    """Refunded, reopened for a further amount (复核), closed: the goods were refunded."""
+    paid_order.shop.policy.instant_refund_limit = Decimal("0")
+    paid_order.shop.policy.save()
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    case = case_agree(case=stockout.case, actor=supervisor)
+    assert Refund.objects.filter(case=case).exists()
+    Case.objects.filter(pk=case.pk).update(state=CaseState.CLOSED)  # after a review, closed
+    stockout = StockOut.objects.get(pk=stockout.pk)
+    assert not stockout.refund_closed_unpaid
+    assert not StockOut.objects.filter(refund_closed_unpaid_q()).exists()
+    with pytest.raises(ActionNotAllowed):
+        services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
+
+
+def test_the_reopened_case_is_taken_back_by_a_refund_chosen_again(paid_order, warehouse,
+                                                                   agent, supervisor):
+    """Sent back, then the closed case reopened for review (复核): choosing the refund again
+    takes that case back rather than refusing or opening a second one."""
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    case_reopen(case=case, actor=supervisor, reason="买家申请复核")
+    _tell(stockout, agent)
+    again = services.stockout_refund(stockout=stockout, actor=agent)
+    assert again.state == StockOutState.REFUND and again.case_id == case.pk
+    assert Case.objects.filter(order=paid_order).count() == 1
 
 
 def test_a_case_reopened_meanwhile_is_not_sent_back(paid_order, warehouse, agent):

@@ -227,3 +227,17 @@ def test_the_refund_closed_unpaid_warning_has_its_badge(client, shop_policy, sho
     page = client.get("/cases/").content.decode()
     assert f'href="/stock-outs/{stockout.pk}/">stock-out #{stockout.pk}</a>' in page
     assert "Out of stock: refund closed unpaid" in page
+
+
+def test_sent_back_after_a_refund_closed_unpaid_the_old_contact_does_not_count(
+        shop_policy, shop, warehouse, agent, supervisor):
+    """Back to the buyer's choice near its ship-by: the warning says nobody told the buyer
+    since (the contact before the refund does not let their choice be recorded)."""
+    stockout = _report(shop, warehouse, paid_hours_ago=60)  # 12 hours left to ship
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    case_close(case=stockout.case, actor=agent, reason=CloseReason.WITHDRAWN)
+    services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    assert "1 near their ship-by" in run()
+    due = Notification.objects.filter(stockout=stockout, kind="stockout_due").first()
+    assert "nobody has told the buyer" in in_words(due)

@@ -435,6 +435,10 @@ def test_a_refund_closed_unpaid_goes_back_to_the_buyers_choice_from_its_page(
     # told before the refund, not since: the page asks to tell them again
     assert "Tell the buyer now and offer a choice" in page
     assert 'id="action-withdraw"' not in page  # the buyer was told the goods are missing
+    # the closed case is the earlier one; what a refund would be now is shown again
+    assert f'Earlier refund case</dt><dd class="col-sm-8"><a href="/cases/{case.pk}/"' in page
+    share = page.split('id="stockout-share">')[1].split("</dd>")[0]
+    assert share == f"¥{case.requested_amount}"
     _contact(client, stockout)
     assert "The buyer has been told: record what they chose." in text(
         client.get(f"/stock-outs/{stockout.pk}/"))
