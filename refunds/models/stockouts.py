@@ -99,8 +99,11 @@ def can_report_or_handle(stockout: StockOut, user) -> bool:
     return can_report(stockout, user) or can_handle(stockout, user)
 
 
-def _refund_closed_unpaid(stockout: StockOut) -> bool:
-    return stockout.refund_closed_unpaid
+def _refund_case_closed(stockout: StockOut) -> bool:
+    """The transition's cheap condition; the service tells, with the rows locked, why one
+    whose case gave money back or whose order shipped since cannot go back (the page offers
+    it only for `refund_closed_unpaid`)."""
+    return stockout.case_id is not None and stockout.case.state == "closed"
 
 
 class StockOut(ConcurrentTransitionMixin, models.Model):
@@ -188,7 +191,7 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
         return StockOut.objects.filter(refund_closed_unpaid_q(), pk=self.pk).exists()
 
     @transition(field=state, source=StockOutState.REFUND, target=StockOutState.REPORTED,
-                conditions=[_refund_closed_unpaid],
+                conditions=[_refund_case_closed],
                 permission=can_handle,
                 custom={"label": _("The refund was closed unpaid: tell the buyer again")})
     def refund_fell_through(self):

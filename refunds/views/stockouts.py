@@ -111,10 +111,14 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
     told = services.buyer_was_told(stockout)
     # what "record what they chose" waits for: reached since a refund closed unpaid, if one did
     told_now = told and services.told_since_last_choice(stockout)
-    # once the buyer was told, the report cannot be withdrawn (the service says why)
+    # once the buyer was told, the report cannot be withdrawn; a refund case that gave money
+    # back, or an order shipped since, is not sent back to the buyer (the services say why)
+    hidden = {"withdraw"} if told else set()
+    if not stockout.refund_closed_unpaid:
+        hidden.add("refund_fell_through")
     actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
                for t in stockout.get_available_user_state_transitions(user)
-               if t.name in STOCKOUT_ACTION_FORMS and not (told and t.name == "withdraw")]
+               if t.name in STOCKOUT_ACTION_FORMS and t.name not in hidden]
     may_contact = stockout.is_open and user.has_perm("refunds.handle_stockout")
     contact_form = bound.get("contact") or (ContactForm(
         case=None, can_override=can_override(user),

@@ -455,3 +455,24 @@ def test_a_second_click_on_the_refund_closed_action_gets_a_message(login, agent,
     assert "This stock-out changed while you were looking at it" in alert_texts(
         client.get(response["Location"]), "danger")
     assert StockOutEvent.objects.filter(transition="refund_fell_through").count() == 1
+
+
+def test_the_send_back_is_offered_only_for_a_refund_closed_unpaid(login, agent, stockout,
+                                                                  paid_order):
+    client = login(agent)
+    _contact(client, stockout)
+    _act(client, stockout, "refund")
+    case = Case.objects.get()
+    Case.objects.filter(pk=case.pk).update(state="closed")
+    assert 'id="action-refund_fell_through"' in text(client.get(f"/stock-outs/{stockout.pk}/"))
+    # the order shipped since: no longer missing goods, nothing to send back
+    paid_order.status, paid_order.shipped_at = "shipped", timezone.now()
+    paid_order.save()
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    assert 'id="action-refund_fell_through"' not in page
+    assert "was closed without paying the buyer" not in page
+    # posted anyway (a stale page): the reason is said, nothing changes
+    response = _act(client, stockout, "refund_fell_through", state="refund")
+    assert "nothing is left to ship or to choose" in alert_texts(
+        client.get(response["Location"]), "danger")
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
