@@ -261,3 +261,30 @@ def stockout_register_sheet(stockouts) -> tuple[list[str], list[list[Cell]]]:
 
 def stockout_register_file(stockouts, fmt: str, now: datetime) -> tuple[bytes, str, str]:
     return _register_file("stock-outs", stockout_register_sheet(stockouts), fmt, now)
+
+
+def inquiry_register_sheet(inquiries) -> tuple[list[str], list[list[Cell]]]:
+    """The parcel inquiries (快递查询 / 改地址): what the buyer asked, who at the carrier
+    answered what, and when the buyer was told — for the team lead's review of the carriers
+    and of how promptly buyers are answered."""
+    from django.utils.translation import gettext as _
+
+    headers = [_("Inquiry no."), _("Opened"), _("Shop"), _("Order no."), _("Buyer"),
+               _("The buyer asks"), _("What the buyer said"), _("New address"),
+               _("Tracking number"), _("Carrier"), _("Answer the buyer by"), _("State"),
+               _("Carrier's staff number"), _("Outcome"), _("Carrier's answer"),
+               _("Answered"), _("Answer recorded by"), _("Buyer told"), _("Case no."),
+               _("Opened by"), _("Closed")]
+    rows = [[inquiry.pk, inquiry.opened_at, inquiry.shop.name,
+             inquiry.order.platform_order_id, inquiry.order.buyer.nick,
+             inquiry.get_kind_display(), inquiry.question, inquiry.new_address,
+             inquiry.parcel_tracking_no, inquiry.parcel_carrier, inquiry.reply_by,
+             inquiry.get_state_display(), inquiry.carrier_staff, inquiry.get_outcome_display(),
+             inquiry.answer, inquiry.answered_at, inquiry.answered_staff, inquiry.buyer_told_at,
+             inquiry.case_id, inquiry.opened_by.get_username(), inquiry.closed_at]
+            for inquiry in inquiries.iterator(chunk_size=500)]
+    return headers, rows
+
+
+def inquiry_register_file(inquiries, fmt: str, now: datetime) -> tuple[bytes, str, str]:
+    return _register_file("parcel inquiries", inquiry_register_sheet(inquiries), fmt, now)

@@ -67,6 +67,8 @@ urlpatterns = [
     path("orders/<int:pk>/receipt/extend/", receipts.receipt_extend, name="receipt_extend"),
     path("orders/<int:pk>/receipt/read/", receipts.receipt_read, name="receipt_read"),
     path("inquiries/", inquiries.inquiry_list, name="inquiry_list"),
+    path("inquiries/register.<slug:fmt>", inquiries.inquiry_register_download,
+         name="inquiry_register_download"),
     path("orders/<int:pk>/inquiry/", inquiries.inquiry_open, name="inquiry_open"),
     path("inquiries/<int:pk>/", inquiries.inquiry_detail_view, name="inquiry_detail"),
     path("inquiries/<int:pk>/actions/<slug:action>/", inquiries.inquiry_action,

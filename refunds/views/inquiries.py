@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from ..exceptions import DomainError
+from ..exports import inquiry_register_file
 from ..filters import InquiryFilter
 from ..forms import INQUIRY_ACTION_FORMS, ContactForm, InquiryOpenForm
 from ..models import OPEN_INQUIRY_STATES, OPEN_STATES, Order, ParcelInquiry
@@ -23,6 +24,7 @@ from ..services import inquiries as services
 from ..services.contacts import can_override
 from .actions import posted, submit, submit_transition
 from .contacts import contact_context
+from .files import register_download
 
 SERVICES = {
     "ask_carrier": services.inquiry_ask_carrier,
@@ -42,17 +44,28 @@ def _contact_url(inquiry: ParcelInquiry) -> str:
     return reverse("refunds:inquiry_contact", args=[inquiry.pk])
 
 
+def _filtered(request) -> InquiryFilter:
+    return InquiryFilter(request.GET or None, queryset=inquiry_register(request.user),
+                         request=request)
+
+
 def inquiry_list(request):
     """Every inquiry of the user's shops: the open ones first, the answer soonest due first."""
     _require_view(request)
-    inquiries = InquiryFilter(request.GET or None, queryset=inquiry_register(request.user),
-                              request=request)
+    inquiries = _filtered(request)
     page = Paginator(inquiries.qs, settings.CASES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "refunds/inquiry_list.html", {
         "filter": inquiries, "page": page, "query": query.urlencode(), "now": timezone.now(),
     })
+
+
+def inquiry_register_download(request, fmt: str):
+    """The inquiries as the filters show them, every row (not one page)."""
+    _require_view(request)
+    return register_download(request, fmt, _filtered(request), inquiry_register_file,
+                             back="refunds:inquiry_list")
 
 
 def inquiry_open(request, pk: int):
