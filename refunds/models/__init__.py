@@ -86,6 +86,7 @@ from .stockouts import (
     StockOutRemedy,
     StockOutState,
     refund_closed_unpaid_q,
+    refund_gave_nothing_q,
     with_refund_closed_unpaid,
 )
 from .submissions import FormSubmission
@@ -186,5 +187,6 @@ __all__ = [
     "StockOutRemedy",
     "StockOutState",
     "refund_closed_unpaid_q",
+    "refund_gave_nothing_q",
     "with_refund_closed_unpaid",
 ]

@@ -51,12 +51,11 @@ OPEN_STOCKOUT_STATES = [StockOutState.REPORTED, StockOutState.AGREED]
 OUTSTANDING_STOCKOUT = Q(state__in=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND])
 
 
-def refund_closed_unpaid_q() -> Q:
+def refund_gave_nothing_q() -> Q:
     """The buyer took a refund whose case closed without giving them anything back (no refund
     but a failed one, no partial refund, no complaint ruling that paid — what the money rule
-    counts as given back), and the order is still to ship: the goods are still missing, the
-    stock-out waits to go back to the buyer's choice (`StockOut.refund_fell_through`). A case
-    that paid and then closed on a further request (复核) is not unpaid."""
+    counts as given back). A case that paid and then closed on a further request (复核) did
+    give something back."""
     from .compensation import COUNTED_STATES, Compensation, CompensationKind
     from .complaints import Complaint
     from .money import Refund, RefundStatus
@@ -66,8 +65,15 @@ def refund_closed_unpaid_q() -> Q:
                  | Exists(Compensation.objects.filter(case=case, state__in=COUNTED_STATES,
                                                       kind=CompensationKind.PARTIAL_REFUND))
                  | Exists(Complaint.objects.filter(case=case, refund_amount__isnull=False)))
-    return (Q(state=StockOutState.REFUND, case__state="closed", order__status="paid",
-              order__shipped_at__isnull=True) & ~gave_back)
+    return Q(state=StockOutState.REFUND, case__state="closed") & ~gave_back
+
+
+def refund_closed_unpaid_q() -> Q:
+    """`refund_gave_nothing_q`, the order still to ship: the goods are still missing, the
+    stock-out waits to go back to the buyer's choice (`StockOut.refund_fell_through`) or to
+    be shipped when the goods come in. Once the platform shows the order shipped or closed,
+    the order import settles it."""
+    return refund_gave_nothing_q() & Q(order__status="paid", order__shipped_at__isnull=True)
 
 
 def with_refund_closed_unpaid(queryset):
@@ -97,6 +103,12 @@ can_handle = _role("handle_stockout")
 def can_report_or_handle(stockout: StockOut, user) -> bool:
     """Whoever ships the order records that it shipped: the warehouse or after-sales."""
     return can_report(stockout, user) or can_handle(stockout, user)
+
+
+def _open_or_refund_case_closed(stockout: StockOut) -> bool:
+    """Shipped or order closed: from an open stock-out, or from a refund whose case closed
+    (the service, and the import's query, check that it gave nothing back)."""
+    return stockout.state in OPEN_STOCKOUT_STATES or _refund_case_closed(stockout)
 
 
 def _refund_case_closed(stockout: StockOut) -> bool:
@@ -197,7 +209,8 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
     def refund_fell_through(self):
         """Back to the buyer's choice: the service checks the case under its lock."""
 
-    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.SHIPPED,
+    @transition(field=state, source=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND],
+                target=StockOutState.SHIPPED, conditions=[_open_or_refund_case_closed],
                 permission=can_report_or_handle, custom={"label": _("Shipped")})
     def ship(self):
         """Also what the order import does when the platform shows the order shipped."""
@@ -208,7 +221,8 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
     def withdraw(self):
         """Only before the buyer was told: after that, the order ships or is refunded."""
 
-    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.ORDER_CLOSED,
+    @transition(field=state, source=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND],
+                target=StockOutState.ORDER_CLOSED, conditions=[_open_or_refund_case_closed],
                 custom={"label": _("Order closed on the platform")})
     def order_closed(self):
         """The order import, when the platform closed the order (no user runs this)."""

@@ -34,7 +34,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -61,6 +61,7 @@ from ..models import (
     StockOutEventKind,
     StockOutRemedy,
     StockOutState,
+    refund_gave_nothing_q,
     with_refund_closed_unpaid,
 )
 from ..permissions import staff_number_of, user_serves_shop
@@ -422,9 +423,22 @@ def stockout_refund_fell_through(*, stockout: StockOut, actor: User, note: str =
 
 def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",
                   expected_state: str | None = None, now: datetime | None = None) -> StockOut:
-    """The goods came in and the order shipped (before the next order import shows it)."""
+    """The goods came in and the order shipped (before the next order import shows it) —
+    also after the buyer's refund closed unpaid (they withdrew it to wait for the goods);
+    not once that refund gave them something back (the item is refunded, not shipped)."""
+
+    def prepare(locked: StockOut):
+        if locked.state == StockOutState.REFUND:
+            case = Case.objects.select_for_update(of=("self",)).get(pk=locked.case_id)
+            paid = given_back(Case.objects.filter(pk=case.pk))
+            if case.state != CaseState.CLOSED or paid:
+                raise ActionNotAllowed(
+                    _("The buyer takes a refund for this item (case #%(id)s): it is not "
+                      "shipped.") % {"id": case.pk})
+        return [], {}
+
     return _run(stockout=stockout, actor=actor, name="ship", expected_state=expected_state,
-                note=note, now=now)
+                note=note, prepare=prepare, now=now)
 
 
 WITHDRAW_TOO_LATE = gettext_lazy(
@@ -455,7 +469,8 @@ def stockout_withdraw(*, stockout: StockOut, actor: User, reason: str,
 
 def stockouts_follow_orders(order_ids: Iterable[int], now: datetime | None = None) -> int:
     """The open stock-outs of `order_ids` follow what the platform did to their orders:
-    shipped → shipped, closed → order closed. Called by the order import, inside its
+    shipped → shipped, closed → order closed — and those whose refund closed having given
+    the buyer nothing (the goods were still owed). Called by the order import, inside its
     transaction, for the orders whose status it just changed. Returns how many moved."""
     now = now or timezone.now()
     order_ids = list(order_ids)
@@ -464,8 +479,9 @@ def stockouts_follow_orders(order_ids: Iterable[int], now: datetime | None = Non
     moved = 0
     with transaction.atomic():
         open_ones = list(StockOut.objects.select_for_update(of=("self",))
-                         .select_related("order")
-                         .filter(order_id__in=order_ids, state__in=OPEN_STOCKOUT_STATES)
+                         .select_related("order", "case")
+                         .filter(Q(state__in=OPEN_STOCKOUT_STATES) | refund_gave_nothing_q(),
+                                 order_id__in=order_ids)
                          .order_by("pk"))
         for stockout in open_ones:
             order = stockout.order

@@ -115,7 +115,7 @@ def _detail_context(request, stockout: StockOut, bound: dict | None = None) -> d
     # back, or an order shipped since, is not sent back to the buyer (the services say why)
     hidden = {"withdraw"} if told else set()
     if not stockout.refund_closed_unpaid:
-        hidden.add("refund_fell_through")
+        hidden |= {"refund_fell_through", "ship"} if stockout.state == "refund" else set()
     actions = [bound.get(t.name) or STOCKOUT_ACTION_FORMS[t.name](stockout=stockout)
                for t in stockout.get_available_user_state_transitions(user)
                if t.name in STOCKOUT_ACTION_FORMS and t.name not in hidden]

@@ -476,3 +476,48 @@ def test_two_items_refunded_one_after_the_other_ask_no_more_than_was_paid(shop, 
         cases.append(services.stockout_refund(stockout=stockout, actor=agent).case)
     assert [case.requested_amount for case in cases] == [Decimal("100.00"), Decimal("50.00")]
     assert cases[0] != cases[1]
+
+
+def test_the_order_import_settles_a_refund_closed_unpaid_not_a_paid_one(paid_order, warehouse,
+                                                                        agent, supervisor,
+                                                                        shop):
+    """The platform shows the order shipped: goods the buyer withdrew the refund for went
+    out (shipped); an item whose refund paid stays refunded."""
+    unpaid, _case = _refunded_then_closed(paid_order, warehouse, agent)
+    other = OrderFactory(shop=shop, unshipped=True)
+    paid = _report(other, warehouse, line=other.lines.get())
+    _tell(paid, agent)
+    paid = services.stockout_refund(stockout=paid, actor=agent)
+    case_agree(case=paid.case, actor=supervisor)
+    Case.objects.filter(pk=paid.case_id).update(state=CaseState.CLOSED)
+    for order in (paid_order, other):
+        order.status, order.shipped_at = OrderStatus.SHIPPED, timezone.now()
+        order.save()
+    assert services.stockouts_follow_orders([paid_order.pk, other.pk]) == 1
+    states = dict(StockOut.objects.values_list("pk", "state"))
+    assert states == {unpaid.pk: StockOutState.SHIPPED, paid.pk: StockOutState.REFUND}
+    event = StockOutEvent.objects.get(stockout=unpaid, transition="ship")
+    assert (event.from_state, event.staff_number) == ("refund", "SYSTEM")
+
+
+def test_a_refund_closed_unpaid_may_be_marked_shipped_a_paid_one_not(paid_order, warehouse,
+                                                                     agent, supervisor):
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    shipped = services.stockout_ship(stockout=stockout, actor=warehouse, note="到货已发")
+    assert shipped.state == StockOutState.SHIPPED and shipped.resolved_at is not None
+    other = OrderFactory(shop=paid_order.shop, unshipped=True)
+    paid = _report(other, warehouse, line=other.lines.get())
+    _tell(paid, agent)
+    paid = services.stockout_refund(stockout=paid, actor=agent)
+    case_agree(case=paid.case, actor=supervisor)
+    Case.objects.filter(pk=paid.case_id).update(state=CaseState.CLOSED)
+    with pytest.raises(ActionNotAllowed, match="it is not shipped"):
+        services.stockout_ship(stockout=StockOut.objects.get(pk=paid.pk), actor=warehouse)
+    # a refund still pending cannot be marked shipped at all
+    pending_order = OrderFactory(shop=paid_order.shop, unshipped=True)
+    pending = _report(pending_order, warehouse, line=pending_order.lines.get())
+    _tell(pending, agent)
+    pending = services.stockout_refund(stockout=pending, actor=agent)
+    with pytest.raises(ActionNotAllowed, match="is not possible"):
+        services.stockout_ship(stockout=pending, actor=warehouse)
+    assert StockOut.objects.get(pk=pending.pk).state == StockOutState.REFUND

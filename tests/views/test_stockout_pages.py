@@ -52,6 +52,13 @@ def _contact(client, stockout, outcome="reached"):
         "contact-note": "告知缺货，可等 4 天或退款"})
 
 
+def _refund_from_page(client, stockout):
+    """The buyer was told and took the refund: the case it opened."""
+    _contact(client, stockout)
+    _act(client, stockout, "refund")
+    return Case.objects.get(stockouts=stockout)
+
+
 def _act(client, stockout, action, state=None, **fields):
     data = {f"{action}-expected_state": state or stockout.state}
     data.update({f"{action}-{name}": value for name, value in fields.items()})
@@ -293,9 +300,7 @@ def test_a_refund_shows_on_the_orders_to_ship_closed_unpaid_too(login, agent, st
     """The goods are missing whatever became of the refund: a case closed without paying
     the buyer leaves the order out of stock, saying the buyer is to be told again."""
     client = login(agent)
-    _contact(client, stockout)
-    _act(client, stockout, "refund")
-    case = Case.objects.get()
+    case = _refund_from_page(client, stockout)
     row = text(client.get("/orders/unshipped/", {"due": "stockout"}))
     assert f'data-stockout="{stockout.pk}"' in row
     assert f"refund: case #{case.pk} Requested" in row
@@ -407,9 +412,7 @@ def test_a_refund_closed_unpaid_goes_back_to_the_buyers_choice_from_its_page(
     """The buyer withdrew the refund (closed on the case page): the stock-out page and the
     list say so, and one button sends it back to telling the buyer and their choice."""
     client = login(agent)
-    _contact(client, stockout)
-    _act(client, stockout, "refund")
-    case = Case.objects.get()
+    case = _refund_from_page(client, stockout)
     case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
 
     listed = text(client.get("/stock-outs/", {"refund_closed": "on"}))
@@ -460,9 +463,7 @@ def test_a_second_click_on_the_refund_closed_action_gets_a_message(login, agent,
 def test_the_send_back_is_offered_only_for_a_refund_closed_unpaid(login, agent, stockout,
                                                                   paid_order):
     client = login(agent)
-    _contact(client, stockout)
-    _act(client, stockout, "refund")
-    case = Case.objects.get()
+    case = _refund_from_page(client, stockout)
     Case.objects.filter(pk=case.pk).update(state="closed")
     assert 'id="action-refund_fell_through"' in text(client.get(f"/stock-outs/{stockout.pk}/"))
     # the order shipped since: no longer missing goods, nothing to send back
@@ -476,3 +477,17 @@ def test_the_send_back_is_offered_only_for_a_refund_closed_unpaid(login, agent, 
     assert "nothing is left to ship or to choose" in alert_texts(
         client.get(response["Location"]), "danger")
     assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
+
+
+def test_a_refund_closed_unpaid_may_be_marked_shipped_from_its_page(login, agent, warehouse,
+                                                                     stockout):
+    """The buyer withdrew the refund to wait: when the goods come in, the warehouse ships."""
+    client = login(agent)
+    case = _refund_from_page(client, stockout)
+    warehouse_client = login(warehouse)
+    assert 'id="action-ship"' not in text(warehouse_client.get(f"/stock-outs/{stockout.pk}/"))
+    case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
+    assert 'id="action-ship"' in text(warehouse_client.get(f"/stock-outs/{stockout.pk}/"))
+    response = _act(warehouse_client, stockout, "ship", state="refund", note="到货已发")
+    assert response.status_code == 302
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.SHIPPED
