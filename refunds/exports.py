@@ -268,13 +268,14 @@ def inquiry_register_sheet(inquiries) -> tuple[list[str], list[list[Cell]]]:
     answered what, and when the buyer was told — for the team lead's review of the carriers
     and of how promptly buyers are answered."""
     from django.utils.translation import gettext as _
+    from django.utils.translation import pgettext
 
     headers = [_("Inquiry no."), _("Opened"), _("Shop"), _("Order no."), _("Buyer"),
                _("The buyer asks"), _("What the buyer said"), _("New address"),
                _("Tracking number"), _("Carrier"), _("Answer the buyer by"), _("State"),
                _("Carrier's staff number"), _("Outcome"), _("Carrier's answer"),
                _("Answered"), _("Answer recorded by"), _("Buyer told"), _("Case no."),
-               _("Opened by"), _("Closed")]
+               _("Opened by"), pgettext("register column", "Closed")]
     rows = [[inquiry.pk, inquiry.opened_at, inquiry.shop.name,
              inquiry.order.platform_order_id, inquiry.order.buyer.nick,
              inquiry.get_kind_display(), inquiry.question, inquiry.new_address,

@@ -49,6 +49,7 @@ from ..models import (
     GoodsStatus,
     Order,
     OrderLine,
+    OrderStatus,
     Payout,
     PayoutState,
     Refund,
@@ -119,8 +120,24 @@ def _run(*, case: Case, actor: User | None, name: str, expected_state: str | Non
         fields, data = prepare(locked, order) if prepare else ([], {})
         if note_text:  # the note in the reader's language (refunds/texts.py)
             data = {**data, TEXT: note_text}
-        return _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
-                                 fields=fields, data=data)
+        result = _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
+                                   fields=fields, data=data)
+        _settle_stockouts_of_a_closed_refund(result, order, now)
+        return result
+
+
+def _settle_stockouts_of_a_closed_refund(case: Case, order: Order, now: datetime) -> None:
+    """A refund-only case that closes on an order the platform already shipped or closed: a
+    stock-out whose refund it was settles now (shipped / order closed), as the order import
+    would have settled it then had the refund not been pending. One query, in the case's
+    transaction (the order row is locked first, as for the stock-out's own changes)."""
+    if case.state != CaseState.CLOSED or case.kind != CaseKind.REFUND_ONLY:
+        return
+    if not (order.is_shipped or order.status == OrderStatus.CLOSED):
+        return
+    from .stockouts import stockouts_follow_orders  # stock-outs open refund cases: a cycle
+
+    stockouts_follow_orders([order.pk], now=now)
 
 
 def _explain_refusal(case: Case, name: str, actor: User) -> None:

@@ -435,6 +435,10 @@ def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",
                 raise ActionNotAllowed(
                     _("The buyer takes a refund for this item (case #%(id)s): it is not "
                       "shipped.") % {"id": case.pk})
+            if locked.order.status == OrderStatus.CLOSED:
+                raise ActionNotAllowed(
+                    _("Order %(order)s was closed on the platform: it is not shipped.")
+                    % {"order": locked.order.platform_order_id})
         return [], {}
 
     return _run(stockout=stockout, actor=actor, name="ship", expected_state=expected_state,

@@ -14,9 +14,11 @@ from refunds.models import (
     CaseKind,
     CaseReason,
     CaseState,
+    CloseReason,
     ContactChannel,
     ContactLog,
     ContactOutcome,
+    Order,
     OrderLine,
     OrderStatus,
     Refund,
@@ -27,7 +29,7 @@ from refunds.models import (
     refund_closed_unpaid_q,
 )
 from refunds.services import stockouts as services
-from refunds.services.cases import case_agree, case_reopen
+from refunds.services.cases import case_agree, case_close, case_reopen
 from refunds.services.compensation import compensation_propose
 from refunds.services.contacts import ContactBlocked
 from refunds.timezones import CHINA
@@ -521,3 +523,29 @@ def test_a_refund_closed_unpaid_may_be_marked_shipped_a_paid_one_not(paid_order,
     with pytest.raises(ActionNotAllowed, match="is not possible"):
         services.stockout_ship(stockout=pending, actor=warehouse)
     assert StockOut.objects.get(pk=pending.pk).state == StockOutState.REFUND
+
+
+def test_a_refund_closing_after_the_order_shipped_settles_its_stockout(paid_order, warehouse,
+                                                                       agent):
+    """The platform shipped the order while the refund was pending (the import left the
+    stock-out alone); the refund then closes unpaid: the stock-out settles as shipped."""
+    stockout = _report(paid_order, warehouse, line=paid_order.lines.get())
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    paid_order.status, paid_order.shipped_at = OrderStatus.SHIPPED, timezone.now()
+    paid_order.save()
+    assert services.stockouts_follow_orders([paid_order.pk]) == 0  # the refund is pending
+    case_close(case=stockout.case, actor=agent, reason=CloseReason.WITHDRAWN)
+    settled = StockOut.objects.get(pk=stockout.pk)
+    assert settled.state == StockOutState.SHIPPED and settled.resolved_at is not None
+    event = settled.events.latest("id")
+    assert (event.transition, event.from_state, event.staff_number) == (
+        "ship", "refund", "SYSTEM")
+
+
+def test_a_closed_order_is_not_marked_shipped(paid_order, warehouse, agent):
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    Order.objects.filter(pk=paid_order.pk).update(status=OrderStatus.CLOSED)  # not imported
+    with pytest.raises(ActionNotAllowed, match="closed on the platform: it is not shipped"):
+        services.stockout_ship(stockout=stockout, actor=warehouse)
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
