@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from refunds.models import (
@@ -17,34 +16,17 @@ from refunds.models import (
     Notification,
     Order,
     OrderStatus,
-    ParcelInquiry,
 )
 from refunds.services import inquiries as services
 from refunds.services.inquiry_sweep import sweep_inquiries
 from tests.factories import OrderFactory, make_case
 from tests.formparse import form_fields
-from tests.views.helpers import text
+
+from .helpers import text
+from .test_inquiry_pages import NEW_ADDRESS, _open
 
 pytestmark = pytest.mark.django_db
 
-NEW_ADDRESS = "张三 13800000000 浙江省杭州市西湖区文三路 1 号"
-
-
-@pytest.fixture
-def login():
-    def _login(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return _login
-
-
-def _open(order, actor, kind=InquiryKind.WHERE, **kwargs) -> ParcelInquiry:
-    kwargs.setdefault("question", "物流三天没更新了")
-    if kind == InquiryKind.ADDRESS:
-        kwargs.setdefault("new_address", NEW_ADDRESS)
-    return services.inquiry_open(order=order, actor=actor, kind=kind, **kwargs)
 
 
 # --- the carrier-claim prefill (refunds/views/claims.py, _initial_from_inquiry) ----------------
