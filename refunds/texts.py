@@ -219,6 +219,15 @@ def stockout_order_closed() -> str:
     return _("The order import shows the order closed on the platform.")
 
 
+def stockout_refund_reopened(*, case: int, agreed: str = "") -> str:
+    if agreed:
+        return _("Refund case #%(case)s was reopened for review (复核): the buyer's refund "
+                 "stands again, and the shipment agreed for %(day)s is off while it may pay: "
+                 "tell the buyer on the case's page.") % {"case": case, "day": agreed}
+    return _("Refund case #%(case)s was reopened for review (复核): the buyer's refund stands "
+             "again; the goods are not shipped while it may pay.") % {"case": case}
+
+
 def stockout_due(*, id: int, order: str, deadline: str, told: bool) -> str:
     if told:
         return _("Stock-out #%(id)s (order %(order)s): the platform expects the order shipped "
@@ -320,6 +329,7 @@ _RENDERERS: dict[str, Callable[..., str]] = {
     "stockout_unpaid": stockout_unpaid,
     "stockout_order_shipped": stockout_order_shipped,
     "stockout_order_closed": stockout_order_closed,
+    "stockout_refund_reopened": stockout_refund_reopened,
     "complaint_warning": complaint_warning,
     "complaint_ruled": complaint_ruled,
     "complaint_no_evidence": complaint_no_evidence,

@@ -14,8 +14,9 @@ Telling the buyer is a contact, logged through the harassment guard like every o
 
 States: reported → agreed (again, when a new date is agreed) → shipped; reported or agreed →
 refund (the case takes over) → reported again when that case closed without paying the
-buyer (they are told again and choose again); reported → withdrawn (the stock was found
-before the buyer was told). The order import moves an open stock-out to shipped when the
+buyer (they are told again and choose again) → refund again when a supervisor reopens that
+case for review (复核) first; reported → withdrawn (the stock was found before the buyer was
+told). The order import moves an open stock-out to shipped when the
 platform shows the order shipped, and to order closed when the platform closed it.
 Transitions only change the state and say whether they may run; `refunds.services.stockouts`
 locks, saves and writes the timeline around them.
@@ -109,6 +110,10 @@ def _open_or_refund_case_closed(stockout: StockOut) -> bool:
     """Shipped or order closed: from an open stock-out, or from a refund whose case closed
     (the service, and the import's query, check that it gave nothing back)."""
     return stockout.state in OPEN_STOCKOUT_STATES or _refund_case_closed(stockout)
+
+
+def _has_case(stockout: StockOut) -> bool:
+    return stockout.case_id is not None
 
 
 def _refund_case_closed(stockout: StockOut) -> bool:
@@ -208,6 +213,14 @@ class StockOut(ConcurrentTransitionMixin, models.Model):
                 custom={"label": _("The refund was closed unpaid: tell the buyer again")})
     def refund_fell_through(self):
         """Back to the buyer's choice: the service checks the case under its lock."""
+
+    @transition(field=state, source=OPEN_STOCKOUT_STATES, target=StockOutState.REFUND,
+                conditions=[_has_case],
+                custom={"label": _("The refund case was reopened for review (复核)")})
+    def refund_reopened(self):
+        """The refund case that closed unpaid (and sent the stock-out back) is reopened for
+        review: the buyer's refund stands again, and the goods must not ship while it may
+        pay. Only the case's reopening runs this (it checks the reopener's permission)."""
 
     @transition(field=state, source=[*OPEN_STOCKOUT_STATES, StockOutState.REFUND],
                 target=StockOutState.SHIPPED, conditions=[_open_or_refund_case_closed],

@@ -123,6 +123,10 @@ def _run(*, case: Case, actor: User | None, name: str, expected_state: str | Non
         result = _apply_transition(case=locked, actor=actor, name=name, note=note, now=now,
                                    fields=fields, data=data)
         _settle_stockouts_of_a_closed_refund(result, order, now)
+        if name == "reopen" and result.kind == CaseKind.REFUND_ONLY:
+            from .stockouts import stockouts_follow_reopened_case  # a cycle, as below
+
+            stockouts_follow_reopened_case(result, actor, now)
         return result
 
 

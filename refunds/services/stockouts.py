@@ -11,7 +11,8 @@ Rules (DOMAIN.md: out-of-stock after payment — tell the buyer, never silently 
   its items (or the whole order), one per item at a time (OUTSTANDING_STOCKOUT: open, or its
   refund pending, paid or closed unpaid);
 - a refund case closed without paying the buyer sends the stock-out back to the buyer's
-  choice (`stockout_refund_fell_through`): they are told again before a new choice;
+  choice (`stockout_refund_fell_through`): they are told again before a new choice; that
+  case reopened for review (复核) takes it back to the refund (`stockouts_follow_reopened_case`);
 - the buyer is told first: the buyer's choice (wait, another item, a refund) is recorded only
   after a contact that reached the buyer was logged on the stock-out — through the
   harassment guard, like every contact; a new choice after an agreed one, only after the
@@ -419,6 +420,33 @@ def stockout_refund_fell_through(*, stockout: StockOut, actor: User, note: str =
 
     return _run(stockout=stockout, actor=actor, name="refund_fell_through",
                 expected_state=expected_state, note=note, prepare=prepare, now=now)
+
+
+def stockouts_follow_reopened_case(case: Case, actor: User | None,
+                                   now: datetime | None = None) -> int:
+    """`case` (refund-only) was just reopened for review (复核), in the caller's transaction
+    that holds its order's and its row's locks: a stock-out it had sent back to the buyer's
+    choice (reported, or a later shipment agreed since) is the buyer's refund again — it
+    must not ship while the case may pay. A wait agreed meanwhile stays on the timeline, and
+    the row says it is off. One query when there is none. Returns how many moved."""
+    now = now or timezone.now()
+    back = list(StockOut.objects.select_for_update(of=("self",))
+                .select_related("shop__policy", "line")
+                .filter(case=case, state__in=OPEN_STOCKOUT_STATES).order_by("pk"))
+    for stockout in back:
+        stockout.order, stockout.case = case.order, case
+        agreed = (stockout.agreed_ship_by.isoformat()
+                  if stockout.state == StockOutState.AGREED and stockout.agreed_ship_by
+                  else "")
+        text = texts.said("stockout_refund_reopened", case=case.pk, agreed=agreed)
+
+        def prepare(locked: StockOut, text=text):
+            locked.remedy, locked.agreed_ship_by = "", None
+            return ["remedy", "agreed_ship_by"], {texts.TEXT: text, "case": case.pk}
+
+        _run(stockout=stockout, actor=actor, name="refund_reopened", expected_state=None,
+             note=texts.words({texts.TEXT: text}), now=now, locked=stockout, prepare=prepare)
+    return len(back)
 
 
 def stockout_ship(*, stockout: StockOut, actor: User, note: str = "",

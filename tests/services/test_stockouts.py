@@ -438,17 +438,88 @@ def test_a_case_that_paid_and_then_closed_on_a_review_is_not_unpaid(paid_order, 
     assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
 
 
-def test_the_reopened_case_is_taken_back_by_a_refund_chosen_again(paid_order, warehouse,
+def test_the_reopened_case_takes_the_stockout_back_to_the_refund(paid_order, warehouse,
                                                                    agent, supervisor):
-    """Sent back, then the closed case reopened for review (复核): choosing the refund again
-    takes that case back rather than refusing or opening a second one."""
+    """Sent back, then the closed case reopened for review (复核) before the buyer chose
+    again: the buyer's refund stands again at once — the stock-out is no longer "tell the
+    buyer", and the goods cannot be agreed or shipped while that case may pay."""
     stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
     stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
     case_reopen(case=case, actor=supervisor, reason="买家申请复核")
-    _tell(stockout, agent)
-    again = services.stockout_refund(stockout=stockout, actor=agent)
-    assert again.state == StockOutState.REFUND and again.case_id == case.pk
+    stockout = StockOut.objects.get(pk=stockout.pk)
+    assert stockout.state == StockOutState.REFUND and stockout.case_id == case.pk
+    assert stockout.resolved_at is not None and not stockout.refund_closed_unpaid
+    event = stockout.events.latest("id")
+    assert (event.transition, event.from_state, event.to_state, event.staff_number) == (
+        "refund_reopened", "reported", "refund", "S3001")
+    assert f"Refund case #{case.pk} was reopened for review" in event.note
+    assert event.data["case"] == case.pk
+    with pytest.raises(ActionNotAllowed, match="is not possible"):
+        services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                       remedy=StockOutRemedy.WAIT,
+                                       agreed_ship_by=_today() + timedelta(days=2))
+    with pytest.raises(ActionNotAllowed, match="“Shipped” is not possible"):
+        services.stockout_ship(stockout=stockout, actor=warehouse)
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
     assert Case.objects.filter(order=paid_order).count() == 1
+
+
+def test_a_wait_agreed_after_the_send_back_is_off_when_the_case_reopens(
+        paid_order, warehouse, agent, supervisor):
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    _tell(stockout, agent)
+    day = _today() + timedelta(days=4)
+    stockout = services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                              remedy=StockOutRemedy.WAIT, agreed_ship_by=day)
+    case_reopen(case=case, actor=supervisor, reason="买家又要求退款")
+    stockout = StockOut.objects.get(pk=stockout.pk)
+    assert stockout.state == StockOutState.REFUND
+    assert (stockout.remedy, stockout.agreed_ship_by) == ("", None)
+    event = stockout.events.latest("id")
+    assert (event.transition, event.from_state) == ("refund_reopened", "agreed")
+    assert f"the shipment agreed for {day.isoformat()} is off" in event.note
+    # the agreed wait stays on the timeline
+    assert stockout.events.filter(transition="buyer_agreed",
+                                  data__agreed_ship_by=day.isoformat()).exists()
+
+
+def test_a_reopened_case_that_closes_unpaid_again_goes_back_again(paid_order, warehouse,
+                                                                  agent, supervisor):
+    stockout, case = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    case = case_reopen(case=case, actor=supervisor, reason="买家申请复核")
+    case_close(case=case, actor=agent, reason=CloseReason.WITHDRAWN)
+    stockout = StockOut.objects.get(pk=stockout.pk)
+    assert stockout.refund_closed_unpaid
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    assert stockout.state == StockOutState.REPORTED
+    with pytest.raises(ActionNotAllowed, match="refund was closed without paying"):
+        services.stockout_buyer_agreed(stockout=stockout, actor=agent,
+                                       remedy=StockOutRemedy.WAIT,
+                                       agreed_ship_by=_today() + timedelta(days=2))
+
+
+def test_reopening_a_case_moves_only_the_stockouts_it_sent_back(paid_order, warehouse, agent,
+                                                                 supervisor):
+    """A refund chosen again opened a new case: the first one reopened is a matter of its own
+    (the money rule caps both); a stock-out shipped since is left shipped."""
+    stockout, first = _refunded_then_closed(paid_order, warehouse, agent)
+    stockout = services.stockout_refund_fell_through(stockout=stockout, actor=agent)
+    _tell(stockout, agent)
+    stockout = services.stockout_refund(stockout=stockout, actor=agent)
+    second = stockout.case
+    case_reopen(case=first, actor=supervisor, reason="买家申请复核")
+    stockout = StockOut.objects.get(pk=stockout.pk)
+    assert (stockout.state, stockout.case_id) == (StockOutState.REFUND, second.pk)
+    assert not stockout.events.filter(transition="refund_reopened").exists()
+
+    other = OrderFactory(shop=paid_order.shop, unshipped=True,
+                         paid_at=timezone.now() - timedelta(hours=3))
+    shipped, case = _refunded_then_closed(other, warehouse, agent)
+    shipped = services.stockout_ship(stockout=shipped, actor=warehouse)
+    case_reopen(case=case, actor=supervisor, reason="买家申请复核")
+    assert StockOut.objects.get(pk=shipped.pk).state == StockOutState.SHIPPED
 
 
 def test_a_case_reopened_meanwhile_is_not_sent_back(paid_order, warehouse, agent):

@@ -491,3 +491,24 @@ def test_a_refund_closed_unpaid_may_be_marked_shipped_from_its_page(login, agent
     response = _act(warehouse_client, stockout, "ship", state="refund", note="到货已发")
     assert response.status_code == 302
     assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.SHIPPED
+
+
+def test_a_case_reopened_from_its_page_takes_the_stockout_back_to_the_refund(
+        login, agent, supervisor, stockout):
+    """The agent sent the stock-out back after the buyer withdrew the refund; the buyer asks
+    for a review (复核) and a supervisor reopens the case on its page: the stock-out page says
+    so, in the reader's language, and offers neither a choice nor shipping."""
+    client = login(agent)
+    case = _refund_from_page(client, stockout)
+    Case.objects.filter(pk=case.pk).update(state="closed")
+    _act(client, stockout, "refund_fell_through", state="refund")
+    response = login(supervisor).post(f"/cases/{case.pk}/actions/reopen/", {
+        "reopen-expected_state": "closed", "reopen-reason": "买家申请复核"})
+    assert response.status_code == 302
+    assert StockOut.objects.get(pk=stockout.pk).state == StockOutState.REFUND
+    page = text(client.get(f"/stock-outs/{stockout.pk}/"))
+    assert f"Refund case #{case.pk} was reopened for review (复核)" in page
+    for action in ("buyer_agreed", "refund", "ship", "refund_fell_through", "refund_reopened"):
+        assert f'id="action-{action}"' not in page
+    client.cookies["django_language"] = "zh-hans"
+    assert f"退款售后单 #{case.pk}" in text(client.get(f"/stock-outs/{stockout.pk}/"))
